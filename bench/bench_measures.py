@@ -1,0 +1,507 @@
+#!/usr/bin/env python
+"""Benchmark of repalign's measures (a script, not a timed test).
+
+For every measure in ``MEASURES`` and every size (``seed``: X, Y of shape 15 x 72 x 727, i.e. n = 1080
+rows after flattening, p = q = 727; ``large``: n = 10 000, p = q = 1 000) it times, in float64 torch:
+
+* ``bind``: ``repalign.measure(name).bind(X)`` (caches what depends on the reference X only);
+* forward and forward+backward of the bound measure ``b(Y)`` (how an optimizer uses it);
+* forward and forward+backward of the unbound measure ``m(X, Y)``;
+* for cka, angular-cka, nbs, angular-procrustes, ridge-cv and linreg, the seed paper's formulation
+  (``bench/baselines.py``) in the same run, with the speed-up ratio.
+
+"forward" = the call with plain tensors (no autograd graph); "forward+backward" = the call with
+``Y.requires_grad_()`` followed by ``.backward()`` of the scalar.  Each cell is the median of
+``--repeats`` timed calls (``time.perf_counter``) after warm-up call(s); a cell whose single call is slow
+gets fewer repeats (see ``--cell-budget``).  It also measures the machine's float64 matrix-multiply
+throughput (the large-size shapes (n x p)'(n x q) and a square 2048 GEMM) and the fraction of it that
+linear CKA reaches at the large size.
+
+Run:  cd /work/main && PYTHONPATH=src python bench/bench_measures.py [--sizes seed,large] [--repeats 5]
+      [--quick] [--out bench/results/measures.json]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import baselines  # noqa: E402  (bench/baselines.py)
+
+MEASURES = [
+    "cka",
+    "cka-debiased",
+    "angular-cka",
+    "nbs",
+    "procrustes",
+    "angular-procrustes",
+    "procrustes-distance=euclidean",
+    "shape_metric-alpha=0.5-distance=angular",
+    "cca",
+    "svcca",
+    "pwcca",
+    "linreg",
+    "ridge-cv",
+    "rsa",
+]
+
+# name -> (shape of X and Y as passed to the library, n, p, q)
+SIZES = {
+    "seed": dict(shape=(15, 72, 727), n=1080, p=727, q=727),
+    "large": dict(shape=(10_000, 1_000), n=10_000, p=1_000, q=1_000),
+}
+QUICK_SIZES = {
+    "seed": dict(shape=(15, 72, 727), n=1080, p=727, q=727),
+    "large": dict(shape=(2_000, 200), n=2_000, p=200, q=200),  # stand-in for the smoke run only
+}
+
+
+# --------------------------------------------------------------------------------------------- utils
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10,
+        )
+        return out.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def fmt_t(t: float | None) -> str:
+    if t is None:
+        return "n/a"
+    if t >= 10:
+        return f"{t:.1f} s"
+    if t >= 1:
+        return f"{t:.2f} s"
+    if t >= 0.01:
+        return f"{t * 1e3:.0f} ms"
+    return f"{t * 1e3:.2f} ms"
+
+
+def fmt_x(r: float | None) -> str:
+    if r is None:
+        return "n/a"
+    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x"
+
+
+def time_call(fn, repeats: int, warmup: int, budget_s: float) -> dict:
+    """Median wall time of ``fn()`` over up to ``repeats`` calls after ``warmup`` call(s).
+
+    The number of timed calls is reduced (down to 1) when ``repeats`` calls would exceed ``budget_s``
+    according to the last warm-up call; with ``warmup == 0`` the first timed call decides.
+    """
+    first = None
+    for _ in range(warmup):
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        first = dt if first is None else first
+        est = dt
+    times: list[float] = []
+    if warmup == 0:
+        t0 = time.perf_counter()
+        fn()
+        est = time.perf_counter() - t0
+        times.append(est)
+    n_more = max(1, min(repeats, int(budget_s / max(est, 1e-9)))) - len(times)
+    for _ in range(max(0, n_more)):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "n_timed": len(times),
+        "times_s": times,
+        "first_call_s": first,
+    }
+
+
+def make_data(shape, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """X: low-rank signal + noise; Y: a noisy linear read-out of X's latents (mid-range scores)."""
+    g = torch.Generator().manual_seed(seed)
+    n = math.prod(shape[:-1])
+    p = shape[-1]
+    k = 30
+    Z = torch.randn(n, k, generator=g, dtype=torch.float64)
+    X = Z @ torch.randn(k, p, generator=g, dtype=torch.float64) + 2.0 * torch.randn(
+        n, p, generator=g, dtype=torch.float64)
+    Zy = Z + 0.7 * torch.randn(n, k, generator=g, dtype=torch.float64)
+    Y = Zy @ torch.randn(k, p, generator=g, dtype=torch.float64) + 2.0 * torch.randn(
+        n, p, generator=g, dtype=torch.float64)
+    return X.reshape(shape).contiguous(), Y.reshape(shape).contiguous()
+
+
+def fwd_and_fwdbwd(f, Y: torch.Tensor, differentiable: bool, repeats, warmup, budget) -> dict:
+    """Time ``f(Y)`` (forward) and ``f(Yg).backward()`` (forward+backward)."""
+    out: dict = {}
+    v = f(Y)
+    out["value"] = float(v)
+    out["fwd"] = time_call(lambda: f(Y), repeats, warmup, budget)
+    if not differentiable:
+        out["fwdbwd"] = None
+        out["fwdbwd_note"] = "not differentiable"
+        return out
+    Yg = Y.detach().clone().requires_grad_(True)
+
+    def step():
+        Yg.grad = None
+        val = f(Yg)
+        val.backward()
+
+    try:
+        step()
+        g = Yg.grad
+        out["grad_finite"] = bool(g is not None and torch.isfinite(g).all())
+        out["fwdbwd"] = time_call(step, repeats, warmup, budget)
+    except Exception as e:  # report, keep going
+        out["fwdbwd"] = None
+        out["fwdbwd_note"] = f"error: {type(e).__name__}: {e}"
+    return out
+
+
+def gemm_throughput(n, p, q, repeats: int) -> dict:
+    """float64 GEMM GFLOP/s for (n x p)'(n x q) and a square 2048 x 2048 product (median of repeats)."""
+    g = torch.Generator().manual_seed(1)
+    A = torch.randn(n, p, generator=g, dtype=torch.float64)
+    B = torch.randn(n, q, generator=g, dtype=torch.float64)
+    S = torch.randn(2048, 2048, generator=g, dtype=torch.float64)
+    res = {}
+    for label, fn, flops in (
+        (f"({n}x{p})'({n}x{q})", lambda: A.T @ B, 2.0 * n * p * q),
+        ("2048x2048 @ 2048x2048", lambda: S @ S, 2.0 * 2048**3),
+    ):
+        t = time_call(fn, repeats, warmup=3, budget_s=60)
+        res[label] = {
+            "flops": flops,
+            "median_s": t["median_s"],
+            "min_s": t["min_s"],
+            "gflops_median": flops / t["median_s"] / 1e9,
+            "gflops_best": flops / t["min_s"] / 1e9,
+        }
+    return res
+
+
+# ----------------------------------------------------------------------------------------- benchmark
+def bench_size(size_name, spec, repalign, args, log) -> dict:
+    X, Y = make_data(spec["shape"])
+    n, p, q = spec["n"], spec["p"], spec["q"]
+    X2, Y2 = X.reshape(n, p), Y.reshape(n, q)
+    big = size_name == "large"
+    rows = []
+    for name in MEASURES:
+        row: dict = {"measure": name, "size": size_name}
+        t_start = time.perf_counter()
+        try:
+            m = repalign.measure(name)
+            row["canonical"] = m.name
+            row["differentiable"] = bool(m.differentiable)
+            row["needs_n_by_n"] = bool(m.needs_n_by_n)
+        except Exception as e:
+            row["error"] = f"measure(): {type(e).__name__}: {e}"
+            rows.append(row)
+            log(f"  {name:42s} ERROR {row['error']}")
+            continue
+        if big and m.needs_n_by_n:
+            row["skipped"] = f"needs n x n (n = {n})"
+            rows.append(row)
+            log(f"  {name:42s} skipped: {row['skipped']}")
+            continue
+        reps = args.repeats_large if big else args.repeats
+        if big and name == "cka":
+            reps = max(reps, 5)  # the throughput figure rests on this cell
+        try:
+            t0 = time.perf_counter()
+            b = m.bind(X)
+            row["bind_s"] = time.perf_counter() - t0
+            row["bound"] = fwd_and_fwdbwd(b, Y, m.differentiable, reps, args.warmup, args.cell_budget)
+        except Exception as e:
+            row["bound_error"] = f"{type(e).__name__}: {e}"
+        try:
+            row["unbound"] = fwd_and_fwdbwd(lambda Yt: m(X, Yt), Y, m.differentiable, reps, args.warmup,
+                                            args.cell_budget)
+        except Exception as e:
+            row["unbound_error"] = f"{type(e).__name__}: {e}"
+        if "bound" in row and "unbound" in row:
+            row["bound_minus_unbound"] = row["bound"]["value"] - row["unbound"]["value"]
+        row["wall_s"] = time.perf_counter() - t_start
+        rows.append(row)
+        bd, ub = row.get("bound", {}), row.get("unbound", {})
+        log(
+            f"  {name:42s} bind {fmt_t(row.get('bind_s')):>8s} | bound fwd "
+            f"{fmt_t((bd.get('fwd') or {}).get('median_s')):>8s} f+b "
+            f"{fmt_t((bd.get('fwdbwd') or {}).get('median_s')):>8s} | unbound fwd "
+            f"{fmt_t((ub.get('fwd') or {}).get('median_s')):>8s} f+b "
+            f"{fmt_t((ub.get('fwdbwd') or {}).get('median_s')):>8s} | value {bd.get('value', float('nan')):.6f}"
+            + (f"  [{row.get('bound_error') or row.get('unbound_error')}]"
+               if ("bound_error" in row or "unbound_error" in row) else "")
+        )
+
+    # ------------------------------------------------------------------ baselines in the same run
+    base_rows = []
+    by_name = {r["measure"]: r for r in rows}
+    for name, entries in baselines.BASELINES.items():
+        lib = by_name.get(name, {})
+        for label, fn, needs_nn in entries:
+            br: dict = {"measure": name, "size": size_name, "baseline": label}
+            if big and needs_nn:
+                if name == "cka" and args.large_baseline == "cka-forward":
+                    log(f"  baseline {name:20s} {label}: one forward call at n = {n} (slow) ...")
+                    t0 = time.perf_counter()
+                    v = fn(X2, Y2)
+                    br["fwd"] = {"median_s": time.perf_counter() - t0, "n_timed": 1, "first_call_s": None}
+                    br["single_call"] = True
+                    br["value"] = float(v)
+                    br["fwdbwd"] = None
+                    br["fwdbwd_note"] = ("not run: backward of svdvals needs full SVDs with vectors of two "
+                                         f"{n} x {n} matrices (several times the forward)")
+                else:
+                    br["skipped"] = f"not run at n = {n} (n x n SVDs; see cka)"
+                    base_rows.append(br)
+                    log(f"  baseline {name:20s} {label}: skipped")
+                    continue
+            else:
+                reps = args.repeats_large if big else args.repeats
+                r = fwd_and_fwdbwd(lambda Yt: fn(X2, Yt), Y2, True, reps, args.warmup, args.cell_budget)
+                br.update(r)
+            # library value to compare with
+            lib_val = (lib.get("bound") or {}).get("value")
+            if name == "ridge-cv" and len(spec["shape"]) == 3:
+                # the alias splits by conditions for 3D input; the seed code folds the flattened rows
+                try:
+                    lib_val = float(repalign.measure("ridge-cv", split="samples")(X, Y))
+                    br["library_value_from"] = "measure('ridge-cv', split='samples') (seed code's folds)"
+                except Exception as e:
+                    br["library_value_note"] = f"split='samples' unavailable: {type(e).__name__}: {e}"
+                    lib_val = None
+            br["library_value"] = lib_val
+            if lib_val is not None and "value" in br:
+                br["abs_diff_vs_library"] = abs(lib_val - br["value"])
+            # speed-ups (baseline time / library time)
+            for mode in ("bound", "unbound"):
+                for phase in ("fwd", "fwdbwd"):
+                    tb = (br.get(phase) or {}).get("median_s")
+                    tl = ((lib.get(mode) or {}).get(phase) or {}).get("median_s")
+                    br[f"speedup_{phase}_{mode}"] = (tb / tl) if (tb and tl) else None
+            base_rows.append(br)
+            log(
+                f"  baseline {name:20s} {label:34s} fwd {fmt_t((br.get('fwd') or {}).get('median_s')):>8s} "
+                f"f+b {fmt_t((br.get('fwdbwd') or {}).get('median_s')):>8s} | speed-up f+b bound "
+                f"{fmt_x(br.get('speedup_fwdbwd_bound'))} unbound {fmt_x(br.get('speedup_fwdbwd_unbound'))} | "
+                f"|diff| {br.get('abs_diff_vs_library', float('nan')):.2e}"
+            )
+    return {"size": size_name, "shape": list(spec["shape"]), "n": n, "p": p, "q": q,
+            "measures": rows, "baselines": base_rows}
+
+
+def cka_throughput(size_res: dict, gemm: dict) -> dict:
+    n, p, q = size_res["n"], size_res["p"], size_res["q"]
+    row = next((r for r in size_res["measures"] if r["measure"] == "cka"), None)
+    best_gemm = max(v["gflops_median"] for v in gemm.values())
+    same_shape = next(v["gflops_median"] for k, v in gemm.items() if "'" in k)
+    out = {"n": n, "p": p, "q": q, "gemm_gflops_max": best_gemm, "gemm_gflops_same_shape": same_shape}
+    if row is None:
+        return out
+    for mode, flops in (("bound", 2.0 * n * p * q + 2.0 * n * q * q),
+                        ("unbound", 2.0 * n * p * q + 2.0 * n * q * q + 2.0 * n * p * p)):
+        t = (((row.get(mode) or {}).get("fwd")) or {}).get("median_s")
+        if t:
+            gf = flops / t / 1e9
+            out[mode] = {"useful_flops": flops, "fwd_median_s": t, "gflops": gf,
+                         "fraction_of_gemm_max": gf / best_gemm, "fraction_of_gemm_same_shape": gf / same_shape}
+    return out
+
+
+# ------------------------------------------------------------------------------------------ reporting
+def tables(result: dict) -> str:
+    lines = []
+    for sr in result["sizes"]:
+        lines.append("")
+        lines.append(f"### {sr['size']}: n = {sr['n']}, p = q = {sr['p']} (input shape {tuple(sr['shape'])}), "
+                     f"float64, {result['machine']['torch_threads']} threads")
+        lines.append("")
+        lines.append("| measure | bind | fwd (bound) | fwd+bwd (bound) | fwd (unbound) | fwd+bwd (unbound) | value |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
+        for r in sr["measures"]:
+            if "skipped" in r or "error" in r:
+                lines.append(f"| {r['measure']} | {r.get('skipped') or r.get('error')} | | | | | |")
+                continue
+            bd, ub = r.get("bound") or {}, r.get("unbound") or {}
+
+            def cell(d, ph):
+                if ph == "fwdbwd" and d and d.get("fwdbwd") is None:
+                    return "n/a" if d.get("fwdbwd_note") == "not differentiable" else (d.get("fwdbwd_note") or "n/a")
+                return fmt_t(((d or {}).get(ph) or {}).get("median_s"))
+
+            val = bd.get("value", ub.get("value"))
+            lines.append(
+                f"| {r['measure']} | {fmt_t(r.get('bind_s'))} | {cell(bd, 'fwd')} | {cell(bd, 'fwdbwd')} | "
+                f"{cell(ub, 'fwd')} | {cell(ub, 'fwdbwd')} | "
+                f"{'' if val is None else f'{val:.4f}'}"
+                + (f" ({r.get('bound_error') or r.get('unbound_error')})"
+                   if ('bound_error' in r or 'unbound_error' in r) else "") + " |")
+        lines.append("")
+        lines.append("Seed-paper formulation in the same run (speed-up = baseline time / repalign time):")
+        lines.append("")
+        lines.append("| measure | baseline | fwd | fwd+bwd | speed-up fwd (bound) | speed-up fwd+bwd (bound) "
+                     "| speed-up fwd+bwd (unbound) | abs diff of value |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for b in sr["baselines"]:
+            if "skipped" in b:
+                lines.append(f"| {b['measure']} | {b['baseline']} | {b['skipped']} | | | | | |")
+                continue
+            fb = fmt_t((b.get("fwdbwd") or {}).get("median_s")) if b.get("fwdbwd") else "not run"
+            fw = fmt_t((b.get("fwd") or {}).get("median_s"))
+            if b.get("single_call"):
+                fw += " (1 call, no warm-up)"
+            d = b.get("abs_diff_vs_library")
+            lines.append(
+                f"| {b['measure']} | {b['baseline']} | {fw} | {fb} | {fmt_x(b.get('speedup_fwd_bound'))} | "
+                f"{fmt_x(b.get('speedup_fwdbwd_bound'))} | {fmt_x(b.get('speedup_fwdbwd_unbound'))} | "
+                f"{'n/a' if d is None else f'{d:.1e}'} |")
+    g = result["gemm"]
+    lines.append("")
+    lines.append("### Matrix-multiply throughput (float64) and linear CKA")
+    lines.append("")
+    lines.append("| GEMM | median time | GFLOP/s (median) | GFLOP/s (best) |")
+    lines.append("|---|---:|---:|---:|")
+    for when in ("start", "end"):
+        for k, v in (g.get(when) or {}).items():
+            lines.append(f"| {k} ({when} of run) | {fmt_t(v['median_s'])} | {v['gflops_median']:.1f} | "
+                         f"{v['gflops_best']:.1f} |")
+    ct = result.get("cka_throughput")
+    if ct:
+        lines.append("")
+        lines.append(f"Linear CKA forward at n = {ct['n']}, p = q = {ct['p']} (useful flops: 2npq + 2nq^2 bound; "
+                     f"+ 2np^2 unbound), against the best measured GEMM rate {ct['gemm_gflops_max']:.1f} GFLOP/s:")
+        lines.append("")
+        lines.append("| cka | useful GFLOP | time | GFLOP/s | fraction of GEMM (best of the two) | "
+                     "fraction of same-shape GEMM |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
+        for mode in ("bound", "unbound"):
+            if mode in ct:
+                c = ct[mode]
+                lines.append(f"| {mode} | {c['useful_flops'] / 1e9:.1f} | {fmt_t(c['fwd_median_s'])} | "
+                             f"{c['gflops']:.1f} | {100 * c['fraction_of_gemm_max']:.0f}% | "
+                             f"{100 * c['fraction_of_gemm_same_shape']:.0f}% |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="seed,large", help="comma-separated subset of: seed, large")
+    ap.add_argument("--repeats", type=int, default=7, help="timed calls per cell at the seed size")
+    ap.add_argument("--repeats-large", type=int, default=3, help="timed calls per cell at the large size")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed warm-up calls per cell")
+    ap.add_argument("--cell-budget", type=float, default=20.0,
+                    help="seconds; fewer repeats for a cell whose calls would exceed it")
+    ap.add_argument("--large-baseline", choices=["cka-forward", "none"], default="cka-forward",
+                    help="at the large size run the n x n baseline only as one cka forward call, or not at all")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 1 repeat, 'large' replaced by n = 2000, p = q = 200, no n x n large baseline")
+    ap.add_argument("--out", default=None, help="JSON output (default bench/results/measures.json, "
+                                                "or measures-quick.json with --quick)")
+    args = ap.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sizes_spec = QUICK_SIZES if args.quick else SIZES
+    if args.quick:
+        args.repeats = args.repeats_large = 1
+        args.large_baseline = "none"
+    out = Path(args.out) if args.out else HERE / "results" / ("measures-quick.json" if args.quick else "measures.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    for s in sizes:
+        if s not in sizes_spec:
+            ap.error(f"unknown size {s!r}")
+
+    import repalign  # after argparse so that --help works without the library
+
+    t_run = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - t_run:7.1f}s] {msg}", flush=True)
+
+    machine = {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "blas": "mkl" if torch.backends.mkl.is_available() else "other",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "loadavg_start": os.getloadavg(),
+        "repalign_version": getattr(repalign, "__version__", None),
+        "git_commit": git_commit(),
+    }
+    log(f"machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, torch {machine['torch_version']} "
+        f"with {machine['torch_threads']} threads, load average {machine['loadavg_start']}")
+    big = sizes_spec["large"]
+    log("GEMM throughput (start) ...")
+    gemm_start = gemm_throughput(big["n"], big["p"], big["q"], repeats=5)
+    for k, v in gemm_start.items():
+        log(f"  {k}: {v['gflops_median']:.1f} GFLOP/s (best {v['gflops_best']:.1f})")
+
+    result = {"machine": machine, "config": {k: v for k, v in vars(args).items()}, "sizes": [],
+              "gemm": {"start": gemm_start}}
+    for s in sizes:
+        spec = sizes_spec[s]
+        log(f"size {s}: input shape {spec['shape']} (n = {spec['n']}, p = {spec['p']}, q = {spec['q']})")
+        result["sizes"].append(bench_size(s, spec, repalign, args, log))
+
+    log("GEMM throughput (end) ...")
+    gemm_end = gemm_throughput(big["n"], big["p"], big["q"], repeats=5)
+    for k, v in gemm_end.items():
+        log(f"  {k}: {v['gflops_median']:.1f} GFLOP/s (best {v['gflops_best']:.1f})")
+    result["gemm"]["end"] = gemm_end
+    # best median rate of each GEMM over the two measurements (conservative denominator)
+    gemm_best = {k: max((gemm_start[k], gemm_end[k]), key=lambda v: v["gflops_median"]) for k in gemm_start}
+    result["gemm"]["used"] = gemm_best
+    large = next((sr for sr in result["sizes"] if sr["size"] == "large"), None)
+    if large is not None:
+        result["cka_throughput"] = cka_throughput(large, gemm_best)
+    machine["loadavg_end"] = os.getloadavg()
+    machine["total_wall_s"] = time.perf_counter() - t_run
+
+    out.write_text(json.dumps(result, indent=1, default=str))
+    md = tables(result)
+    out.with_suffix(".md").write_text(
+        f"<!-- generated by bench/bench_measures.py on {machine['date_utc']} -->\n"
+        f"Machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, torch {machine['torch_version']} "
+        f"({machine['blas']}), {machine['torch_threads']} threads; load average at start "
+        f"{machine['loadavg_start'][0]:.2f}, at end {machine['loadavg_end'][0]:.2f}; total "
+        f"{machine['total_wall_s']:.0f} s.\n" + md + "\n")
+    print(md)
+    log(f"wrote {out} and {out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""Turn user inputs into checked tensors: the one place where input is validated.
+
+Every measure receives :class:`Data` objects built here, so every error message about
+bad input comes from this module and names the argument, what was expected and what
+was found.
+
+Accepted inputs: numpy arrays, torch tensors, xarray DataArrays and nested lists.
+Shapes: ``(sample, unit)`` or ``(time, condition, unit)``; batched calls add a leading
+``batch`` axis. 3D input is flattened row-major to ``(time * condition, unit)`` (row
+index ``t * n_conditions + c``) and remembers its condition count, which
+cross-validated measures use to hold out whole conditions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["Data", "as_data", "as_pair"]
+
+# dimension names recognised on xarray inputs, in the order the measures expect
+_XARRAY_ORDERS = (("time", "condition", "unit"), ("sample", "unit"))
+
+
+@dataclass(frozen=True)
+class Data:
+    """A checked input: ``values`` has shape ``(..., n_samples, n_units)``.
+
+    ``n_conditions`` is set for 3D ``(time, condition, unit)`` input (``None`` for 2D),
+    ``batched`` says whether the leading axis is a batch of independent inputs.
+    """
+
+    values: torch.Tensor
+    name: str
+    n_conditions: int | None = None
+    n_time: int | None = None
+    batched: bool = False
+
+    @property
+    def n_samples(self) -> int:
+        return self.values.shape[-2]
+
+    @property
+    def n_units(self) -> int:
+        return self.values.shape[-1]
+
+    def describe_samples(self) -> str:
+        if self.n_conditions is None:
+            return f"{self.n_samples}"
+        return f"{self.n_samples} ({self.n_time} time x {self.n_conditions} conditions)"
+
+
+def _shape(x) -> tuple:
+    return tuple(int(s) for s in x.shape)
+
+
+def _from_xarray(x, name: str) -> np.ndarray:
+    dims = tuple(x.dims)
+    for order in _XARRAY_ORDERS:
+        if set(dims) == set(order):
+            x = x.transpose(*order)
+            break
+    values = x.values
+    if not isinstance(values, np.ndarray):  # dask or other lazy backends
+        values = np.asarray(values)
+    return values
+
+
+def _is_xarray(x) -> bool:
+    # checked by name so that xarray is imported only by users who have it
+    return type(x).__name__ == "DataArray" and type(x).__module__.startswith("xarray")
+
+
+def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
+    """Convert to a floating tensor; returns (tensor, came_from_torch)."""
+    if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise ValueError(f"{name}: expected real numbers, got a complex tensor of dtype {x.dtype}")
+        if not x.is_floating_point():
+            x = x.to(torch.float64)
+        return x, True
+    if _is_xarray(x):
+        x = _from_xarray(x, name)
+    elif isinstance(x, (list, tuple)):
+        try:
+            x = np.asarray(x)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"{name}: nested list is ragged (rows of different lengths): {err}") from None
+    elif not isinstance(x, np.ndarray):
+        raise ValueError(
+            f"{name}: expected a numpy array, torch tensor, xarray DataArray or nested list, "
+            f"got {type(x).__name__}"
+        )
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numeric values, got an array of dtype {x.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)), False
+
+
+def _check_values(t: torch.Tensor, name: str, batched: bool) -> None:
+    allowed = (3, 4) if batched else (2, 3)
+    layout = (
+        "(batch, sample, unit) or (batch, time, condition, unit)"
+        if batched
+        else "2D (sample, unit) or 3D (time, condition, unit)"
+    )
+    if t.ndim not in allowed:
+        raise ValueError(f"{name}: expected a {layout} array, got {t.ndim} dimension(s) with shape {_shape(t)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name}: empty array with shape {_shape(t)}")
+    finite = torch.isfinite(t.detach())
+    if not bool(finite.all()):
+        n_nan = int(torch.isnan(t.detach()).sum())
+        n_inf = int((~finite).sum()) - n_nan
+        raise ValueError(f"{name}: contains {n_nan} NaN and {n_inf} infinite value(s); clean or impute them first")
+
+
+def as_data(x, name: str, *, batched: bool = False) -> tuple[Data, bool]:
+    """Check one input and return ``(Data, came_from_torch)``.
+
+    Raises ``ValueError`` for unsupported types, non-numeric dtypes, wrong number of
+    dimensions, empty arrays, NaN/Inf, fewer than 2 samples and constant input.
+    """
+    t, from_torch = _to_tensor(x, name)
+    _check_values(t, name, batched)
+    n_conditions = n_time = None
+    structured = t.ndim == (4 if batched else 3)
+    if structured:
+        n_time, n_conditions = t.shape[-3], t.shape[-2]
+        t = t.reshape(*t.shape[:-3], n_time * n_conditions, t.shape[-1])
+    if t.shape[-2] < 2:
+        raise ValueError(f"{name}: at least 2 samples are needed, got {t.shape[-2]}")
+    spread = (t.detach() - t.detach()[..., :1, :]).abs().amax(dim=(-2, -1))
+    if bool((spread == 0).any()):
+        which = "" if not batched else f" (batch item(s) {torch.nonzero(spread == 0).flatten().tolist()})"
+        raise ValueError(
+            f"{name}: every unit is constant across samples{which}; similarity to constant data is undefined"
+        )
+    return Data(t, name, n_conditions, n_time, batched), from_torch
+
+
+def _common_dtype_device(tensors: list[torch.Tensor], names: list[str]) -> tuple[torch.dtype, torch.device]:
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        where = ", ".join(f"{n} on {t.device}" for n, t in zip(names, tensors))
+        raise ValueError(f"inputs are on different devices ({where}); move them to one device")
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return dtype, devices.pop()
+
+
+def as_pair(x, y, names: tuple[str, str] = ("X", "Y"), *, batched: bool = False) -> tuple[Data, Data, bool]:
+    """Check two inputs that are compared with each other.
+
+    Returns ``(data_x, data_y, torch_output)``: ``torch_output`` is True when either
+    input was a torch tensor; numpy-like inputs are then cast to the tensor's dtype and
+    device. Without torch input, everything is float64 on the CPU.
+    """
+    dx, tx = as_data(x, names[0], batched=batched)
+    dy, ty = as_data(y, names[1], batched=batched)
+    torch_output = tx or ty
+    torch_tensors = [d.values for d, t in ((dx, tx), (dy, ty)) if t]
+    torch_names = [d.name for d, t in ((dx, tx), (dy, ty)) if t]
+    if torch_tensors:
+        dtype, device = _common_dtype_device(torch_tensors, torch_names)
+        dx = _with_values(dx, dx.values.to(dtype=dtype, device=device))
+        dy = _with_values(dy, dy.values.to(dtype=dtype, device=device))
+    check_same_samples(dx, dy)
+    if batched and dx.values.shape[0] != dy.values.shape[0]:
+        raise ValueError(
+            f"{dx.name} and {dy.name} must hold the same number of pairs: "
+            f"batch sizes {dx.values.shape[0]} and {dy.values.shape[0]}"
+        )
+    return dx, dy, torch_output
+
+
+def check_same_samples(dx: Data, dy: Data) -> None:
+    """Raise unless the two inputs have the same samples (and the same time x condition layout)."""
+    if dx.n_samples != dy.n_samples:
+        raise ValueError(
+            f"{dx.name} and {dy.name} must have the same number of samples (rows): "
+            f"{dx.name} has {dx.describe_samples()}, {dy.name} has {dy.describe_samples()}"
+        )
+    if (dx.n_conditions is None) != (dy.n_conditions is None):
+        three, two = (dx, dy) if dx.n_conditions is not None else (dy, dx)
+        raise ValueError(
+            f"{three.name} is 3D (time, condition, unit) but {two.name} is 2D (sample, unit); "
+            f"give both in the same layout"
+        )
+    if dx.n_conditions != dy.n_conditions:
+        raise ValueError(
+            f"{dx.name} and {dy.name} have different (time, condition) layouts: "
+            f"{dx.describe_samples()} vs {dy.describe_samples()}"
+        )
+
+
+def _with_values(d: Data, values: torch.Tensor) -> Data:
+    return Data(values, d.name, d.n_conditions, d.n_time, d.batched)

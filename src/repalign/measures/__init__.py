@@ -1,0 +1,16 @@
+"""The measure families, one module each; ``FAMILIES`` maps family names to instances."""
+
+from .cca import CCA, PWCCA, SVCCA
+from .cka import CKA
+from .procrustes import NBS, Procrustes, ShapeMetric
+from .regression import LinearRegression, Ridge
+from .rsa import RSA
+
+FAMILIES = {
+    family.name: family
+    for family in (
+        CKA(), NBS(), Procrustes(), ShapeMetric(), CCA(), SVCCA(), PWCCA(), LinearRegression(), Ridge(), RSA()
+    )
+}
+
+__all__ = ["FAMILIES"]

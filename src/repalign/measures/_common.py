@@ -1,0 +1,168 @@
+"""Numerical building blocks shared by the measure families.
+
+All functions take tensors with optional leading batch dimensions ``(..., n, p)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# 1 - s below this many ulps of 1 cannot be resolved from a score s computed in floating
+# point (its rounding error alone is that large); arccos and sqrt report exactly 0 there
+# instead of ~sqrt(2 * noise), which is noise amplified to ~1e-8 in float64.
+SNAP_ULPS = 64
+
+
+def snap_tolerance(dtype: torch.dtype) -> float:
+    return SNAP_ULPS * torch.finfo(dtype).eps
+
+
+def center(x: torch.Tensor) -> torch.Tensor:
+    """Subtract each unit's mean over samples (columns centred)."""
+    return x - x.mean(dim=-2, keepdim=True)
+
+
+def reduce_units(x: torch.Tensor) -> torch.Tensor:
+    """Exact reduction of ``(..., n, p)`` with p > n to ``(..., n, n)`` with the same Gram matrix.
+
+    ``x @ Q`` with Q an orthonormal basis of x's row space (from QR of xᵀ) keeps x xᵀ, so
+    every measure invariant to rotations of the units gives the same value. Q is computed
+    without gradient: to first order the gradient is still exact, because the perturbation
+    of x that leaves its row space is annihilated in x xᵀ (x Q Qᵀ = x). Centring commutes
+    with the reduction, so it may be applied to raw or centred data.
+    """
+    n, p = x.shape[-2], x.shape[-1]
+    if p <= n:
+        return x
+    q, _ = torch.linalg.qr(x.detach().mT, mode="reduced")
+    return x @ q
+
+
+def frobenius_cross_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """‖aᵀb‖²_F = ⟨a aᵀ, b bᵀ⟩ through the (p x q) cross-product: no n x n matrix."""
+    return (a.mT @ b).square().sum(dim=(-2, -1))
+
+
+class _NuclearNorm(torch.autograd.Function):
+    """‖A‖_* through the eigenvalues of the smaller Gram matrix, SVD when that is ill-conditioned.
+
+    The eigenvalues μ of AᵀA (or AAᵀ) are the squared singular values; forming the Gram
+    squares the condition number, so when μ_min < RTOL·μ_max (rank-deficient or nearly so)
+    the singular values are taken from an SVD of A instead. The gradient is U Vᵀ over the
+    non-zero singular values (the minimum-norm subgradient where A is rank-deficient).
+    """
+
+    RTOL = 1e-8
+
+    @staticmethod
+    def forward(ctx, a):
+        p, q = a.shape[-2], a.shape[-1]
+        left = p < q  # eigendecompose A Aᵀ (p x p) when it is the smaller Gram
+        gram = a @ a.mT if left else a.mT @ a
+        mu, w = torch.linalg.eigh(gram)
+        mu = mu.clamp_min(0)
+        mu_max = mu.amax(dim=-1, keepdim=True)
+        well_conditioned = bool((mu.amin(dim=-1, keepdim=True) > _NuclearNorm.RTOL * mu_max).all())
+        if well_conditioned:
+            sigma = mu.sqrt()
+            ctx.save_for_backward(a, w, sigma)
+            ctx.left = left
+            ctx.svd = False
+        else:
+            u, sigma, vh = torch.linalg.svd(a, full_matrices=False)
+            keep = sigma > sigma.amax(dim=-1, keepdim=True) * (max(p, q) * torch.finfo(a.dtype).eps)
+            ctx.save_for_backward((u * keep.unsqueeze(-2).to(u.dtype)) @ vh)
+            ctx.svd = True
+        return sigma.sum(dim=-1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        if ctx.svd:
+            (uv,) = ctx.saved_tensors
+        else:
+            a, w, sigma = ctx.saved_tensors
+            inv = w * sigma.reciprocal().unsqueeze(-2)  # W Σ⁻¹
+            # A = U Σ Vᵀ: right Gram (W = V) gives U Vᵀ = A V Σ⁻¹ Vᵀ; left (W = U) gives U Σ⁻¹ Uᵀ A
+            uv = (a @ inv) @ w.mT if not ctx.left else inv @ (w.mT @ a)
+        return grad[..., None, None] * uv
+
+
+def nuclear_norm(a: torch.Tensor) -> torch.Tensor:
+    """Sum of singular values of the last two dimensions of ``a``."""
+    return _NuclearNorm.apply(a)
+
+
+class _SnappedArccos(torch.autograd.Function):
+    """arccos on [-1, 1] that is exactly 0 within ``snap_tolerance`` of 1 and has finite gradients.
+
+    Near 1, arccos(s) ≈ √(2(1 − s)) and the derivative −1/√(1 − s²) diverges; the gradient of
+    a composed distance stays finite because ds → 0 there. In the snapped region the value
+    is constant 0 and so is the gradient (the minimum of the distance).
+    """
+
+    @staticmethod
+    def forward(ctx, s):
+        tol = snap_tolerance(s.dtype)
+        s = s.clamp(-1.0, 1.0)
+        snapped = s >= 1.0 - tol
+        ctx.save_for_backward(s, snapped)
+        return torch.where(snapped, torch.zeros_like(s), torch.arccos(s))
+
+    @staticmethod
+    def backward(ctx, grad):
+        s, snapped = ctx.saved_tensors
+        floor = torch.finfo(s.dtype).tiny
+        slope = -torch.rsqrt((1.0 - s * s).clamp_min(floor))
+        return torch.where(snapped, torch.zeros_like(s), grad * slope)
+
+
+def angular(score: torch.Tensor) -> torch.Tensor:
+    """arccos(score) in radians, exact 0 at the boundary (see ``_SnappedArccos``)."""
+    return _SnappedArccos.apply(score)
+
+
+def angular_score(score: torch.Tensor) -> torch.Tensor:
+    """The seed paper's rescaling 1 − arccos(score)/(π/2): 1 for identical, 0 for orthogonal."""
+    return 1.0 - angular(score) / (math.pi / 2)
+
+
+def snapped_sqrt(squared: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """√squared, exactly 0 where ``squared <= snap_tolerance * scale`` (cancellation noise), finite gradient."""
+    tol = snap_tolerance(squared.dtype)
+    snapped = squared <= tol * scale
+    safe = torch.where(snapped, torch.ones_like(squared), squared)
+    return torch.where(snapped, torch.zeros_like(squared), safe.sqrt())
+
+
+def snapped_nonnegative(squared: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``squared`` with cancellation noise below ``snap_tolerance * scale`` (and negatives) set to 0."""
+    tol = snap_tolerance(squared.dtype)
+    return torch.where(squared <= tol * scale, torch.zeros_like(squared), squared)
+
+
+def orthonormal_basis(xc: torch.Tensor, name: str, family: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q, R of the reduced QR of centred data, refusing rank-deficient input.
+
+    Used by CCA-type measures, which are undefined (all correlations 1) when a side has
+    as many units as samples or linearly dependent units.
+    """
+    n, p = xc.shape[-2], xc.shape[-1]
+    if p >= n:
+        raise ValueError(
+            f"{family} needs more samples than units in {name} (found {n} samples, {p} units): canonical "
+            f"correlations are trivially 1 otherwise; reduce units first (e.g. svcca) or use a regularized measure"
+        )
+    q, r = torch.linalg.qr(xc, mode="reduced")
+    diag = r.detach().diagonal(dim1=-2, dim2=-1).abs()
+    tol = diag.amax(dim=-1, keepdim=True) * (max(n, p) * torch.finfo(xc.dtype).eps) * 1e3
+    rank_deficient = (diag <= tol).any(dim=-1)
+    if bool(rank_deficient.any()):
+        rank = int((diag > tol).sum(dim=-1).min())
+        raise ValueError(
+            f"{family}: the centred units of {name} are linearly dependent (numerical rank {rank} < {p} units; "
+            f"constant or duplicated units?); remove them or use svcca"
+        )
+    return q, r

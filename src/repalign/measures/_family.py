@@ -1,0 +1,113 @@
+"""What a measure family declares: its parameters, outputs, metadata and computation.
+
+A family module (``cka.py``, ``procrustes.py``, ...) defines one :class:`Family` subclass per
+family of the catalogue. The registry turns names into ``(family, params, output)`` and
+calls ``prepare`` on each input (cacheable for a fixed reference) and ``evaluate`` on the
+pair. Families never see numpy, lists or xarray: only checked :class:`~repalign.inputs.Data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from ..inputs import Data
+
+ROTATION_INVARIANT = frozenset({"permutation", "rotation", "isotropic_scale", "translation"})
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One named parameter of a family.
+
+    ``kind`` is ``"choice"`` (one of ``choices``), ``"float"``, ``"int"`` or ``"float_or_median"``.
+    ``in_name`` is ``"always"`` (part of every canonical name) or ``"non_default"`` (shown only
+    when it differs from the default). ``relevant`` restricts a parameter to some values of
+    another (e.g. ``sigma`` only for ``kernel=rbf``); ``nested_in`` puts it inside that
+    parameter's parentheses in the name: ``kernel=(rbf-sigma=1)``.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    choices: tuple = ()
+    in_name: str = "always"
+    low: float | None = None
+    high: float | None = None
+    relevant: tuple[str, tuple] | None = None
+    nested_in: str | None = None
+
+    def convert(self, value, family: str):
+        """Validate and convert a value given as text (from a name) or as a Python object."""
+        where = f"{family}: parameter {self.name!r}"
+        if self.kind == "choice":
+            text = str(value)
+            if text not in self.choices:
+                raise ValueError(f"{where} must be one of {list(self.choices)}, got {value!r}")
+            return text
+        if self.kind == "float_or_median" and str(value) == "median":
+            return "median"
+        try:
+            if self.kind == "int":
+                number = int(str(value).removesuffix("folds")) if isinstance(value, str) else int(value)
+                if isinstance(value, float) and value != number:
+                    raise ValueError
+            else:
+                number = float(value)
+        except (TypeError, ValueError):
+            expected = {"int": "an integer", "float": "a number", "float_or_median": "a number or 'median'"}
+            raise ValueError(f"{where} must be {expected[self.kind]}, got {value!r}") from None
+        if self.low is not None and number < self.low:
+            raise ValueError(f"{where} must be >= {self.low}, got {value!r}")
+        if self.high is not None and number > self.high:
+            raise ValueError(f"{where} must be <= {self.high}, got {value!r}")
+        return number
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What a measure is: score or distance, range, symmetry, invariances, provenance."""
+
+    kind: str  # "score" or "distance"
+    range: tuple[float, float]
+    symmetric: bool
+    invariances: dict  # {"X": frozenset, "Y": frozenset}
+    differentiable: bool
+    needs_n_by_n: bool
+    reference: str
+    is_metric: bool = False  # satisfies the triangle inequality
+
+
+@dataclass
+class Family:
+    """Base class: subclasses set the class attributes and implement the three methods."""
+
+    name: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]]
+    default_output: ClassVar[str]
+    supports_cv: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+    keyword_aliases: ClassVar[dict[str, str]] = {}
+    extra: dict = field(default_factory=dict)
+
+    def metadata(self, params: dict, output: str) -> Metadata:
+        raise NotImplementedError
+
+    def check(self, dx: Data, dy: Data, params: dict) -> None:
+        """Family-specific input requirements (e.g. enough samples for the folds)."""
+
+    def prepare(self, data: Data, params: dict) -> dict:
+        """Quantities of one input alone; cached when the input is a fixed reference."""
+        raise NotImplementedError
+
+    def evaluate(self, px: dict, py: dict, params: dict, output: str) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def symmetric_invariances(names) -> dict:
+    names = frozenset(names)
+    return {"X": names, "Y": names}

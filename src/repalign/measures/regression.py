@@ -1,0 +1,262 @@
+r"""Linear and ridge regression scores, in-sample or K-fold cross-validated.
+
+Predict the target from the predictor (by default the reference X from the model Y). For each
+fold, centre with the training means and fit
+
+.. math::
+    B = (\tilde Y_{tr}^\top \tilde Y_{tr} + \lambda I)^{-1} \tilde Y_{tr}^\top \tilde X_{tr},
+    \qquad R^2_{fold} = 1 - \frac{\|X_{te} - \mu_X - (Y_{te} - \mu_Y) B\|_F^2}{\|X_{te} - \mu_X\|_F^2}
+
+and average over folds. Without ``cv`` the fit and the evaluation use all rows; the OLS
+in-sample score (``linear_regression-r2``) is ‖P_Ȳ X̄‖²_F/‖X̄‖²_F with P_Ȳ the projection on the
+column space of Ȳ (rank-aware: a predictor with as many units as samples explains everything).
+
+Parameters: ``lambda`` (ridge strength, absolute, on the unnormalized Gram; Python keyword
+``lam``), ``cv`` (number of folds), ``split`` (``conditions``: contiguous blocks of conditions,
+every time bin of a held-out condition held out, the default and, for 2D input, one row per
+condition; ``samples``: contiguous blocks of the flattened rows, which reproduces the seed
+paper's code on 3D input; ``shuffle``: rows assigned at random with ``seed``), ``aggregate``
+(``pooled`` R² as above; ``per_unit``: mean over target units of their R²; ``pearson``: mean over
+target units of the Pearson r between predicted and true test values; units with zero variance
+in a fold's test rows are left out of that fold's mean) and ``direction`` (``x_from_y``,
+``y_from_x``, or ``symmetric``: the mean of both). Folds are sized like ``numpy.array_split``.
+
+Speed: the per-fold Gram matrices are computed once and the training Grams obtained by
+subtraction (after a global centring that keeps the subtraction accurate); each fold then
+needs one Cholesky factorization and a solve with the test rows as right-hand sides, instead
+of refitting B from scratch. Predictor units beyond the sample count are reduced exactly
+(ridge is invariant to rotations of the predictor), so no n x n matrix is formed when p, q < n.
+
+Example
+-------
+>>> import numpy as np, repalign
+>>> rng = np.random.default_rng(0)
+>>> Y = rng.normal(size=(200, 20))
+>>> X = Y @ rng.normal(size=(20, 5))            # X is a linear function of Y
+>>> round(repalign.measure("linreg")(X, Y), 10)
+1.0
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..inputs import Data
+from ._common import center, reduce_units
+from ._family import Family, Metadata, Parameter
+
+REFERENCE = "Yamins et al. 2014 (PNAS); Schrimpf et al. 2018 (Brain-Score); seed paper: ridge lambda=100, 5 folds"
+SPLITS = ("conditions", "samples", "shuffle")
+
+
+def fold_order(n: int, n_conditions: int | None, n_folds: int, split: str, seed: int) -> tuple[np.ndarray, list[int]]:
+    """Row order that makes every test fold contiguous, and the fold boundaries.
+
+    Returns ``(order, bounds)``: fold f holds the rows ``order[bounds[f]:bounds[f + 1]]``.
+    """
+    if split == "samples":
+        order = np.arange(n)
+        sizes = [len(block) for block in np.array_split(order, n_folds)]
+    elif split == "shuffle":
+        order = np.random.default_rng(seed).permutation(n)
+        sizes = [len(block) for block in np.array_split(order, n_folds)]
+    else:
+        n_cond = n_conditions if n_conditions is not None else n
+        n_time = n // n_cond
+        condition_of_row = np.arange(n) % n_cond
+        blocks = np.array_split(np.arange(n_cond), n_folds)
+        order = np.concatenate([np.flatnonzero(np.isin(condition_of_row, block)) for block in blocks])
+        sizes = [len(block) * n_time for block in blocks]
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    return order, bounds
+
+
+def _masked_mean(values: torch.Tensor, valid: torch.Tensor, what: str) -> torch.Tensor:
+    count = valid.sum(dim=-1)
+    if bool((count == 0).any()):
+        raise ValueError(f"regression: {what} is undefined: every target unit is constant in a test fold")
+    return torch.where(valid, values, torch.zeros_like(values)).sum(dim=-1) / count
+
+
+def _fold_score(target, prediction, aggregate: str) -> torch.Tensor:
+    """Score of one fold from centred targets (training means) and predictions."""
+    residual = target - prediction
+    if aggregate == "pooled":
+        total = target.square().sum(dim=(-2, -1))
+        return 1.0 - residual.square().sum(dim=(-2, -1)) / total
+    if aggregate == "per_unit":
+        total = target.square().sum(dim=-2)
+        valid = total > 0
+        r2 = 1.0 - residual.square().sum(dim=-2) / torch.where(valid, total, torch.ones_like(total))
+        return _masked_mean(r2, valid, "per-unit R²")
+    # Pearson r per unit on the test rows (centred by the test means)
+    t = target - target.mean(dim=-2, keepdim=True)
+    p = prediction - prediction.mean(dim=-2, keepdim=True)
+    norms = t.square().sum(dim=-2) * p.square().sum(dim=-2)
+    valid = norms > 0
+    r = (t * p).sum(dim=-2) / torch.where(valid, norms, torch.ones_like(norms)).sqrt()
+    return _masked_mean(r, valid, "per-unit Pearson r")
+
+
+def _in_sample_ols(target, predictor, aggregate):
+    """OLS fitted on all rows: projection on the (numerical) column space of the predictor."""
+    n, q = predictor.shape[-2], predictor.shape[-1]
+    basis = None
+    if q < n:
+        basis, r = torch.linalg.qr(predictor, mode="reduced")
+        diag = r.detach().diagonal(dim1=-2, dim2=-1).abs()
+        if bool((diag <= diag.amax(dim=-1, keepdim=True) * (n * torch.finfo(r.dtype).eps * 1e3)).any()):
+            basis = None  # rank-deficient: use the SVD's numerical rank instead
+    if basis is None:
+        u, s, _ = torch.linalg.svd(predictor, full_matrices=False)
+        keep = s > s.amax(dim=-1, keepdim=True) * (max(n, q) * torch.finfo(s.dtype).eps)
+        basis = u * keep.unsqueeze(-2).to(u.dtype)
+    prediction = basis @ (basis.mT @ target)
+    return _fold_score(target, prediction, aggregate)
+
+
+def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggregate: str, family: str):
+    """Mean fold score of ridge (λ ≥ 0) predicting ``target`` from ``predictor``.
+
+    Both are globally centred and already in fold order; ``bounds=None`` means in-sample.
+    """
+    q = predictor.shape[-1]
+    eye = torch.eye(q, dtype=predictor.dtype, device=predictor.device)
+    if bounds is None:
+        gram = predictor.mT @ predictor + lam * eye
+        chol, info = torch.linalg.cholesky_ex(gram)
+        _raise_if_singular(info, family, "all rows")
+        solved = torch.cholesky_solve(predictor.mT, chol)  # A⁻¹ Ỹᵀ
+        prediction = solved.mT @ (predictor.mT @ target)
+        return _fold_score(target, prediction, aggregate)
+
+    n = predictor.shape[-2]
+    folds = [(bounds[f], bounds[f + 1]) for f in range(len(bounds) - 1)]
+    parts = []
+    for lo, hi in folds:
+        p_f, t_f = predictor[..., lo:hi, :], target[..., lo:hi, :]
+        parts.append((p_f, t_f, p_f.mT @ p_f, p_f.mT @ t_f, p_f.sum(dim=-2), t_f.sum(dim=-2)))
+    gram_all = sum(part[2] for part in parts)
+    cross_all = sum(part[3] for part in parts)
+    sum_p_all = sum(part[4] for part in parts)
+    sum_t_all = sum(part[5] for part in parts)
+
+    scores = []
+    for f, (p_f, t_f, gram_f, cross_f, sum_p_f, sum_t_f) in enumerate(parts):
+        n_train = n - p_f.shape[-2]
+        mean_p = (sum_p_all - sum_p_f) / n_train
+        mean_t = (sum_t_all - sum_t_f) / n_train
+        gram = gram_all - gram_f - n_train * mean_p[..., :, None] * mean_p[..., None, :] + lam * eye
+        cross = cross_all - cross_f - n_train * mean_p[..., :, None] * mean_t[..., None, :]
+        chol, info = torch.linalg.cholesky_ex(gram)
+        _raise_if_singular(info, family, f"fold {f + 1}")
+        solved = torch.cholesky_solve((p_f - mean_p[..., None, :]).mT, chol)  # A⁻¹ (Y_te − μ_Y)ᵀ
+        prediction = solved.mT @ cross
+        scores.append(_fold_score(t_f - mean_t[..., None, :], prediction, aggregate))
+    return torch.stack(scores, dim=-1).mean(dim=-1)
+
+
+def _raise_if_singular(info: torch.Tensor, family: str, where: str) -> None:
+    if bool((info != 0).any()):
+        raise ValueError(
+            f"{family}: the predictor's training Gram matrix is singular ({where}): more predictor units "
+            f"than training samples, or collinear units; use ridge with lambda > 0"
+        )
+
+
+class _Regression(Family):
+    supports_cv = True
+    outputs = ("r2",)
+    default_output = "r2"
+    fixed_lambda: float | None = None
+    common_parameters = (
+        Parameter("split", "choice", "conditions", "how folds are formed", choices=SPLITS, in_name="non_default",
+                  relevant=("cv", "any")),
+        Parameter("seed", "int", 0, "seed of split=shuffle", relevant=("split", ("shuffle",))),
+        Parameter("aggregate", "choice", "pooled", "pooled R², mean per-unit R², or mean per-unit Pearson r",
+                  choices=("pooled", "per_unit", "pearson"), in_name="non_default"),
+        Parameter("direction", "choice", "x_from_y", "which input is predicted",
+                  choices=("x_from_y", "y_from_x", "symmetric"), in_name="non_default"),
+    )
+
+    def lam(self, params) -> float:
+        return self.fixed_lambda if self.fixed_lambda is not None else params["lambda"]
+
+    def metadata(self, params, output):
+        direction, aggregate, cv = params["direction"], params["aggregate"], params.get("cv")
+        unregularized = self.lam(params) == 0
+        predictor = {"permutation", "rotation", "translation"}
+        if unregularized:
+            predictor |= {"isotropic_scale", "invertible_linear"}
+        target = {"permutation", "translation", "isotropic_scale"}
+        if aggregate == "pooled":
+            target.add("rotation")
+        x_inv, y_inv = (target, predictor) if direction == "x_from_y" else (predictor, target)
+        if direction == "symmetric":
+            x_inv = y_inv = target & predictor
+        low = -1.0 if aggregate == "pearson" else (0.0 if cv is None else -math.inf)
+        return Metadata(
+            kind="score", range=(low, 1.0), symmetric=direction == "symmetric",
+            invariances={"X": frozenset(x_inv), "Y": frozenset(y_inv)}, differentiable=True,
+            needs_n_by_n=False, reference=REFERENCE,
+        )
+
+    def check(self, dx: Data, dy: Data, params):
+        folds = params.get("cv")
+        if folds is None:
+            return
+        split = params["split"]
+        if split == "conditions":
+            count, what = (dx.n_conditions or dx.n_samples), "conditions" if dx.n_conditions else "samples"
+        else:
+            count, what = dx.n_samples, "samples"
+        if count < folds:
+            raise ValueError(f"{self.name}: {folds} folds need at least {folds} {what}, the inputs have {count}")
+        _, bounds = fold_order(dx.n_samples, dx.n_conditions, folds, split, params.get("seed", 0))
+        smallest_train = dx.n_samples - max(b - a for a, b in zip(bounds[:-1], bounds[1:]))
+        if smallest_train < 2:
+            raise ValueError(f"{self.name}: a fold leaves fewer than 2 training samples; use fewer folds")
+
+    def prepare(self, data, params):
+        centred = center(data.values)
+        folds = params.get("cv")
+        bounds = None
+        if folds is not None:
+            order, bounds = fold_order(data.n_samples, data.n_conditions, folds, params["split"], params.get("seed", 0))
+            centred = centred[..., torch.as_tensor(order, device=centred.device), :]
+        # the predictor role only sees the Gram of its rows, so its units can be reduced exactly
+        return {"target": centred, "predictor": reduce_units(centred), "bounds": bounds}
+
+    def _one_direction(self, target_side, predictor_side, params):
+        # a cached reference (n, p) broadcasts against a batch (B, n, q) in every product below
+        target, predictor = target_side["target"], predictor_side["predictor"]
+        lam, bounds = self.lam(params), target_side["bounds"]
+        if lam == 0 and bounds is None:
+            return _in_sample_ols(target, predictor, params["aggregate"])
+        return _ridge_scores(target, predictor, lam, bounds, params["aggregate"], self.name)
+
+    def evaluate(self, px, py, params, output):
+        direction = params["direction"]
+        if direction == "x_from_y":
+            return self._one_direction(px, py, params)
+        if direction == "y_from_x":
+            return self._one_direction(py, px, params)
+        return 0.5 * (self._one_direction(px, py, params) + self._one_direction(py, px, params))
+
+
+class LinearRegression(_Regression):
+    name = "linear_regression"
+    summary = "OLS R² predicting X from Y (in-sample unless cv is given)"
+    fixed_lambda = 0.0
+    parameters = _Regression.common_parameters
+
+
+class Ridge(_Regression):
+    name = "ridge"
+    summary = "ridge regression R² predicting X from Y, optionally K-fold cross-validated"
+    parameters = (Parameter("lambda", "float", 1.0, "ridge penalty λ on ‖B‖²_F", low=0.0),) + \
+        _Regression.common_parameters
+    keyword_aliases = {"lam": "lambda"}

@@ -1,0 +1,70 @@
+"""The parametrized name grammar of ``spec/measures.md``, as pure string handling.
+
+``family[-param=value]*-(output)[-cv=Kfolds]`` where values that are themselves
+parametrized go in parentheses: ``cka-kernel=(rbf-sigma=1)-hsic=gretton-score``.
+This module splits and joins names; what the tokens mean is the registry's business.
+"""
+
+from __future__ import annotations
+
+__all__ = ["split_top_level", "parse_name", "format_value", "ParsedName"]
+
+from dataclasses import dataclass, field
+
+
+def split_top_level(text: str, sep: str = "-") -> list[str]:
+    """Split on ``sep`` outside parentheses: ``"a-b=(c-d)-e"`` -> ``["a", "b=(c-d)", "e"]``."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unbalanced parentheses in measure name {text!r}")
+        if char == sep and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if depth != 0:
+        raise ValueError(f"unbalanced parentheses in measure name {text!r}")
+    parts.append("".join(current))
+    return parts
+
+
+@dataclass
+class ParsedName:
+    """Tokens of a name: the family, ``key=value`` pairs in order, and bare words."""
+
+    family: str
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+
+def parse_name(name: str) -> ParsedName:
+    tokens = split_top_level(name.strip())
+    if not tokens or not tokens[0]:
+        raise ValueError(f"empty measure name {name!r}")
+    parsed = ParsedName(tokens[0])
+    for token in tokens[1:]:
+        if not token:
+            raise ValueError(f"empty token in measure name {name!r} (two '-' in a row?)")
+        if "=" in token:
+            key, value = token.split("=", 1)
+            if value.startswith("(") and value.endswith(")"):
+                value = value[1:-1]
+            parsed.pairs.append((key, value))
+        else:
+            parsed.words.append(token)
+    return parsed
+
+
+def format_value(value) -> str:
+    """Canonical spelling of a parameter value: shortest round-trip float, no trailing ``.0``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)

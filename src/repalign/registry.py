@@ -1,0 +1,329 @@
+"""The measure catalogue: names -> :class:`Measure` objects.
+
+``measure("cka", hsic="song")`` resolves an alias, a canonical name or a partial name plus
+keyword parameters to one exact, canonical measure. Anything unknown raises ``ValueError``
+with the closest valid spellings; nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from typing import Any
+
+import functools
+
+import torch
+
+from .inputs import Data, as_data, as_pair, check_same_samples
+from .measures import FAMILIES
+from .measures._family import Family, Parameter
+from .names import format_value, parse_name, split_top_level
+
+__all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases"]
+
+ALIASES = {
+    "cka": "cka-kernel=linear-hsic=gretton-score",
+    "cka-debiased": "cka-kernel=linear-hsic=song-score",
+    "angular-cka": "cka-kernel=linear-hsic=gretton-angular_score",
+    "nbs": "nbs-score",
+    "procrustes": "procrustes-distance=angular",
+    "angular-procrustes": "procrustes-angular_score",
+    "cca": "cca-score",
+    "svcca": "svcca-var=0.99-score",
+    "pwcca": "pwcca-score",
+    "linreg": "linear_regression-r2",
+    "ridge-cv": "ridge-lambda=100-r2-cv=5folds",
+    "rsa": "rsa-rdm=correlation-compare=spearman",
+}
+
+# one number, one canonical name: spellings of the same measure that resolve elsewhere
+_EQUIVALENT_FAMILY_OUTPUT = {("procrustes", "score"): ("nbs", "score")}
+
+_OUTPUT_WORDS = ("score", "squared_score", "angular_score", "r2")
+
+# the entries listed by measures(): default parameters of each family and output, plus the
+# variants the spec names explicitly
+_CATALOGUE_SEEDS = (
+    [f"cka-kernel=linear-hsic={h}-{o}" for h in ("gretton", "song", "lange")
+     for o in ("score", "distance=angular", "angular_score")]
+    + [f"cka-kernel=(rbf-sigma=median)-hsic={h}-score" for h in ("gretton", "song", "lange")]
+    + ["nbs-score"]
+    + [f"procrustes-{o}" for o in FAMILIES["procrustes"].outputs]
+    + ["shape_metric-alpha=0.5-distance=angular", "shape_metric-alpha=0-distance=angular"]
+    + ["cca-score", "cca-squared_score", "svcca-var=0.99-score", "pwcca-score"]
+    + ["linear_regression-r2", "linear_regression-r2-cv=5folds", "ridge-lambda=100-r2", "ridge-lambda=100-r2-cv=5folds"]
+    + [f"rsa-rdm={r}-compare={c}" for r in ("correlation", "euclidean", "squared_euclidean", "cosine")
+       for c in ("pearson", "spearman", "kendall", "cosine")]
+)
+
+
+def _closest(word: str, candidates) -> str:
+    matches = difflib.get_close_matches(word, list(candidates), n=5, cutoff=0.4)
+    return f"; closest: {', '.join(matches)}" if matches else ""
+
+
+def _is_relevant(parameter: Parameter, params: dict) -> bool:
+    if parameter.relevant is None:
+        return True
+    other, values = parameter.relevant
+    if values == "any":
+        return params.get(other) is not None
+    return params.get(other) in values
+
+
+def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
+    if not isinstance(name, str):
+        raise ValueError(f"measure name must be a string, got {type(name).__name__}")
+    text = ALIASES.get(name.strip(), name.strip())
+    parsed = parse_name(text)
+    if parsed.family not in FAMILIES:
+        valid = list(FAMILIES) + list(ALIASES) + measures()
+        raise ValueError(f"unknown measure {name!r}{_closest(name, valid)}")
+    family = FAMILIES[parsed.family]
+    by_name = {p.name: p for p in family.parameters}
+    given: dict[str, Any] = {}
+    output = None
+
+    def set_param(key: str, value, source: str):
+        key = family.keyword_aliases.get(key, key)
+        if key == "cv":
+            if not family.supports_cv:
+                raise ValueError(f"{family.name} has no cross-validated version (parameter 'cv' in {source})")
+            value = Parameter("cv", "int", None, "", low=2).convert(value, family.name)
+        elif key in by_name:
+            parameter = by_name[key]
+            children = [p for p in family.parameters if p.nested_in == key]
+            if children and isinstance(value, str) and "-" in value:  # kernel=(rbf-sigma=1)
+                head, *rest = split_top_level(value)
+                for token in rest:
+                    if "=" not in token:
+                        raise ValueError(f"{family.name}: malformed nested parameter {token!r} in {value!r}")
+                    set_param(*token.split("=", 1), source=source)
+                value = head
+            value = parameter.convert(value, family.name)
+        else:
+            valid = [p.name for p in family.parameters] + (["cv"] if family.supports_cv else [])
+            valid += list(family.keyword_aliases)
+            raise ValueError(
+                f"{family.name}: unknown parameter {key!r} ({source}); valid parameters: {valid or 'none'}"
+                f"{_closest(key, valid)}"
+            )
+        if key in given and given[key] != value:
+            raise ValueError(f"{family.name}: parameter {key!r} given twice with different values "
+                             f"({given[key]!r} and {value!r})")
+        given[key] = value
+
+    for key, value in parsed.pairs:
+        if key == "distance":
+            output = _set_output(output, f"distance={value}", family, name)
+        else:
+            set_param(key, value, source=f"in the name {name!r}")
+    for word in parsed.words:
+        if word not in _OUTPUT_WORDS:
+            raise ValueError(f"{family.name}: unknown token {word!r} in {name!r}; outputs: {list(family.outputs)}"
+                             f"{_closest(word, family.outputs)}")
+        output = _set_output(output, word, family, name)
+    for key, value in kwargs.items():
+        set_param(key, value, source="keyword argument")
+
+    params = _complete(family, given)
+    output = output or family.default_output
+    family, output = _equivalent(family, output)
+    if output not in family.outputs:
+        raise ValueError(f"{family.name} has no output {output!r}; outputs: {list(family.outputs)}")
+    return family, params, output
+
+
+def _set_output(current, new, family, name):
+    if current is not None and current != new:
+        raise ValueError(f"{name!r} names two outputs: {current!r} and {new!r}")
+    return new
+
+
+def _equivalent(family: Family, output: str) -> tuple[Family, str]:
+    target = _EQUIVALENT_FAMILY_OUTPUT.get((family.name, output))
+    if target is None:
+        return family, output
+    return FAMILIES[target[0]], target[1]
+
+
+def _complete(family: Family, given: dict) -> dict:
+    """Defaults for the parameters not given; refuse parameters that do not apply."""
+    params = {"cv": given.get("cv")} if family.supports_cv else {}
+    if family.name == "svcca" and "dim" in given:
+        if "var" in given:
+            raise ValueError("svcca: give either var (variance fraction) or dim (number of PCs), not both")
+        params["var"] = None
+    for parameter in family.parameters:
+        if parameter.name in params:
+            continue
+        if not _is_relevant(parameter, {**params, **given}):
+            if parameter.name in given:
+                other, values = parameter.relevant
+                raise ValueError(
+                    f"{family.name}: parameter {parameter.name!r} applies only when {other} is "
+                    f"{'set' if values == 'any' else ' or '.join(values)}"
+                )
+            continue
+        params[parameter.name] = given.get(parameter.name, parameter.default)
+    return params
+
+
+def canonical_name(family: Family, params: dict, output: str) -> str:
+    tokens = [family.name]
+    for parameter in family.parameters:
+        value = params.get(parameter.name)
+        if parameter.nested_in or value is None or parameter.name not in params:
+            continue
+        if parameter.in_name == "non_default" and value == parameter.default:
+            continue
+        text = format_value(value)
+        children = [c for c in family.parameters if c.nested_in == parameter.name and params.get(c.name) is not None]
+        if children:
+            text = "(" + "-".join([text] + [f"{c.name}={format_value(params[c.name])}" for c in children]) + ")"
+        tokens.append(f"{parameter.name}={text}")
+    if getattr(family, "name_has_output", True):
+        tokens.append(output)
+    if params.get("cv") is not None:
+        tokens.append(f"cv={params['cv']}folds")
+    return "-".join(tokens)
+
+
+def _finish(value: torch.Tensor, torch_output: bool):
+    if torch_output:
+        return value
+    value = value.detach().cpu()
+    return float(value) if value.ndim == 0 else value.numpy()
+
+
+class Measure:
+    """One exactly defined similarity measure; call it on a pair ``measure(X, Y)``.
+
+    Attributes: ``name`` (canonical), ``params``, ``output``, and the metadata ``kind``
+    ("score" or "distance"), ``range``, ``symmetric``, ``invariances`` (per input),
+    ``differentiable``, ``needs_n_by_n``, ``is_metric`` and ``reference``.
+    """
+
+    def __init__(self, family: Family, params: dict, output: str):
+        self._family = family
+        self.params = dict(params)
+        self.output = output
+        self.name = canonical_name(family, params, output)
+        meta = family.metadata(self.params, output)
+        self.kind = meta.kind
+        self.range = meta.range
+        self.symmetric = meta.symmetric
+        self.invariances = meta.invariances
+        self.differentiable = meta.differentiable
+        self.needs_n_by_n = meta.needs_n_by_n
+        self.is_metric = meta.is_metric
+        self.reference = meta.reference
+        self.family = family.name
+        self.summary = family.summary
+
+    def __repr__(self) -> str:
+        return f"Measure({self.name!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Measure) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def _prepare(self, data: Data) -> dict:
+        return self._family.prepare(data, self.params)
+
+    def _score(self, dx: Data, dy: Data, px: dict | None = None) -> torch.Tensor:
+        self._family.check(dx, dy, self.params)
+        px = self._prepare(dx) if px is None else px
+        return self._family.evaluate(px, self._prepare(dy), self.params, self.output)
+
+    def __call__(self, X, Y):
+        """Score one pair: numpy/list/xarray in -> float, torch in -> 0-d tensor (differentiable)."""
+        dx, dy, torch_output = as_pair(X, Y)
+        return _finish(self._score(dx, dy), torch_output)
+
+    def batch(self, Xs, Ys):
+        """Score a stack of pairs ``(batch, sample, unit)`` or ``(batch, time, condition, unit)`` in one call."""
+        dx, dy, torch_output = as_pair(Xs, Ys, ("Xs", "Ys"), batched=True)
+        return _finish(self._score(dx, dy), torch_output)
+
+    def bind(self, X) -> "BoundMeasure":
+        """Fix the reference X and cache what depends on it alone (for repeated scoring)."""
+        return BoundMeasure(self, X)
+
+
+class BoundMeasure:
+    """A measure with a fixed reference X: ``bound(Y)`` and ``bound.batch(Ys)``.
+
+    Quantities that depend only on X (centred data, its Gram norms, its RDM...) are computed
+    once per dtype and device. The reference is treated as a constant (detached).
+    """
+
+    def __init__(self, measure: Measure, X):
+        self.measure = measure
+        data, self._torch_reference = as_data(X, "X")
+        self._reference = Data(data.values.detach(), "X", data.n_conditions, data.n_time)
+        self._cache: dict[tuple, tuple[Data, dict]] = {}
+
+    def __repr__(self) -> str:
+        shape = tuple(self._reference.values.shape)
+        return f"BoundMeasure({self.measure.name!r}, reference of shape {shape})"
+
+    def _reference_for(self, values: torch.Tensor) -> tuple[Data, dict]:
+        key = (values.dtype, values.device)
+        if key not in self._cache:
+            ref = self._reference
+            data = Data(ref.values.to(dtype=values.dtype, device=values.device), "X", ref.n_conditions, ref.n_time)
+            self._cache[key] = (data, self.measure._prepare(data))
+        return self._cache[key]
+
+    def _run(self, Y, name: str, batched: bool):
+        dy, torch_y = as_data(Y, name, batched=batched)
+        if not torch_y and self._torch_reference:
+            ref = self._reference.values
+            dy = Data(dy.values.to(dtype=ref.dtype, device=ref.device), dy.name, dy.n_conditions, dy.n_time, batched)
+        dx, px = self._reference_for(dy.values)
+        check_same_samples(dx, dy)
+        return _finish(self.measure._score(dx, dy, px), torch_y or self._torch_reference)
+
+    def __call__(self, Y):
+        return self._run(Y, "Y", batched=False)
+
+    def batch(self, Ys):
+        return self._run(Ys, "Ys", batched=True)
+
+
+def measure(name: str, **params) -> Measure:
+    """The measure called ``name`` (alias, canonical or partial name), with keyword parameters.
+
+    >>> measure("cka", hsic="song").name
+    'cka-kernel=linear-hsic=song-score'
+    >>> measure("ridge-cv", lam=10).name
+    'ridge-lambda=10-r2-cv=5folds'
+    """
+    return Measure(*_resolve(name, params))
+
+
+def measures(pattern: str | None = None) -> list[str]:
+    """Sorted canonical names of the catalogue, optionally filtered by a shell-style wildcard.
+
+    >>> measures("procrustes-*")[:2]
+    ['procrustes-angular_score', 'procrustes-distance=angular']
+    """
+    names = _catalogue()
+    if pattern is None:
+        return names
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+@functools.cache
+def _catalogue() -> list[str]:
+    return sorted({measure(seed).name for seed in _CATALOGUE_SEEDS})
+
+
+def aliases() -> dict[str, str]:
+    """Short names and the canonical measures they stand for."""
+    return dict(ALIASES)
+
