@@ -76,6 +76,7 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
     if not isinstance(name, str):
         raise ValueError(f"measure name must be a string, got {type(name).__name__}")
     text = ALIASES.get(name.strip(), name.strip())
+    from_alias = text != name.strip()  # an alias's parameters are defaults that keywords may override
     parsed = parse_name(text)
     if parsed.family not in FAMILIES:
         valid = list(FAMILIES) + list(ALIASES) + measures()
@@ -83,6 +84,7 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
     family = FAMILIES[parsed.family]
     by_name = {p.name: p for p in family.parameters}
     given: dict[str, Any] = {}
+    from_name: set[str] = set()
     output = None
 
     def set_param(key: str, value, source: str):
@@ -109,7 +111,7 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
                 f"{family.name}: unknown parameter {key!r} ({source}); valid parameters: {valid or 'none'}"
                 f"{_closest(key, valid)}"
             )
-        if key in given and given[key] != value:
+        if key in given and given[key] != value and not (from_alias and source == "keyword argument"):
             raise ValueError(f"{family.name}: parameter {key!r} given twice with different values "
                              f"({given[key]!r} and {value!r})")
         given[key] = value
@@ -119,6 +121,7 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
             output = _set_output(output, f"distance={value}", family, name)
         else:
             set_param(key, value, source=f"in the name {name!r}")
+            from_name.add(family.keyword_aliases.get(key, key))
     for word in parsed.words:
         if word not in _OUTPUT_WORDS:
             raise ValueError(f"{family.name}: unknown token {word!r} in {name!r}; outputs: {list(family.outputs)}"
@@ -127,7 +130,7 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
     for key, value in kwargs.items():
         set_param(key, value, source="keyword argument")
 
-    params = _complete(family, given)
+    params = _complete(family, given, overridable=(from_name - set(kwargs)) if from_alias else set())
     output = output or family.default_output
     family, output = _equivalent(family, output)
     if output not in family.outputs:
@@ -148,11 +151,11 @@ def _equivalent(family: Family, output: str) -> tuple[Family, str]:
     return FAMILIES[target[0]], target[1]
 
 
-def _complete(family: Family, given: dict) -> dict:
+def _complete(family: Family, given: dict, overridable: set[str]) -> dict:
     """Defaults for the parameters not given; refuse parameters that do not apply."""
     params = {"cv": given.get("cv")} if family.supports_cv else {}
     if family.name == "svcca" and "dim" in given:
-        if "var" in given:
+        if "var" in given and "var" not in overridable:
             raise ValueError("svcca: give either var (variance fraction) or dim (number of PCs), not both")
         params["var"] = None
     for parameter in family.parameters:
