@@ -125,6 +125,8 @@ class PWCCA(Family):
     default_output = "score"
 
     def metadata(self, params, output):
+        # guaranteed for both inputs; the input with more units (whose weights are not used)
+        # is in fact also rotation invariant, but which one that is depends on the data
         invariant = {"permutation", "isotropic_scale", "translation"}
         return _score_metadata(
             "Morcos, Raghu & Bengio 2018, Insights on representational similarity (NeurIPS)", invariant,
@@ -138,6 +140,12 @@ class PWCCA(Family):
     def evaluate(self, px, py, params, output):
         cross = px["q"].mT @ py["q"]
         u, rho, vh = torch.linalg.svd(cross, full_matrices=False)
+        gaps = (rho[..., :-1] - rho[..., 1:]).detach()
+        if gaps.numel() and bool((gaps <= 1e-8).any()):
+            # repeated correlations (e.g. Y = X): the canonical directions are not unique and the
+            # SVD has no gradient for them; the weights' term Σ(ρ_i − PWCCA)dα_i vanishes where
+            # all ρ_i are equal, so the weights are held constant for the gradient there
+            u, vh = u.detach(), vh.detach()
         p, q = cross.shape[-2], cross.shape[-1]
         if p <= q:  # canonical variates of X: Q_x U, so <h_i, a_j> = (Uᵀ R_x)_ij
             weights = (u.mT @ px["r"]).abs().sum(dim=-1)

@@ -12,7 +12,8 @@ r"""Normalized Bures similarity, Procrustes distances and the generalized shape 
 - ``shape_metric-alpha=α-distance=angular``: partial whitening X̄ ↦ X̄ V diag(α + (1−α)λ_i^{−1/2}) Vᵀ
   (λ_i, V: eigenpairs of X̄ᵀX̄) of both inputs, then the angular Procrustes distance. α = 1 is
   Procrustes; α = 0 gives arccos(Σρ_i/√(pq)), i.e. arccos of the mean canonical correlation
-  when p = q. (netrep also rescales to preserve the total variance; angles are scale-free, so
+  when p = q. For 0 < α < 1 the value depends on the overall scale of the data (λ is not
+  normalized, as in netrep), so it is not invariant to isotropic scaling. (netrep also rescales to preserve the total variance; angles are scale-free, so
   that step does not change the value.)
 
 The nuclear norm is computed from the eigenvalues of the smaller Gram matrix of the (p x q)
@@ -142,6 +143,9 @@ class ShapeMetric(Family):
         invariant = set(ROTATION_INVARIANT)
         if params["alpha"] == 0.0:
             invariant.add("invertible_linear")
+        elif params["alpha"] < 1.0:
+            # α + (1−α)λ^(−1/2) mixes two scales: partial whitening is not scale-free
+            invariant.discard("isotropic_scale")
         ranges = {"distance=angular": (0.0, math.pi / 2), "score": (0.0, 1.0), "angular_score": (0.0, 1.0)}
         return Metadata(
             kind="distance" if output.startswith("distance") else "score", range=ranges[output],
