@@ -443,7 +443,7 @@ def prediction_score(true_centred, predicted_centred, aggregate):
     """
     residual = true_centred - predicted_centred
     if aggregate == "pooled":
-        return 1.0 - np.sum(residual**2) / np.sum(true_centred**2)
+        return float(1.0 - np.sum(residual**2) / np.sum(true_centred**2))
     if aggregate == "per_unit":
         return float(np.mean(1.0 - np.sum(residual**2, axis=0) / np.sum(true_centred**2, axis=0)))
     if aggregate == "pearson":

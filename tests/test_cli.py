@@ -1,0 +1,86 @@
+"""The command line: `repalign measures` and `repalign compare` on every file format."""
+
+import json
+
+import numpy as np
+import pytest
+
+import repalign
+from repalign.cli import main
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 8, 5))
+    y = x @ rng.normal(size=(5, 7)) + 0.5 * rng.normal(size=(6, 8, 7))
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "both.npz", activity=x, model=y, activity_2d=x.reshape(48, 5))
+    np.savetxt(tmp_path / "y.csv", y.reshape(48, 7), delimiter=",", header="a,b,c,d,e,f,g")
+    return tmp_path, x, y
+
+
+def test_measures_table_lists_catalogue_with_aliases(capsys):
+    assert main(["measures"]) == 0
+    out = capsys.readouterr().out
+    for name in repalign.measures():
+        assert name in out
+    assert "angular-procrustes" in out and "invariances" in out
+
+
+def test_measures_json_with_wildcard(capsys):
+    assert main(["measures", "procrustes-*", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == repalign.measures("procrustes-*")
+    angular = next(r for r in rows if r["name"] == "procrustes-distance=angular")
+    assert angular["aliases"] == ["procrustes"] and angular["metric"] is True
+
+
+def test_compare_npy_npz_json_matches_library(files, capsys):
+    path, x, y = files
+    code = main(["compare", str(path / "x.npy"), f"{path / 'both.npz'}:model", "-m", "cka", "-m", "ridge-cv", "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"] == "cka-kernel=linear-hsic=gretton-score"
+    assert rows[0]["value"] == pytest.approx(repalign.measure("cka")(x, y), rel=1e-14)
+    assert rows[1]["value"] == pytest.approx(repalign.measure("ridge-cv")(x, y), rel=1e-14)
+
+
+def test_compare_csv_with_header_and_table_output(files, capsys):
+    path, x, y = files
+    assert main(["compare", f"{path / 'both.npz'}:activity_2d", str(path / "y.csv"), "-m", "nbs"]) == 0
+    out = capsys.readouterr().out
+    assert f"{repalign.measure('nbs')(x.reshape(48, 5), y.reshape(48, 7)):.6f}" in out
+
+
+def test_compare_netcdf_keeps_dimension_names(files, capsys):
+    xarray = pytest.importorskip("xarray")
+    pytest.importorskip("scipy")
+    path, x, y = files
+    data = xarray.DataArray(x.transpose(2, 0, 1), dims=("unit", "time", "condition"), name="rates")
+    data.to_dataset().to_netcdf(path / "x.nc", engine="scipy")
+    assert main(["compare", f"{path / 'x.nc'}:rates", str(path / "x.npy"), "-m", "cka", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["value"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_compare_errors_are_messages_not_tracebacks(files, capsys):
+    path, _, _ = files
+    assert main(["compare", str(path / "x.npy"), str(path / "both.npz"), "-m", "cka"]) == 2
+    assert "pick one as" in capsys.readouterr().err
+    assert main(["compare", str(path / "x.npy"), str(path / "x.npy"), "-m", "ckaa"]) == 2
+    assert "closest: cka" in capsys.readouterr().err
+    assert main(["compare", str(path / "missing.npy"), str(path / "x.npy")]) == 2
+    # a 3D array against a 2D one is refused, naming both layouts
+    assert main(["compare", str(path / "x.npy"), str(path / "y.csv"), "-m", "nbs"]) == 1
+    assert "Y is 2D" in capsys.readouterr().out
+
+
+def test_compare_reports_a_failing_measure_and_keeps_the_others(files, capsys):
+    path, _, _ = files
+    rng = np.random.default_rng(1)
+    np.save(path / "wide.npy", rng.normal(size=(10, 30)))
+    np.save(path / "wide2.npy", rng.normal(size=(10, 20)))
+    code = main(["compare", str(path / "wide.npy"), str(path / "wide2.npy"), "-m", "cca", "-m", "cka", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert "more samples than units" in rows[0]["error"] and rows[1]["error"] is None
