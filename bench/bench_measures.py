@@ -90,6 +90,20 @@ def git_commit() -> str | None:
         return None
 
 
+def source_digest() -> str | None:
+    """sha256 (12 hex) over the library's .py files, since the working tree may differ from the commit."""
+    import hashlib
+
+    root = HERE.parent / "src" / "repalign"
+    if not root.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def fmt_t(t: float | None) -> str:
     if t is None:
         return "n/a"
@@ -106,6 +120,59 @@ def fmt_x(r: float | None) -> str:
     if r is None:
         return "n/a"
     return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x"
+
+
+_CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_snapshot():
+    """(busy CPU seconds of the whole machine, CPU seconds of this process, wall time)."""
+    busy = None
+    try:
+        f = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = (sum(f[:8]) - f[3] - f[4]) / _CLK  # all but idle and iowait
+    except (OSError, ValueError, IndexError):
+        pass
+    return busy, time.process_time(), time.perf_counter()
+
+
+def other_load(a, b) -> float | None:
+    """Fraction of the machine's CPU capacity used by *other* processes between two snapshots."""
+    if a[0] is None or b[0] is None or b[2] <= a[2]:
+        return None
+    other = (b[0] - a[0]) - (b[1] - a[1])
+    return max(0.0, other) / ((b[2] - a[2]) * (os.cpu_count() or 1))
+
+
+def wait_for_quiet(max_wait_s: float, threshold: float, log) -> float | None:
+    """Sleep until other processes use less than ``threshold`` of the CPUs (1 s samples), at most max_wait_s."""
+    t0 = time.perf_counter()
+    load = None
+    while True:
+        a = _cpu_snapshot()
+        time.sleep(1.0)
+        load = other_load(a, _cpu_snapshot())
+        if load is None or load < threshold or time.perf_counter() - t0 >= max_wait_s:
+            break
+    waited = time.perf_counter() - t0
+    if waited > 2 and log is not None:
+        log(f"    (waited {waited:.0f} s for other processes; their CPU share now {load:.0%})")
+    return load
+
+
+def max_load(*cells_holders) -> float | None:
+    """Largest 'other_load' over the timed cells of the given row parts."""
+    vals = []
+    for h in cells_holders:
+        for ph in ("fwd", "fwdbwd"):
+            c = (h or {}).get(ph) or {}
+            if c.get("other_load") is not None:
+                vals.append(c["other_load"])
+    return max(vals) if vals else None
+
+
+def fmt_load(x: float | None) -> str:
+    return "?" if x is None else f"{100 * x:.0f}%"
 
 
 def time_call(fn, repeats: int, warmup: int, budget_s: float) -> dict:
@@ -128,11 +195,13 @@ def time_call(fn, repeats: int, warmup: int, budget_s: float) -> dict:
         est = time.perf_counter() - t0
         times.append(est)
     n_more = max(1, min(repeats, int(budget_s / max(est, 1e-9)))) - len(times)
+    snap = _cpu_snapshot()
     for _ in range(max(0, n_more)):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     return {
+        "other_load": other_load(snap, _cpu_snapshot()),
         "median_s": statistics.median(times),
         "min_s": min(times),
         "n_timed": len(times),
@@ -231,6 +300,7 @@ def bench_size(size_name, spec, repalign, args, log) -> dict:
             rows.append(row)
             log(f"  {name:42s} skipped: {row['skipped']}")
             continue
+        row["other_load_before"] = wait_for_quiet(args.wait_quiet, args.quiet_threshold, log)
         reps = args.repeats_large if big else args.repeats
         if big and name == "cka":
             reps = max(reps, 5)  # the throughput figure rests on this cell
@@ -268,12 +338,17 @@ def bench_size(size_name, spec, repalign, args, log) -> dict:
         lib = by_name.get(name, {})
         for label, fn, needs_nn in entries:
             br: dict = {"measure": name, "size": size_name, "baseline": label}
+            if not (big and needs_nn and not (name == "cka" and args.large_baseline == "cka-forward")):
+                br["other_load_before"] = wait_for_quiet(args.wait_quiet, args.quiet_threshold, log)
             if big and needs_nn:
                 if name == "cka" and args.large_baseline == "cka-forward":
                     log(f"  baseline {name:20s} {label}: one forward call at n = {n} (slow) ...")
+                    snap = _cpu_snapshot()
                     t0 = time.perf_counter()
                     v = fn(X2, Y2)
-                    br["fwd"] = {"median_s": time.perf_counter() - t0, "n_timed": 1, "first_call_s": None}
+                    dt = time.perf_counter() - t0
+                    br["fwd"] = {"median_s": dt, "min_s": dt, "n_timed": 1, "first_call_s": None,
+                                 "other_load": other_load(snap, _cpu_snapshot())}
                     br["single_call"] = True
                     br["value"] = float(v)
                     br["fwdbwd"] = None
@@ -307,6 +382,9 @@ def bench_size(size_name, spec, repalign, args, log) -> dict:
                     tb = (br.get(phase) or {}).get("median_s")
                     tl = ((lib.get(mode) or {}).get(phase) or {}).get("median_s")
                     br[f"speedup_{phase}_{mode}"] = (tb / tl) if (tb and tl) else None
+                    tb = (br.get(phase) or {}).get("min_s")
+                    tl = ((lib.get(mode) or {}).get(phase) or {}).get("min_s")
+                    br[f"speedup_{phase}_{mode}_best"] = (tb / tl) if (tb and tl) else None
             base_rows.append(br)
             log(
                 f"  baseline {name:20s} {label:34s} fwd {fmt_t((br.get('fwd') or {}).get('median_s')):>8s} "
@@ -344,11 +422,12 @@ def tables(result: dict) -> str:
         lines.append(f"### {sr['size']}: n = {sr['n']}, p = q = {sr['p']} (input shape {tuple(sr['shape'])}), "
                      f"float64, {result['machine']['torch_threads']} threads")
         lines.append("")
-        lines.append("| measure | bind | fwd (bound) | fwd+bwd (bound) | fwd (unbound) | fwd+bwd (unbound) | value |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|")
+        lines.append("| measure | bind | fwd (bound) | fwd+bwd (bound) | fwd (unbound) | fwd+bwd (unbound) | value "
+                     "| others' CPU |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in sr["measures"]:
             if "skipped" in r or "error" in r:
-                lines.append(f"| {r['measure']} | {r.get('skipped') or r.get('error')} | | | | | |")
+                lines.append(f"| {r['measure']} | {r.get('skipped') or r.get('error')} | | | | | | |")
                 continue
             bd, ub = r.get("bound") or {}, r.get("unbound") or {}
 
@@ -363,16 +442,18 @@ def tables(result: dict) -> str:
                 f"{cell(ub, 'fwd')} | {cell(ub, 'fwdbwd')} | "
                 f"{'' if val is None else f'{val:.4f}'}"
                 + (f" ({r.get('bound_error') or r.get('unbound_error')})"
-                   if ('bound_error' in r or 'unbound_error' in r) else "") + " |")
+                   if ('bound_error' in r or 'unbound_error' in r) else "")
+                + f" | {fmt_load(max_load(bd, ub))} |")
         lines.append("")
         lines.append("Seed-paper formulation in the same run (speed-up = baseline time / repalign time):")
         lines.append("")
         lines.append("| measure | baseline | fwd | fwd+bwd | speed-up fwd (bound) | speed-up fwd+bwd (bound) "
-                     "| speed-up fwd+bwd (unbound) | abs diff of value |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+                     "| speed-up fwd+bwd (unbound) | speed-up fwd+bwd (bound, best/best) | abs diff of value "
+                     "| others' CPU |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for b in sr["baselines"]:
             if "skipped" in b:
-                lines.append(f"| {b['measure']} | {b['baseline']} | {b['skipped']} | | | | | |")
+                lines.append(f"| {b['measure']} | {b['baseline']} | {b['skipped']} | | | | | | | |")
                 continue
             fb = fmt_t((b.get("fwdbwd") or {}).get("median_s")) if b.get("fwdbwd") else "not run"
             fw = fmt_t((b.get("fwd") or {}).get("median_s"))
@@ -382,7 +463,8 @@ def tables(result: dict) -> str:
             lines.append(
                 f"| {b['measure']} | {b['baseline']} | {fw} | {fb} | {fmt_x(b.get('speedup_fwd_bound'))} | "
                 f"{fmt_x(b.get('speedup_fwdbwd_bound'))} | {fmt_x(b.get('speedup_fwdbwd_unbound'))} | "
-                f"{'n/a' if d is None else f'{d:.1e}'} |")
+                f"{fmt_x(b.get('speedup_fwdbwd_bound_best'))} | "
+                f"{'n/a' if d is None else f'{d:.1e}'} | {fmt_load(max_load(b))} |")
     g = result["gemm"]
     lines.append("")
     lines.append("### Matrix-multiply throughput (float64) and linear CKA")
@@ -421,6 +503,10 @@ def main(argv=None) -> int:
                     help="seconds; fewer repeats for a cell whose calls would exceed it")
     ap.add_argument("--large-baseline", choices=["cka-forward", "none"], default="cka-forward",
                     help="at the large size run the n x n baseline only as one cka forward call, or not at all")
+    ap.add_argument("--wait-quiet", type=float, default=60.0,
+                    help="before each measure, wait up to this many seconds for other processes to go quiet")
+    ap.add_argument("--quiet-threshold", type=float, default=0.15,
+                    help="'quiet' = other processes use less than this fraction of the CPUs")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 1 repeat, 'large' replaced by n = 2000, p = q = 200, no n x n large baseline")
@@ -460,6 +546,8 @@ def main(argv=None) -> int:
         "loadavg_start": os.getloadavg(),
         "repalign_version": getattr(repalign, "__version__", None),
         "git_commit": git_commit(),
+        "repalign_source_sha256_12": source_digest(),
+        "repalign_file": getattr(repalign, "__file__", None),
     }
     log(f"machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, torch {machine['torch_version']} "
         f"with {machine['torch_threads']} threads, load average {machine['loadavg_start']}")

@@ -32,7 +32,7 @@ import math
 import torch
 
 from ..inputs import Data
-from ._common import angular, angular_score, center, frobenius_cross_sq, reduce_units
+from ._common import angular, angular_score, center, frobenius_cross_sq, gram_frobenius_sq, reduce_units
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 REFERENCE = (
@@ -130,7 +130,7 @@ class CKA(Family):
         xc = center(reduce_units(x))
         diag = xc.square().sum(dim=-1)  # K_ii
         prepared = {"x": xc, "diag": diag, "sum": diag.sum(dim=-1)}
-        prepared["self"] = self._linear_hsic(prepared, prepared, frobenius_cross_sq(xc, xc), params)
+        prepared["self"] = self._linear_hsic(prepared, prepared, gram_frobenius_sq(xc), params)
         return prepared
 
     @staticmethod

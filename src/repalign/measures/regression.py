@@ -127,10 +127,7 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
     eye = torch.eye(q, dtype=predictor.dtype, device=predictor.device)
     if bounds is None:
         gram = predictor.mT @ predictor + lam * eye
-        chol, info = torch.linalg.cholesky_ex(gram)
-        _raise_if_singular(info, family, "all rows")
-        solved = torch.cholesky_solve(predictor.mT, chol)  # A⁻¹ Ỹᵀ
-        prediction = solved.mT @ (predictor.mT @ target)
+        prediction = _ridge_predict(predictor, gram, predictor.mT @ target, family, "all rows")
         return _fold_score(target, prediction, aggregate)
 
     n = predictor.shape[-2]
@@ -151,12 +148,38 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
         mean_t = (sum_t_all - sum_t_f) / n_train
         gram = gram_all - gram_f - n_train * mean_p[..., :, None] * mean_p[..., None, :] + lam * eye
         cross = cross_all - cross_f - n_train * mean_p[..., :, None] * mean_t[..., None, :]
-        chol, info = torch.linalg.cholesky_ex(gram)
-        _raise_if_singular(info, family, f"fold {f + 1}")
-        solved = torch.cholesky_solve((p_f - mean_p[..., None, :]).mT, chol)  # A⁻¹ (Y_te − μ_Y)ᵀ
-        prediction = solved.mT @ cross
+        prediction = _ridge_predict(p_f - mean_p[..., None, :], gram, cross, family, f"fold {f + 1}")
         scores.append(_fold_score(t_f - mean_t[..., None, :], prediction, aggregate))
     return torch.stack(scores, dim=-1).mean(dim=-1)
+
+
+def _ridge_predict(test_rows, gram, cross, family: str, where: str):
+    """Predictions P A⁻¹ C; the gradient with respect to A flows to ``gram`` (A = gram)."""
+    chol, info = torch.linalg.cholesky_ex(gram.detach())
+    _raise_if_singular(info, family, where)
+    return _RidgePrediction.apply(test_rows, gram, cross, chol)
+
+
+class _RidgePrediction(torch.autograd.Function):
+    """E = P A⁻¹ C for the symmetric positive definite A = ``gram``, factored once as ``chol``.
+
+    With gE the incoming gradient and Z = A⁻¹ C gEᵀ:  ∂P = Zᵀ,  ∂C = A⁻¹ Pᵀ gE,
+    ∂A = −A⁻¹ Pᵀ Zᵀ. Every solve reuses the factor with as many right-hand sides as test
+    rows, instead of differentiating the Cholesky factorization (several q x q x q products).
+    """
+
+    @staticmethod
+    def forward(ctx, test_rows, gram, cross, chol):
+        solved = torch.cholesky_solve(test_rows.mT, chol)  # A⁻¹ Pᵀ  (q x n_test)
+        ctx.save_for_backward(chol, cross, solved)
+        return solved.mT @ cross
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        chol, cross, solved = ctx.saved_tensors
+        back = torch.cholesky_solve(cross @ grad.mT, chol)  # Z = A⁻¹ C gEᵀ  (q x n_test)
+        return back.mT, -(solved @ back.mT), solved @ grad, None
 
 
 def _raise_if_singular(info: torch.Tensor, family: str, where: str) -> None:
