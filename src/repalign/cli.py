@@ -19,11 +19,13 @@ def _invariance_text(invariances: dict) -> str:
     return f"X: {', '.join(x) or '-'}; Y: {', '.join(y) or '-'}"
 
 
+def _format_bound(value: float) -> str:
+    named = {math.inf: "inf", -math.inf: "-inf", math.pi / 2: "π/2", math.pi: "π"}
+    return named.get(value, f"{value:g}")
+
+
 def _format_range(bounds) -> str:
-    def one(v):
-        return "inf" if v == math.inf else "-inf" if v == -math.inf else ("π/2" if abs(v - math.pi / 2) < 1e-12 else
-                                                                          "π" if abs(v - math.pi) < 1e-12 else f"{v:g}")
-    return f"[{one(bounds[0])}, {one(bounds[1])}]"
+    return f"[{_format_bound(bounds[0])}, {_format_bound(bounds[1])}]"
 
 
 def measure_rows(pattern: str | None = None) -> list[dict]:
