@@ -84,3 +84,10 @@ def test_compare_reports_a_failing_measure_and_keeps_the_others(files, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert code == 1
     assert "more samples than units" in rows[0]["error"] and rows[1]["error"] is None
+
+
+def test_describe_prints_definition_and_metadata(capsys):
+    assert main(["describe", "angular-procrustes"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("procrustes-angular_score")
+    assert "1 − arccos(NBS)/(π/2)" in out and "Williams et al. 2021" in out

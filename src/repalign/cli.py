@@ -82,6 +82,13 @@ def _build_app():
                                                      ("metric", r["metric"])) if on)} for r in rows]
         _print_table(table, ["name", "aliases", "kind", "range", "invariances", "flags"])
 
+    @app.command("describe")
+    def describe(name: str = typer.Argument(..., help="measure name or alias")):
+        """Print a measure's exact definition, parameters and metadata."""
+        from . import registry
+
+        print(registry.measure(name).describe())
+
     @app.command("compare")
     def compare(
         x: str = typer.Argument(..., help="reference X: .npy, .npz[:name], .csv or .nc[:variable]"),

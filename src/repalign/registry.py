@@ -252,6 +252,28 @@ class Measure:
         dx, dy, torch_output = as_pair(Xs, Ys, ("Xs", "Ys"), batched=True)
         return _finish(self._score(dx, dy), torch_output)
 
+    def describe(self) -> str:
+        """The definition (formula, conventions, example) and the metadata, as text."""
+        import inspect
+        import sys
+
+        module_doc = inspect.getdoc(sys.modules[type(self._family).__module__]) or ""
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None) or "none"
+        low, high = self.range
+        lines = [
+            self.name,
+            f"  {self.summary}",
+            f"  kind: {self.kind}, range [{low:g}, {high:g}], symmetric: {self.symmetric}, "
+            f"metric: {self.is_metric}, differentiable: {self.differentiable}, n x n: {self.needs_n_by_n}",
+            f"  parameters: {params}",
+            f"  invariances of X: {', '.join(sorted(self.invariances['X'])) or 'none'}",
+            f"  invariances of Y: {', '.join(sorted(self.invariances['Y'])) or 'none'}",
+            f"  reference: {self.reference}",
+            "",
+            module_doc,
+        ]
+        return "\n".join(lines)
+
     def bind(self, X) -> "BoundMeasure":
         """Fix the reference X and cache what depends on it alone (for repeated scoring)."""
         return BoundMeasure(self, X)
