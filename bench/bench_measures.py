@@ -225,12 +225,65 @@ def make_data(shape, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return X.reshape(shape).contiguous(), Y.reshape(shape).contiguous()
 
 
+BUSY = 0.15  # a cell during which other processes used more than this share of the CPUs is re-timed once
+
+
+def retime_if_busy(cell: dict, fn, repeats, budget) -> dict:
+    """Re-time a cell once (after waiting for quiet) when other processes were busy during it."""
+    if cell.get("other_load") is None or cell["other_load"] <= BUSY:
+        return cell
+    wait_for_quiet(60, BUSY, None)
+    again = time_call(fn, repeats, 0, budget)
+    keep = again if (again["other_load"] or 0) < cell["other_load"] else cell
+    keep = dict(keep)
+    keep["retimed"] = {"first_other_load": cell["other_load"], "first_median_s": cell["median_s"],
+                       "second_other_load": again["other_load"], "second_median_s": again["median_s"]}
+    return keep
+
+
+def paired_speedup(lib_fns: dict, base_fn, Y: torch.Tensor, pairs: int, budget: float) -> dict:
+    """Interleaved forward+backward timings: library (bound, unbound) and baseline alternate, so that
+    both see the same machine conditions; speed-up = median over pairs of baseline time / library time."""
+    def make_step(f):
+        Yg = Y.detach().clone().requires_grad_(True)
+
+        def step():
+            Yg.grad = None
+            f(Yg).backward()
+        return step
+
+    steps = {k: make_step(f) for k, f in lib_fns.items()}
+    base_step = make_step(base_fn)
+    for st in list(steps.values()) + [base_step]:
+        st()  # warm-up
+    ratios: dict = {k: [] for k in steps}
+    t_start = time.perf_counter()
+    snap = _cpu_snapshot()
+    for i in range(pairs):
+        t = {}
+        for k, st in steps.items():
+            t0 = time.perf_counter()
+            st()
+            t[k] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        base_step()
+        tb = time.perf_counter() - t0
+        for k in steps:
+            ratios[k].append(tb / t[k])
+        if time.perf_counter() - t_start > budget and i >= 0:
+            break
+    return {"pairs": len(next(iter(ratios.values()))), "other_load": other_load(snap, _cpu_snapshot()),
+            **{f"speedup_fwdbwd_{k}_paired": statistics.median(v) for k, v in ratios.items()},
+            **{f"ratios_{k}": v for k, v in ratios.items()}}
+
+
 def fwd_and_fwdbwd(f, Y: torch.Tensor, differentiable: bool, repeats, warmup, budget) -> dict:
     """Time ``f(Y)`` (forward) and ``f(Yg).backward()`` (forward+backward)."""
     out: dict = {}
     v = f(Y)
     out["value"] = float(v)
     out["fwd"] = time_call(lambda: f(Y), repeats, warmup, budget)
+    out["fwd"] = retime_if_busy(out["fwd"], lambda: f(Y), repeats, budget)
     if not differentiable:
         out["fwdbwd"] = None
         out["fwdbwd_note"] = "not differentiable"
@@ -247,6 +300,7 @@ def fwd_and_fwdbwd(f, Y: torch.Tensor, differentiable: bool, repeats, warmup, bu
         g = Yg.grad
         out["grad_finite"] = bool(g is not None and torch.isfinite(g).all())
         out["fwdbwd"] = time_call(step, repeats, warmup, budget)
+        out["fwdbwd"] = retime_if_busy(out["fwdbwd"], step, repeats, budget)
     except Exception as e:  # report, keep going
         out["fwdbwd"] = None
         out["fwdbwd_note"] = f"error: {type(e).__name__}: {e}"
@@ -282,6 +336,7 @@ def bench_size(size_name, spec, repalign, args, log) -> dict:
     X2, Y2 = X.reshape(n, p), Y.reshape(n, q)
     big = size_name == "large"
     rows = []
+    lib_fns: dict = {}
     for name in MEASURES:
         row: dict = {"measure": name, "size": size_name}
         t_start = time.perf_counter()
@@ -316,6 +371,8 @@ def bench_size(size_name, spec, repalign, args, log) -> dict:
                                             args.cell_budget)
         except Exception as e:
             row["unbound_error"] = f"{type(e).__name__}: {e}"
+        if m.differentiable and "bound" in row and "unbound" in row:
+            lib_fns[name] = {"bound": b, "unbound": (lambda mm: (lambda Yt: mm(X, Yt)))(m)}
         if "bound" in row and "unbound" in row:
             row["bound_minus_unbound"] = row["bound"]["value"] - row["unbound"]["value"]
         row["wall_s"] = time.perf_counter() - t_start
@@ -363,6 +420,11 @@ def bench_size(size_name, spec, repalign, args, log) -> dict:
                 reps = args.repeats_large if big else args.repeats
                 r = fwd_and_fwdbwd(lambda Yt: fn(X2, Yt), Y2, True, reps, args.warmup, args.cell_budget)
                 br.update(r)
+                if name in lib_fns and br.get("fwdbwd"):
+                    wait_for_quiet(args.wait_quiet, args.quiet_threshold, log)
+                    # the library gets the input in its own shape (3D at the seed size), the baseline 2D
+                    lf = {k: (lambda f: (lambda Yt: f(Yt.reshape(Y.shape))))(f) for k, f in lib_fns[name].items()}
+                    br["paired"] = paired_speedup(lf, lambda Yt: fn(X2, Yt), Y2, reps, 2 * args.cell_budget)
             # library value to compare with
             lib_val = (lib.get("bound") or {}).get("value")
             if name == "ridge-cv" and len(spec["shape"]) == 3:
@@ -391,6 +453,9 @@ def bench_size(size_name, spec, repalign, args, log) -> dict:
                 f"f+b {fmt_t((br.get('fwdbwd') or {}).get('median_s')):>8s} | speed-up f+b bound "
                 f"{fmt_x(br.get('speedup_fwdbwd_bound'))} unbound {fmt_x(br.get('speedup_fwdbwd_unbound'))} | "
                 f"|diff| {br.get('abs_diff_vs_library', float('nan')):.2e}"
+                + (f" | paired f+b bound {fmt_x(br['paired'].get('speedup_fwdbwd_bound_paired'))} unbound "
+                   f"{fmt_x(br['paired'].get('speedup_fwdbwd_unbound_paired'))} ({br['paired']['pairs']} pairs)"
+                   if br.get("paired") else "")
             )
     return {"size": size_name, "shape": list(spec["shape"]), "n": n, "p": p, "q": q,
             "measures": rows, "baselines": base_rows}
@@ -448,8 +513,8 @@ def tables(result: dict) -> str:
         lines.append("Seed-paper formulation in the same run (speed-up = baseline time / repalign time):")
         lines.append("")
         lines.append("| measure | baseline | fwd | fwd+bwd | speed-up fwd (bound) | speed-up fwd+bwd (bound) "
-                     "| speed-up fwd+bwd (unbound) | speed-up fwd+bwd (bound, best/best) | abs diff of value "
-                     "| others' CPU |")
+                     "| speed-up fwd+bwd (unbound) | paired speed-up fwd+bwd (bound / unbound) "
+                     "| abs diff of value | others' CPU |")
         lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for b in sr["baselines"]:
             if "skipped" in b:
@@ -463,8 +528,9 @@ def tables(result: dict) -> str:
             lines.append(
                 f"| {b['measure']} | {b['baseline']} | {fw} | {fb} | {fmt_x(b.get('speedup_fwd_bound'))} | "
                 f"{fmt_x(b.get('speedup_fwdbwd_bound'))} | {fmt_x(b.get('speedup_fwdbwd_unbound'))} | "
-                f"{fmt_x(b.get('speedup_fwdbwd_bound_best'))} | "
-                f"{'n/a' if d is None else f'{d:.1e}'} | {fmt_load(max_load(b))} |")
+                + (f"{fmt_x(b['paired'].get('speedup_fwdbwd_bound_paired'))} / "
+                   f"{fmt_x(b['paired'].get('speedup_fwdbwd_unbound_paired'))} | " if b.get("paired") else "n/a | ")
+                + f"{'n/a' if d is None else f'{d:.1e}'} | {fmt_load(max_load(b))} |")
     g = result["gemm"]
     lines.append("")
     lines.append("### Matrix-multiply throughput (float64) and linear CKA")

@@ -45,6 +45,25 @@ def frobenius_cross_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.mT @ b).square().sum(dim=(-2, -1))
 
 
+class _Gram(torch.autograd.Function):
+    """xᵀx with the gradient x (g + gᵀ) in one product (autograd differentiates both factors)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.mT @ x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return x @ (grad + grad.mT)
+
+
+def gram(x: torch.Tensor) -> torch.Tensor:
+    """The (p x p) Gram matrix xᵀx of the columns of ``x``."""
+    return _Gram.apply(x)
+
+
 class _GramFrobeniusSq(torch.autograd.Function):
     """‖xᵀx‖²_F with the gradient 4·x·(xᵀx) in one product (autograd would use two)."""
 
@@ -79,17 +98,22 @@ class _NuclearNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a):
         p, q = a.shape[-2], a.shape[-1]
+        needs_grad = ctx.needs_input_grad[0]
         left = p < q  # eigendecompose A Aᵀ (p x p) when it is the smaller Gram
         gram = a @ a.mT if left else a.mT @ a
-        mu, w = torch.linalg.eigh(gram)
+        if needs_grad:
+            mu, w = torch.linalg.eigh(gram)
+        else:  # eigenvalues only: about a third cheaper
+            mu, w = torch.linalg.eigvalsh(gram), None
         mu = mu.clamp_min(0)
         mu_max = mu.amax(dim=-1, keepdim=True)
-        well_conditioned = bool((mu.amin(dim=-1, keepdim=True) > _NuclearNorm.RTOL * mu_max).all())
-        if well_conditioned:
+        ctx.left, ctx.svd = left, False
+        if bool((mu.amin(dim=-1, keepdim=True) > _NuclearNorm.RTOL * mu_max).all()):
             sigma = mu.sqrt()
-            ctx.save_for_backward(a, w, sigma)
-            ctx.left = left
-            ctx.svd = False
+            if needs_grad:
+                ctx.save_for_backward(a, w, sigma)
+        elif not needs_grad:
+            sigma = torch.linalg.svdvals(a)
         else:
             u, sigma, vh = torch.linalg.svd(a, full_matrices=False)
             keep = sigma > sigma.amax(dim=-1, keepdim=True) * (max(p, q) * torch.finfo(a.dtype).eps)

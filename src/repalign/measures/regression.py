@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from ..inputs import Data
-from ._common import center, reduce_units
+from ._common import center, gram, reduce_units
 from ._family import Family, Metadata, Parameter
 
 REFERENCE = "Yamins et al. 2014 (PNAS); Schrimpf et al. 2018 (Brain-Score); seed paper: ridge lambda=100, 5 folds"
@@ -126,8 +126,8 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
     q = predictor.shape[-1]
     eye = torch.eye(q, dtype=predictor.dtype, device=predictor.device)
     if bounds is None:
-        gram = predictor.mT @ predictor + lam * eye
-        prediction = _ridge_predict(predictor, gram, predictor.mT @ target, family, "all rows")
+        regularized = gram(predictor) + lam * eye
+        prediction = _ridge_predict(predictor, regularized, predictor.mT @ target, family, "all rows")
         return _fold_score(target, prediction, aggregate)
 
     n = predictor.shape[-2]
@@ -135,7 +135,7 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
     parts = []
     for lo, hi in folds:
         p_f, t_f = predictor[..., lo:hi, :], target[..., lo:hi, :]
-        parts.append((p_f, t_f, p_f.mT @ p_f, p_f.mT @ t_f, p_f.sum(dim=-2), t_f.sum(dim=-2)))
+        parts.append((p_f, t_f, gram(p_f), p_f.mT @ t_f, p_f.sum(dim=-2), t_f.sum(dim=-2)))
     gram_all = sum(part[2] for part in parts)
     cross_all = sum(part[3] for part in parts)
     sum_p_all = sum(part[4] for part in parts)
@@ -146,18 +146,18 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
         n_train = n - p_f.shape[-2]
         mean_p = (sum_p_all - sum_p_f) / n_train
         mean_t = (sum_t_all - sum_t_f) / n_train
-        gram = gram_all - gram_f - n_train * mean_p[..., :, None] * mean_p[..., None, :] + lam * eye
+        regularized = gram_all - gram_f - n_train * mean_p[..., :, None] * mean_p[..., None, :] + lam * eye
         cross = cross_all - cross_f - n_train * mean_p[..., :, None] * mean_t[..., None, :]
-        prediction = _ridge_predict(p_f - mean_p[..., None, :], gram, cross, family, f"fold {f + 1}")
+        prediction = _ridge_predict(p_f - mean_p[..., None, :], regularized, cross, family, f"fold {f + 1}")
         scores.append(_fold_score(t_f - mean_t[..., None, :], prediction, aggregate))
     return torch.stack(scores, dim=-1).mean(dim=-1)
 
 
-def _ridge_predict(test_rows, gram, cross, family: str, where: str):
-    """Predictions P A⁻¹ C; the gradient with respect to A flows to ``gram`` (A = gram)."""
-    chol, info = torch.linalg.cholesky_ex(gram.detach())
+def _ridge_predict(test_rows, regularized_gram, cross, family: str, where: str):
+    """Predictions P A⁻¹ C with A = ``regularized_gram`` (factored here, differentiated analytically)."""
+    chol, info = torch.linalg.cholesky_ex(regularized_gram.detach())
     _raise_if_singular(info, family, where)
-    return _RidgePrediction.apply(test_rows, gram, cross, chol)
+    return _RidgePrediction.apply(test_rows, regularized_gram, cross, chol)
 
 
 class _RidgePrediction(torch.autograd.Function):
