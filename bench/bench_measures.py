@@ -479,6 +479,41 @@ def cka_throughput(size_res: dict, gemm: dict) -> dict:
     return out
 
 
+def paired_cka_throughput(repalign, n: int, p: int, q: int, rounds: int) -> dict:
+    """Linear CKA forward (bound and unbound) and the two GEMMs timed back to back in each round, so that the
+    fraction compares rates taken under the same machine conditions; median over rounds."""
+    X, Y = make_data((n, p), seed=0)
+    Y = Y[:, :q].contiguous()
+    m = repalign.measure("cka")
+    b = m.bind(X)
+    S = torch.randn(2048, 2048, dtype=torch.float64)
+    flops = {"bound": 2.0 * n * p * q + 2.0 * n * q * q, "unbound": 2.0 * n * p * q + 2.0 * n * q * q + 2.0 * n * p * p,
+             "gemm_same_shape": 2.0 * n * p * q, "gemm_2048": 2.0 * 2048**3}
+    fns = {"bound": lambda: b(Y), "unbound": lambda: m(X, Y), "gemm_same_shape": lambda: X.T @ Y,
+           "gemm_2048": lambda: S @ S}
+    for f in fns.values():
+        f()
+        f()
+    rates: dict = {k: [] for k in fns}
+    snap = _cpu_snapshot()
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            rates[k].append(flops[k] / (time.perf_counter() - t0) / 1e9)
+    out = {"n": n, "p": p, "q": q, "rounds": rounds, "other_load": other_load(snap, _cpu_snapshot()),
+           "gflops_per_round": rates}
+    for mode in ("bound", "unbound"):
+        fr = [c / max(g1, g2) for c, g1, g2 in zip(rates[mode], rates["gemm_same_shape"], rates["gemm_2048"])]
+        out[mode] = {"gflops_median": statistics.median(rates[mode]),
+                     "fraction_of_best_gemm_median": statistics.median(fr),
+                     "fraction_of_same_shape_gemm_median": statistics.median(
+                         [c / g for c, g in zip(rates[mode], rates["gemm_same_shape"])])}
+    out["gemm_same_shape_gflops_median"] = statistics.median(rates["gemm_same_shape"])
+    out["gemm_2048_gflops_median"] = statistics.median(rates["gemm_2048"])
+    return out
+
+
 # ------------------------------------------------------------------------------------------ reporting
 def tables(result: dict) -> str:
     lines = []
@@ -556,6 +591,21 @@ def tables(result: dict) -> str:
                 lines.append(f"| {mode} | {c['useful_flops'] / 1e9:.1f} | {fmt_t(c['fwd_median_s'])} | "
                              f"{c['gflops']:.1f} | {100 * c['fraction_of_gemm_max']:.0f}% | "
                              f"{100 * c['fraction_of_gemm_same_shape']:.0f}% |")
+    cp = result.get("cka_throughput_paired")
+    if cp:
+        lines.append("")
+        lines.append(f"Paired measurement ({cp['rounds']} rounds; in each round cka bound, cka unbound, the "
+                     f"same-shape GEMM and the 2048 GEMM run back to back; medians over rounds; others' CPU "
+                     f"{fmt_load(cp.get('other_load'))}):")
+        lines.append("")
+        lines.append("| cka | GFLOP/s | fraction of the faster GEMM of the same round | fraction of same-shape GEMM |")
+        lines.append("|---|---:|---:|---:|")
+        for mode in ("bound", "unbound"):
+            c = cp[mode]
+            lines.append(f"| {mode} | {c['gflops_median']:.1f} | {100 * c['fraction_of_best_gemm_median']:.0f}% | "
+                         f"{100 * c['fraction_of_same_shape_gemm_median']:.0f}% |")
+        lines.append(f"| (GEMMs) | same-shape {cp['gemm_same_shape_gflops_median']:.1f}, 2048: "
+                     f"{cp['gemm_2048_gflops_median']:.1f} | | |")
     return "\n".join(lines)
 
 
@@ -576,6 +626,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 1 repeat, 'large' replaced by n = 2000, p = q = 200, no n x n large baseline")
+    ap.add_argument("--throughput-only", action="store_true",
+                    help="only the paired linear-CKA / GEMM measurement at the large size; added to an existing "
+                         "--out JSON (its other results are kept) and the tables re-written")
     ap.add_argument("--out", default=None, help="JSON output (default bench/results/measures.json, "
                                                 "or measures-quick.json with --quick)")
     args = ap.parse_args(argv)
@@ -599,6 +652,24 @@ def main(argv=None) -> int:
 
     def log(msg):
         print(f"[{time.perf_counter() - t_run:7.1f}s] {msg}", flush=True)
+
+    if args.throughput_only:
+        big = sizes_spec["large"]
+        wait_for_quiet(args.wait_quiet, args.quiet_threshold, log)
+        cp = paired_cka_throughput(repalign, big["n"], big["p"], big["q"], rounds=1 if args.quick else 7)
+        result = json.loads(out.read_text()) if out.exists() else {
+            "machine": {"torch_threads": torch.get_num_threads()}, "sizes": [], "gemm": {}}
+        cp["date_utc"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        cp["repalign_source_sha256_12"] = source_digest()
+        result["cka_throughput_paired"] = cp
+        out.write_text(json.dumps(result, indent=1, default=str))
+        md_path = out.with_suffix(".md")
+        header = md_path.read_text().split("\n### ", 1)[0] if md_path.exists() else ""
+        md = tables(result)
+        md_path.write_text(header.rstrip("\n") + "\n" + md + "\n")
+        print(md)
+        log(f"updated {out} and {md_path}")
+        return 0
 
     machine = {
         "cpu_model": cpu_model(),
@@ -641,6 +712,9 @@ def main(argv=None) -> int:
     large = next((sr for sr in result["sizes"] if sr["size"] == "large"), None)
     if large is not None:
         result["cka_throughput"] = cka_throughput(large, gemm_best)
+        log("paired linear CKA / GEMM throughput ...")
+        result["cka_throughput_paired"] = paired_cka_throughput(repalign, large["n"], large["p"], large["q"],
+                                                                rounds=1 if args.quick else 7)
     machine["loadavg_end"] = os.getloadavg()
     machine["total_wall_s"] = time.perf_counter() - t_run
 

@@ -85,15 +85,18 @@ def gram_frobenius_sq(x: torch.Tensor) -> torch.Tensor:
 
 
 class _NuclearNorm(torch.autograd.Function):
-    """‖A‖_* through the eigenvalues of the smaller Gram matrix, SVD when that is ill-conditioned.
+    """‖A‖_* through the eigenvalues of the smaller Gram matrix, SVD when that is inaccurate.
 
-    The eigenvalues μ of AᵀA (or AAᵀ) are the squared singular values; forming the Gram
-    squares the condition number, so when μ_min < RTOL·μ_max (rank-deficient or nearly so)
-    the singular values are taken from an SVD of A instead. The gradient is U Vᵀ over the
-    non-zero singular values (the minimum-norm subgradient where A is rank-deficient).
+    The eigenvalues μ of AᵀA (or AAᵀ) are the squared singular values, each with an absolute
+    error of order τ = 8·ε·μ_max from forming and decomposing the Gram. A singular value then
+    carries an error of at most √τ (when μ_i < τ) or τ/(2√μ_i): the sum of these bounds the
+    error of the nuclear norm. When it exceeds ``RTOL`` times the norm (rank-deficient or
+    nearly so, e.g. a low-rank input with many units) the singular values come from an SVD of
+    A instead. The gradient is U Vᵀ over the non-zero singular values (the minimum-norm
+    subgradient where A is rank-deficient).
     """
 
-    RTOL = 1e-8
+    RTOL = 1e-10
 
     @staticmethod
     def forward(ctx, a):
@@ -106,10 +109,11 @@ class _NuclearNorm(torch.autograd.Function):
         else:  # eigenvalues only: about a third cheaper
             mu, w = torch.linalg.eigvalsh(gram), None
         mu = mu.clamp_min(0)
-        mu_max = mu.amax(dim=-1, keepdim=True)
+        sigma = mu.sqrt()
+        tau = 8 * torch.finfo(a.dtype).eps * mu.amax(dim=-1, keepdim=True)
+        error_bound = torch.where(mu < tau, tau.sqrt(), tau / (2 * sigma.clamp_min(torch.finfo(a.dtype).tiny)))
         ctx.left, ctx.svd = left, False
-        if bool((mu.amin(dim=-1, keepdim=True) > _NuclearNorm.RTOL * mu_max).all()):
-            sigma = mu.sqrt()
+        if bool((error_bound.sum(dim=-1) <= _NuclearNorm.RTOL * sigma.sum(dim=-1)).all()):
             if needs_grad:
                 ctx.save_for_backward(a, w, sigma)
         elif not needs_grad:
