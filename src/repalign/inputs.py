@@ -131,9 +131,10 @@ def as_data(x, name: str, *, batched: bool = False) -> tuple[Data, bool]:
         t = t.reshape(*t.shape[:-3], n_time * n_conditions, t.shape[-1])
     if t.shape[-2] < 2:
         raise ValueError(f"{name}: at least 2 samples are needed, got {t.shape[-2]}")
-    spread = (t.detach() - t.detach()[..., :1, :]).abs().amax(dim=(-2, -1))
-    if bool((spread == 0).any()):
-        which = "" if not batched else f" (batch item(s) {torch.nonzero(spread == 0).flatten().tolist()})"
+    low, high = torch.aminmax(t.detach(), dim=-2)  # per unit, in one pass
+    constant = (low == high).all(dim=-1)
+    if bool(constant.any()):
+        which = "" if not batched else f" (batch item(s) {torch.nonzero(constant).flatten().tolist()})"
         raise ValueError(
             f"{name}: every unit is constant across samples{which}; similarity to constant data is undefined"
         )

@@ -131,26 +131,126 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
         return _fold_score(target, prediction, aggregate)
 
     n = predictor.shape[-2]
-    folds = [(bounds[f], bounds[f + 1]) for f in range(len(bounds) - 1)]
-    parts = []
-    for lo, hi in folds:
-        p_f, t_f = predictor[..., lo:hi, :], target[..., lo:hi, :]
-        parts.append((p_f, t_f, gram(p_f), p_f.mT @ t_f, p_f.sum(dim=-2), t_f.sum(dim=-2)))
-    gram_all = sum(part[2] for part in parts)
-    cross_all = sum(part[3] for part in parts)
-    sum_p_all = sum(part[4] for part in parts)
-    sum_t_all = sum(part[5] for part in parts)
-
+    predictions = _KFoldRidgePredictions.apply(target, predictor, lam, tuple(bounds), family)
+    target_sums = target.sum(dim=-2)
     scores = []
-    for f, (p_f, t_f, gram_f, cross_f, sum_p_f, sum_t_f) in enumerate(parts):
-        n_train = n - p_f.shape[-2]
-        mean_p = (sum_p_all - sum_p_f) / n_train
-        mean_t = (sum_t_all - sum_t_f) / n_train
-        regularized = gram_all - gram_f - n_train * mean_p[..., :, None] * mean_p[..., None, :] + lam * eye
-        cross = cross_all - cross_f - n_train * mean_p[..., :, None] * mean_t[..., None, :]
-        prediction = _ridge_predict(p_f - mean_p[..., None, :], regularized, cross, family, f"fold {f + 1}")
-        scores.append(_fold_score(t_f - mean_t[..., None, :], prediction, aggregate))
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        t_f = target[..., lo:hi, :]
+        mean_t = (target_sums - t_f.sum(dim=-2)) / (n - (hi - lo))  # training mean of the target
+        scores.append(_fold_score(t_f - mean_t[..., None, :], predictions[..., lo:hi, :], aggregate))
     return torch.stack(scores, dim=-1).mean(dim=-1)
+
+
+def _total(terms: list[torch.Tensor]) -> torch.Tensor:
+    """Sum of same-shape tensors, accumulated in place into a copy of the first."""
+    total = terms[0].clone()
+    for term in terms[1:]:
+        total.add_(term)
+    return total
+
+
+def _outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return u[..., :, None] * v[..., None, :]
+
+
+def _matvec(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return (m @ v[..., None])[..., 0]
+
+
+def _sum_to_shape(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Undo broadcasting of a leading batch dimension (a bound reference scored against a batch)."""
+    while grad.ndim > len(shape):
+        grad = grad.sum(dim=0)
+    return grad
+
+
+class _KFoldRidgePredictions(torch.autograd.Function):
+    """Test-fold predictions of K-fold ridge, every fold centred with its training means.
+
+    Fold f (rows in ``bounds[f]:bounds[f+1]``, everything else trains): with training means μ_P,
+    μ_T, A = G − G_f − n_tr μ_P μ_Pᵀ + λI, C = PᵀT − P_fᵀT_f − n_tr μ_P μ_Tᵀ and P̃_f = P_f − μ_P,
+    the prediction is E_f = P̃_f A⁻¹ C. The per-fold Grams G_f, P_fᵀT_f are computed once and
+    summed, so training Grams come by subtraction. Backward, per fold with Z = A⁻¹ C gE_fᵀ:
+    ∂P̃_f = Zᵀ, ∂C = A⁻¹P̃_fᵀ gE_f, ∂A = −A⁻¹P̃_fᵀ Zᵀ; fold g's rows enter every other fold's
+    Gram and cross-product, so ∂P_g = P_g Σ_{f≠g}(∂A_f + ∂A_fᵀ) + T_g Σ_{f≠g} ∂C_fᵀ + (mean terms).
+    Two products per fold and a reused Cholesky factor: no q x q x q work beyond the factorization.
+    """
+
+    @staticmethod
+    def forward(ctx, target, predictor, lam, bounds, family):
+        n, q = predictor.shape[-2], predictor.shape[-1]
+        folds = list(zip(bounds[:-1], bounds[1:]))
+        grams = [predictor[..., lo:hi, :].mT @ predictor[..., lo:hi, :] for lo, hi in folds]
+        crosses = [predictor[..., lo:hi, :].mT @ target[..., lo:hi, :] for lo, hi in folds]
+        gram_all, cross_all = _total(grams), _total(crosses)
+        sum_p, sum_t = predictor.sum(dim=-2), target.sum(dim=-2)
+        predictions, saved = [], []
+        for f, (lo, hi) in enumerate(folds):
+            p_f, t_f = predictor[..., lo:hi, :], target[..., lo:hi, :]
+            n_train = n - (hi - lo)
+            mean_p = (sum_p - p_f.sum(dim=-2)) / n_train
+            mean_t = (sum_t - t_f.sum(dim=-2)) / n_train
+            # in place: these q x q passes are memory-bound and add up over folds
+            a = torch.sub(gram_all, grams[f]).sub_(_outer(mean_p, mean_p), alpha=n_train)
+            a.diagonal(dim1=-2, dim2=-1).add_(lam)
+            cross = torch.sub(cross_all, crosses[f]).sub_(_outer(mean_p, mean_t), alpha=n_train)
+            chol, info = torch.linalg.cholesky_ex(a)
+            _raise_if_singular(info, family, f"fold {f + 1}")
+            solved = torch.cholesky_solve((p_f - mean_p[..., None, :]).mT, chol)  # A⁻¹ P̃_fᵀ
+            predictions.append(solved.mT @ cross)
+            saved += [chol, cross, solved, mean_p, mean_t]
+        ctx.save_for_backward(target, predictor, *saved)
+        ctx.bounds = bounds
+        return torch.cat(predictions, dim=-2)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        target, predictor, *saved = ctx.saved_tensors
+        need_target, need_predictor = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        folds = list(zip(ctx.bounds[:-1], ctx.bounds[1:]))
+        n = predictor.shape[-2]
+        per_fold = []
+        for f, (lo, hi) in enumerate(folds):
+            chol, cross, solved, mean_p, mean_t = saved[5 * f: 5 * f + 5]
+            n_train = n - (hi - lo)
+            g_f = grad[..., lo:hi, :]
+            z = torch.cholesky_solve(cross @ g_f.mT, chol)  # A⁻¹ C gEᵀ  (q x n_f)
+            g_cross = solved @ g_f
+            g_a = solved @ z.mT
+            g_a = (g_a + g_a.mT).neg_()  # −(M + Mᵀ): ∂A symmetrized, as A is built from PᵀP terms
+            g_centred_rows = z.mT
+            g_mean_p = (-n_train * (_matvec(g_a, mean_p) + _matvec(g_cross, mean_t))
+                        - g_centred_rows.sum(dim=-2))
+            g_mean_t = -n_train * _matvec(g_cross.mT, mean_p)
+            per_fold.append((g_a, g_cross, g_centred_rows, g_mean_p / n_train, g_mean_t / n_train))
+        g_a_all = _total([item[0] for item in per_fold])
+        g_cross_all = _total([item[1] for item in per_fold])
+        # μ_f = (Σ_all rows − Σ_fold rows)/n_train: every row gets Σ_f gμ_f/n_train, fold rows lose their own
+        g_mean_p_all = sum(item[3] for item in per_fold)
+        g_mean_t_all = sum(item[4] for item in per_fold)
+        grad_p = grad_t = None
+        if need_predictor:
+            shape = torch.broadcast_shapes(predictor.shape[:-2], target.shape[:-2]) + predictor.shape[-2:]
+            grad_p = predictor.new_empty(shape)
+        if need_target:
+            shape = torch.broadcast_shapes(predictor.shape[:-2], target.shape[:-2]) + target.shape[-2:]
+            grad_t = target.new_empty(shape)
+        for f, (lo, hi) in enumerate(folds):
+            g_a, g_cross, g_rows, g_mean_p, g_mean_t = per_fold[f]
+            p_f, t_f = predictor[..., lo:hi, :], target[..., lo:hi, :]
+            others_cross = g_cross_all - g_cross
+            if need_predictor:
+                rows = grad_p[..., lo:hi, :]
+                rows.copy_(p_f @ (g_a_all - g_a))
+                rows.add_(t_f @ others_cross.mT).add_(g_rows).add_((g_mean_p_all - g_mean_p)[..., None, :])
+            if need_target:
+                grad_t[..., lo:hi, :] = p_f @ others_cross + (g_mean_t_all - g_mean_t)[..., None, :]
+        if grad_p is not None:
+            grad_p = _sum_to_shape(grad_p, predictor.shape)
+        if grad_t is not None:
+            grad_t = _sum_to_shape(grad_t, target.shape)
+        return grad_t, grad_p, None, None, None
 
 
 def _ridge_predict(test_rows, regularized_gram, cross, family: str, where: str):
