@@ -114,8 +114,18 @@ def _in_sample_ols(target, predictor, aggregate):
         u, s, _ = torch.linalg.svd(predictor, full_matrices=False)
         keep = s > s.amax(dim=-1, keepdim=True) * (max(n, q) * torch.finfo(s.dtype).eps)
         basis = u * keep.unsqueeze(-2).to(u.dtype)
-    prediction = basis @ (basis.mT @ target)
-    return _fold_score(target, prediction, aggregate)
+    # the fit is the projection Q Qᵀt of each centred target column t, so no residual is needed:
+    # R² = ‖Qᵀt‖²/‖t‖², and Pearson r = ⟨t, QQᵀt⟩/(‖t‖‖QQᵀt‖) = ‖Qᵀt‖/‖t‖ (both have zero mean)
+    explained = (basis.mT @ target).square().sum(dim=-2)
+    total = target.square().sum(dim=-2)
+    if aggregate == "pooled":
+        return explained.sum(dim=-1) / total.sum(dim=-1)
+    valid = (total > 0) & ((explained > 0) | (aggregate == "per_unit"))
+    ones = torch.ones_like(total)
+    ratio = torch.where(valid, explained / torch.where(valid, total, ones), ones)  # masked entries: no 0/0 or √0
+    if aggregate == "per_unit":
+        return _masked_mean(ratio, valid, "per-unit R²")
+    return _masked_mean(ratio.sqrt(), valid, "per-unit Pearson r")
 
 
 def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggregate: str, family: str):
