@@ -24,7 +24,8 @@ in a fold's test rows are left out of that fold's mean) and ``direction`` (``x_f
 Speed: the per-fold Gram matrices are computed once and the training Grams obtained by
 subtraction (after a global centring that keeps the subtraction accurate); each fold then
 needs one Cholesky factorization and a solve with the test rows as right-hand sides, instead
-of refitting B from scratch. Predictor units beyond the sample count are reduced exactly
+of refitting B from scratch, and the gradient is written out (reusing each fold's factor)
+rather than differentiated through the factorization. Predictor units beyond the sample count are reduced exactly
 (ridge is invariant to rotations of the predictor), so no n x n matrix is formed when p, q < n.
 
 Example
@@ -133,9 +134,8 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
 
     Both are globally centred and already in fold order; ``bounds=None`` means in-sample.
     """
-    q = predictor.shape[-1]
-    eye = torch.eye(q, dtype=predictor.dtype, device=predictor.device)
     if bounds is None:
+        eye = torch.eye(predictor.shape[-1], dtype=predictor.dtype, device=predictor.device)
         regularized = gram(predictor) + lam * eye
         prediction = _ridge_predict(predictor, regularized, predictor.mT @ target, family, "all rows")
         return _fold_score(target, prediction, aggregate)
