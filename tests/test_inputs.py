@@ -140,6 +140,15 @@ def test_too_few_conditions_for_the_folds():
     assert np.isfinite(repalign.measure("ridge-cv", split="samples")(x, y))
 
 
+@pytest.mark.parametrize("rdm, problem", [("correlation", "no variance across units"), ("cosine", "all-zero activity")])
+def test_rsa_rdm_undefined_for_a_degenerate_sample(rdm, problem):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 4))
+    x[3] = 0.0 if rdm == "cosine" else 2.0  # a sample with all-zero activity / equal across units
+    with pytest.raises(ValueError, match=f"X has a sample with {problem}; the {rdm} RDM is undefined there"):
+        repalign.measure(f"rsa-rdm={rdm}-compare=pearson")(x, rng.normal(size=(10, 4)))
+
+
 def test_collinear_units_are_refused_by_cca():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(30, 3))

@@ -56,7 +56,7 @@ def _shape(x) -> tuple:
     return tuple(int(s) for s in x.shape)
 
 
-def _from_xarray(x, name: str) -> np.ndarray:
+def _from_xarray(x) -> np.ndarray:
     dims = tuple(x.dims)
     for order in _XARRAY_ORDERS:
         if set(dims) == set(order):
@@ -82,7 +82,7 @@ def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
             x = x.to(torch.float64)
         return x, True
     if _is_xarray(x):
-        x = _from_xarray(x, name)
+        x = _from_xarray(x)
     elif isinstance(x, (list, tuple)):
         try:
             x = np.asarray(x)

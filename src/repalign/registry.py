@@ -186,7 +186,7 @@ def canonical_name(family: Family, params: dict, output: str) -> str:
         if children:
             text = "(" + "-".join([text] + [f"{c.name}={format_value(params[c.name])}" for c in children]) + ")"
         tokens.append(f"{parameter.name}={text}")
-    if getattr(family, "name_has_output", True):
+    if family.name_has_output:
         tokens.append(output)
     if params.get("cv") is not None:
         tokens.append(f"cv={params['cv']}folds")

@@ -8,7 +8,7 @@ pair. Families never see numpy, lists or xarray: only checked :class:`~repalign.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -81,7 +81,6 @@ class Metadata:
     is_metric: bool = False  # satisfies the triangle inequality
 
 
-@dataclass
 class Family:
     """Base class: subclasses set the class attributes and implement the three methods."""
 
@@ -92,7 +91,7 @@ class Family:
     supports_cv: ClassVar[bool] = False
     summary: ClassVar[str] = ""
     keyword_aliases: ClassVar[dict[str, str]] = {}
-    extra: dict = field(default_factory=dict)
+    name_has_output: ClassVar[bool] = True  # RSA names carry no output suffix in the spec
 
     def metadata(self, params: dict, output: str) -> Metadata:
         raise NotImplementedError

@@ -38,20 +38,20 @@ def _upper_triangle(matrix: torch.Tensor) -> torch.Tensor:
     return matrix[..., rows, cols]
 
 
-def _unit_rows(x: torch.Tensor, name: str, what: str) -> torch.Tensor:
+def _unit_rows(x: torch.Tensor, name: str, rdm: str, problem: str) -> torch.Tensor:
     norms = x.square().sum(dim=-1, keepdim=True)
     if bool((norms == 0).any()):
-        raise ValueError(f"rsa: {name} has a sample with {what}; the {what.split()[-1]} RDM is undefined there")
+        raise ValueError(f"rsa: {name} has a sample with {problem}; the {rdm} RDM is undefined there")
     return x * norms.rsqrt()
 
 
 def rdm_vector(x: torch.Tensor, rdm: str, name: str) -> torch.Tensor:
     """Upper triangle of the RDM of ``x`` (samples are rows)."""
     if rdm == "correlation":
-        z = _unit_rows(x - x.mean(dim=-1, keepdim=True), name, "no variance across units (correlation")
+        z = _unit_rows(x - x.mean(dim=-1, keepdim=True), name, rdm, "no variance across units")
         return _upper_triangle(1.0 - z @ z.mT)
     if rdm == "cosine":
-        z = _unit_rows(x, name, "all-zero activity (cosine")
+        z = _unit_rows(x, name, rdm, "all-zero activity")
         return _upper_triangle(1.0 - z @ z.mT)
     xc = center(x)  # distances are translation invariant; centring keeps the expansion accurate
     sq_norms = xc.square().sum(dim=-1)
