@@ -132,3 +132,15 @@ def test_metadata_is_complete_and_consistent(name):
     assert m.needs_n_by_n == (name.startswith("rsa") or "rbf" in name)
     assert not (m.is_metric and m.kind != "distance")
     assert math.isfinite(low) or low == -math.inf
+
+
+def test_import_loads_only_the_core():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, repalign; "
+        "print(sorted(m for m in ('typer', 'xarray', 'pandas', 'scipy', 'matplotlib', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

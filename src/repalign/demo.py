@@ -69,9 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         cells = "".join(f"{v:>28.4f}" for v in values)
         print(f"{name:<20}{m.name:<46}{cells}{elapsed * 1e3:>7.1f}ms")
     print(
-        "\nScores: 1 = identical. Rotation-invariant measures give exactly 1 to the rotated copy; "
-        "ridge-cv (λ = 100, 5 folds across conditions) and RSA (Spearman) are not bounded by the "
-        "identity in the same way. See `repalign measures` for every definition."
+        "\nScores: 1 = identical. Rotation-invariant measures give exactly 1 to the rotated copy; ridge-cv "
+        "stays below 1 (its penalty λ = 100 shrinks the fit, 5 folds across conditions), and RSA's "
+        "correlation RDM centres each sample across units, which a rotation of the units changes. "
+        "`repalign measures` lists every measure's invariances; `repalign describe NAME` its definition."
     )
 
 
