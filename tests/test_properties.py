@@ -253,3 +253,20 @@ def test_measures_declaring_n_by_n_do_form_one(name):
     with _LargestTensor() as probe:
         repalign.measure(name)(torch.from_numpy(rng.normal(size=(n, 3))), torch.from_numpy(rng.normal(size=(n, 3))))
     assert probe.largest[0] >= n * (n - 1) // 2
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("cka", {}), ("cka-debiased", {}), ("angular-procrustes", {}), ("procrustes-distance=euclidean", {}),
+     ("cca", {}), ("ridge-cv", {"cv": 3}), ("ridge-cv", {"cv": 3, "direction": "symmetric", "aggregate": "pearson"}),
+     ("linreg", {})],
+)
+def test_gradcheck_of_batched_and_bound_calls(name, kwargs):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 6, 3, dtype=torch.float64, generator=g)           # (time, condition, unit) reference
+    ys = torch.randn(2, 4, 6, 4, dtype=torch.float64, generator=g).requires_grad_()
+    m = repalign.measure(name, **kwargs)
+    bound = m.bind(x)
+    assert torch.autograd.gradcheck(lambda y: bound.batch(y), (ys,))
+    xs = x.expand(2, 4, 6, 3).clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b: m.batch(a, b), (xs, ys))
