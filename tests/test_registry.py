@@ -104,6 +104,7 @@ def test_equivalent_spellings_share_one_canonical_name():
         ("cka-score-distance=angular", {}, "names two outputs"),
         ("cka-hsic=song", {"hsic": "lange"}, "given twice"),
         ("svcca", {"var": 0.9, "dim": 3}, "not both"),
+        ("svcca-dim=5folds-score", {}, "must be an integer"),
         ("shape_metric", {"alpha": 1.5}, "must be <= 1"),
         ("cka-bogus", {}, "unknown token 'bogus'"),
     ],

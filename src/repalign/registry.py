@@ -92,6 +92,8 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
         if key == "cv":
             if not family.supports_cv:
                 raise ValueError(f"{family.name} has no cross-validated version (parameter 'cv' in {source})")
+            if isinstance(value, str):  # spelled "5folds" in names
+                value = value.removesuffix("folds")
             value = Parameter("cv", "int", None, "", low=2).convert(value, family.name)
         elif key in by_name:
             parameter = by_name[key]
@@ -154,10 +156,13 @@ def _equivalent(family: Family, output: str) -> tuple[Family, str]:
 def _complete(family: Family, given: dict, overridable: set[str]) -> dict:
     """Defaults for the parameters not given; refuse parameters that do not apply."""
     params = {"cv": given.get("cv")} if family.supports_cv else {}
-    if family.name == "svcca" and "dim" in given:
-        if "var" in given and "var" not in overridable:
-            raise ValueError("svcca: give either var (variance fraction) or dim (number of PCs), not both")
-        params["var"] = None
+    for replacing, replaced in family.alternatives:
+        if replacing in given:
+            if replaced in given and replaced not in overridable:
+                docs = {p.name: p.doc for p in family.parameters}
+                raise ValueError(f"{family.name}: give either {replaced} ({docs[replaced]}) or {replacing} "
+                                 f"({docs[replacing]}), not both")
+            params[replaced] = None
     for parameter in family.parameters:
         if parameter.name in params:
             continue

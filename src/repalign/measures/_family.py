@@ -52,7 +52,7 @@ class Parameter:
             return "median"
         try:
             if self.kind == "int":
-                number = int(str(value).removesuffix("folds")) if isinstance(value, str) else int(value)
+                number = int(value)
                 if isinstance(value, float) and value != number:
                     raise ValueError
             else:
@@ -92,6 +92,8 @@ class Family:
     summary: ClassVar[str] = ""
     keyword_aliases: ClassVar[dict[str, str]] = {}
     name_has_output: ClassVar[bool] = True  # RSA names carry no output suffix in the spec
+    # (replacing, replaced): giving the first parameter drops the second, giving both is an error
+    alternatives: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def metadata(self, params: dict, output: str) -> Metadata:
         raise NotImplementedError

@@ -87,8 +87,9 @@ class SVCCA(Family):
     summary = "CCA on the top principal components of each input (by variance fraction or count)"
     parameters = (
         Parameter("var", "float", 0.99, "fraction of variance the kept PCs explain", low=0.0, high=1.0),
-        Parameter("dim", "int", None, "number of PCs kept (replaces var)", low=1),
+        Parameter("dim", "int", None, "number of PCs kept (instead of var)", low=1),
     )
+    alternatives = (("dim", "var"),)
     outputs = ("score",)
     default_output = "score"
 
