@@ -11,7 +11,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,cli]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,all]"
 	touch $(STAMP)
 
 demo: $(STAMP)

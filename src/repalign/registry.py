@@ -35,12 +35,15 @@ ALIASES = {
     "linreg": "linear_regression-r2",
     "ridge-cv": "ridge-lambda=100-r2-cv=5folds",
     "rsa": "rsa-rdm=correlation-compare=spearman",
+    "soft-matching": "soft_matching-score",
+    "one-to-one-matching": "assignment-score",
+    "partial-soft-matching": "partial_soft_matching-score",
 }
 
 # one number, one canonical name: spellings of the same measure that resolve elsewhere
 _EQUIVALENT_FAMILY_OUTPUT = {("procrustes", "score"): ("nbs", "score")}
 
-_OUTPUT_WORDS = ("score", "squared_score", "angular_score", "r2")
+_OUTPUT_WORDS = ("score", "squared_score", "angular_score", "r2", "normalized_score")
 
 # the entries listed by measures(): default parameters of each family and output, plus the
 # variants the spec names explicitly
@@ -55,6 +58,9 @@ _CATALOGUE_SEEDS = (
     + ["linear_regression-r2", "linear_regression-r2-cv=5folds", "ridge-lambda=100-r2", "ridge-lambda=100-r2-cv=5folds"]
     + [f"rsa-rdm={r}-compare={c}" for r in ("correlation", "euclidean", "squared_euclidean", "cosine")
        for c in ("pearson", "spearman", "kendall", "cosine")]
+    + [f"soft_matching-{o}" for o in FAMILIES["soft_matching"].outputs]
+    + ["soft_matching-solver=(sinkhorn-epsilon=0.01)-score", "assignment-score", "permutation-distance=euclidean",
+       "semi_matching-score", "partial_soft_matching-mass=0.9-score", "partial_soft_matching-mass=0.9-normalized_score"]
 )
 
 
@@ -174,6 +180,9 @@ def _complete(family: Family, given: dict, overridable: set[str]) -> dict:
                     f"{'set' if values == 'any' else ' or '.join(values)}"
                 )
             continue
+        if parameter.required and parameter.name not in given:
+            raise ValueError(f"{family.name}: parameter {parameter.name!r} is required ({parameter.doc}); "
+                             f"e.g. {family.name}-{parameter.name}=... or {parameter.name}=... as a keyword")
         params[parameter.name] = given.get(parameter.name, parameter.default)
     return params
 

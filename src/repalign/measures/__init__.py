@@ -2,6 +2,7 @@
 
 from .cca import CCA, PWCCA, SVCCA
 from .cka import CKA
+from .matching import Assignment, PartialSoftMatching, Permutation, SemiMatching, SoftMatching
 from .procrustes import NBS, Procrustes, ShapeMetric
 from .regression import LinearRegression, Ridge
 from .rsa import RSA
@@ -9,7 +10,8 @@ from .rsa import RSA
 FAMILIES = {
     family.name: family
     for family in (
-        CKA(), NBS(), Procrustes(), ShapeMetric(), CCA(), SVCCA(), PWCCA(), LinearRegression(), Ridge(), RSA()
+        CKA(), NBS(), Procrustes(), ShapeMetric(), CCA(), SVCCA(), PWCCA(), LinearRegression(), Ridge(), RSA(),
+        SoftMatching(), Assignment(), Permutation(), SemiMatching(), PartialSoftMatching(),
     )
 }
 

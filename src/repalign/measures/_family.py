@@ -39,6 +39,7 @@ class Parameter:
     high: float | None = None
     relevant: tuple[str, tuple] | None = None
     nested_in: str | None = None
+    required: bool = False  # no default: the user must give a value
 
     def convert(self, value, family: str):
         """Validate and convert a value given as text (from a name) or as a Python object."""
