@@ -1,0 +1,478 @@
+r"""Soft and partial soft matching as analyses: plans, per-unit masses, rankings and the L-curve.
+
+The registry measures (``soft-matching``, ``partial_soft_matching-mass=s-score``, ...) return
+one number; this module returns what lies behind it.
+
+- :func:`soft_matching`: the optimal plan P ∈ T (rows 1/p, columns 1/q) and s_T or d_T.
+- :func:`partial_soft_matching` (Kapoor et al.): the plan of the partial problem
+  min ⟨P, C⟩ s.t. P ≥ 0, P1 ≤ 1/p, Pᵀ1 ≤ 1/q, 1ᵀP1 = s, with C = 1 − ρ (``cost="correlation"``)
+  or C_ij = ‖x̄_i − ȳ_j‖² (``cost="sqeuclidean"``); its raw score 1 − ⟨P, C⟩, the
+  mass-normalized 1 − ⟨P, C⟩/s, the mass each unit sends or receives, and the matched /
+  unmatched partition. Partial soft matching is **not a metric** (no triangle inequality).
+- :func:`entry_ranking`: units ranked by the transported mass s at which they first carry
+  transport (a unit that enters early is well matched).
+- :func:`lcurve`: the L-curve — transport cost ⟨P_s, C⟩ against unmatched mass 1 − s over a
+  grid of s, in-sample or K-fold cross-validated — and its elbow, the interior grid point
+  with the largest second divided difference of the cost (end points are never picked: their
+  second difference is undefined).
+- Baselines of the paper (appendix A1.4): :func:`brute_force_ranking` (greedy deletion,
+  re-solving soft matching without each remaining unit) and :func:`correlation_ranking`
+  (correlation of each unit with its barycentric projection through the soft-matching plan).
+
+All arrays are float64 numpy; inputs are (samples, units) or (time, condition, units), checked
+by :mod:`repalign.inputs`. Plots use matplotlib (loaded on first use); tables are pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import ot
+from .inputs import as_pair
+from .measures.matching import correlations, constant_units, squared_distances
+
+__all__ = [
+    "Matching", "PartialMatching", "LCurve", "Ranking",
+    "soft_matching", "partial_soft_matching", "entry_ranking", "lcurve", "elbow_index",
+    "brute_force_ranking", "correlation_ranking", "best_matched_units",
+]
+
+_COSTS = ("correlation", "sqeuclidean")
+
+
+def _units(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float64 (samples, units) arrays (3-D inputs flattened to time·condition rows)."""
+    dx, dy, _ = as_pair(X, Y)
+    x = dx.values.detach().to("cpu", torch.float64)
+    y = dy.values.detach().to("cpu", torch.float64)
+    return x.numpy(), y.numpy()
+
+
+def _prepared(values: np.ndarray, side: str, need_correlation: bool) -> dict:
+    t = torch.from_numpy(values)
+    xc = t - t.mean(dim=0)
+    if need_correlation:
+        constant = constant_units(t)
+        if constant:
+            raise ValueError(f"{side} has constant unit(s) {constant[:10]}: their Pearson correlation is undefined")
+    return {"x": xc, "sq_norms": xc.square().sum(dim=0)}
+
+
+def cost_matrix(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
+    """C (p, q): 1 − ρ for ``correlation`` or ‖x̄_i − ȳ_j‖² for ``sqeuclidean``."""
+    if cost not in _COSTS:
+        raise ValueError(f"cost must be one of {list(_COSTS)}, got {cost!r}")
+    correlation = cost == "correlation"
+    px, py = _prepared(x, "X", correlation), _prepared(y, "Y", correlation)
+    matrix = 1.0 - correlations(px, py) if correlation else squared_distances(px, py)
+    return matrix.numpy()
+
+
+def _plot_plan(plan: np.ndarray, title: str, ax=None):
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    image = ax.imshow(plan * np.sqrt(plan.size), aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.set_xlabel("unit of Y")
+    ax.set_ylabel("unit of X")
+    ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, label="mass × √(pq)")
+    return ax
+
+
+def _save_figure(figure, frame, path) -> list[str]:
+    """PNG and PDF of the figure and its data as CSV beside them (``path`` without suffix)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    stem = Path(path).with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".png", ".pdf"):
+        figure.savefig(stem.with_suffix(suffix), bbox_inches="tight")
+        written.append(str(stem.with_suffix(suffix)))
+    frame.to_csv(stem.with_suffix(".csv"), index=False)
+    written.append(str(stem.with_suffix(".csv")))
+    return written
+
+
+@dataclass(frozen=True)
+class Matching:
+    """The optimal soft-matching plan and its value (s_T for correlation, d_T for sqeuclidean)."""
+
+    plan: np.ndarray
+    value: float
+    cost: str
+    cost_matrix: np.ndarray = field(repr=False)
+
+    def to_frame(self):
+        """Tidy table of the non-zero entries: unit_x, unit_y, mass, cost."""
+        import pandas as pd  # noqa: PLC0415
+
+        rows, cols = np.nonzero(self.plan)
+        return pd.DataFrame({"unit_x": rows, "unit_y": cols, "mass": self.plan[rows, cols],
+                             "cost": self.cost_matrix[rows, cols]})
+
+    def plot(self, ax=None):
+        name = "s_T" if self.cost == "correlation" else "d_T"
+        return _plot_plan(self.plan, f"soft matching plan ({name} = {self.value:.4f})", ax)
+
+
+def soft_matching(X, Y, cost: str = "correlation") -> Matching:
+    r"""Soft matching plan and value.
+
+    ``cost="correlation"``: P* = argmax_{P ∈ T} Σ P_ij ρ_ij and value s_T = Σ P*_ij ρ_ij.
+    ``cost="sqeuclidean"``: P* = argmin_{P ∈ T} Σ P_ij ‖x̄_i − ȳ_j‖² and value d_T (the root).
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(30, 4))
+        >>> m = soft_matching(X, X[:, [2, 0, 3, 1]])
+        >>> round(m.value, 12), (m.plan * 4).round(12).tolist()[0]
+        (1.0, [0.0, 1.0, 0.0, 0.0])
+    """
+    x, y = _units(X, Y)
+    matrix = cost_matrix(x, y, cost)
+    transport = ot.exact_transport(matrix)
+    if cost == "correlation":
+        value = float(np.clip((transport.plan * (1.0 - matrix)).sum(), -1.0, 1.0))
+    else:
+        value = float(np.sqrt(max(transport.cost, 0.0)))
+    return Matching(plan=transport.plan, value=value, cost=cost, cost_matrix=matrix)
+
+
+@dataclass(frozen=True)
+class PartialMatching:
+    r"""Result of partial soft matching with transported mass s.
+
+    ``transported_cost`` = ⟨P, C⟩; ``score`` = 1 − ⟨P, C⟩ and ``normalized_score`` =
+    1 − ⟨P, C⟩/s (defined for the correlation cost; NaN for sqeuclidean, whose
+    ``transported_cost`` is the quantity to report). ``mass_x`` (row sums) and ``mass_y``
+    (column sums) are what each unit sends and receives, at most 1/p and 1/q.
+    """
+
+    plan: np.ndarray
+    mass: float
+    cost: str
+    transported_cost: float
+    score: float
+    normalized_score: float
+    mass_x: np.ndarray
+    mass_y: np.ndarray
+    cost_matrix: np.ndarray = field(repr=False)
+
+    def matched(self, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks of matched units: mass above ``threshold`` × the unit's full mass (1/N).
+
+        The plan of the exact solver is a vertex of the polytope, so almost every unit carries
+        either its full mass or none; the threshold only decides the few split units.
+        """
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1] (relative to 1/N), got {threshold!r}")
+        p, q = self.plan.shape
+        return self.mass_x > threshold / p, self.mass_y > threshold / q
+
+    def to_frame(self):
+        """Tidy per-unit table: side, unit, mass, relative_mass (mass × N), matched."""
+        import pandas as pd  # noqa: PLC0415
+
+        matched_x, matched_y = self.matched()
+        frames = []
+        for side, masses, matched in (("X", self.mass_x, matched_x), ("Y", self.mass_y, matched_y)):
+            frames.append(pd.DataFrame({"side": side, "unit": np.arange(len(masses)), "mass": masses,
+                                        "relative_mass": masses * len(masses), "matched": matched}))
+        return pd.concat(frames, ignore_index=True)
+
+    def plot(self, ax=None):
+        return _plot_plan(self.plan, f"partial soft matching plan (s = {self.mass:g})", ax)
+
+
+def partial_soft_matching(X, Y, mass: float, cost: str = "correlation") -> PartialMatching:
+    r"""Partial soft matching: transport exactly ``mass`` = s between the uniform unit measures.
+
+    Solves min ⟨P, C⟩ over {P ≥ 0, P1 ≤ 1/p, Pᵀ1 ≤ 1/q, 1ᵀP1 = s} exactly (network simplex on
+    the problem augmented with dummy units, Chapel et al. 2020). Not a metric.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 4))
+        >>> Y = np.hstack([X, rng.normal(size=(200, 4))])   # 4 copies and 4 noise units
+        >>> result = partial_soft_matching(X, Y, mass=0.5)
+        >>> round(result.score, 12), result.matched()[1].tolist()   # perfect matches: ⟨P, C⟩ = 0
+        (1.0, [True, True, True, True, False, False, False, False])
+    """
+    x, y = _units(X, Y)
+    matrix = cost_matrix(x, y, cost)
+    transport = ot.partial_transport(matrix, mass)
+    plan = transport.plan
+    transported = float(transport.cost)
+    if cost == "correlation":
+        score, normalized = 1.0 - transported, 1.0 - transported / mass
+    else:
+        score = normalized = float("nan")
+    return PartialMatching(
+        plan=plan, mass=float(mass), cost=cost, transported_cost=transported, score=score,
+        normalized_score=normalized, mass_x=plan.sum(axis=1), mass_y=plan.sum(axis=0), cost_matrix=matrix,
+    )
+
+
+def _mass_grid(masses, points: int = 50) -> np.ndarray:
+    if masses is None:
+        return np.linspace(1.0 / points, 1.0, points)
+    grid = np.asarray(masses, dtype=np.float64)
+    if grid.ndim != 1 or grid.size < 3:
+        raise ValueError(f"masses must be a 1-D grid of at least 3 values, got shape {grid.shape}")
+    if not ((grid > 0) & (grid <= 1)).all() or not (np.diff(grid) > 0).all():
+        raise ValueError("masses must be strictly increasing values in (0, 1]")
+    return grid
+
+
+def _progress(iterable, enabled: bool, total: int, description: str):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    return tqdm(iterable, total=total, desc=description, leave=False)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Units of one side ordered best-matched first, with the quantity that ordered them."""
+
+    side: str
+    order: np.ndarray  # unit indices, best matched first
+    key: np.ndarray  # per unit (indexed by unit): the ranking quantity
+    key_name: str
+
+    def rank_of(self) -> np.ndarray:
+        """Rank (0 = best) of each unit, indexed by unit."""
+        ranks = np.empty_like(self.order)
+        ranks[self.order] = np.arange(len(self.order))
+        return ranks
+
+    def to_frame(self):
+        import pandas as pd  # noqa: PLC0415
+
+        return pd.DataFrame({"side": self.side, "unit": self.order, "rank": np.arange(len(self.order)),
+                             self.key_name: self.key[self.order]})
+
+
+def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation", threshold: float = 0.5,
+                  progress: bool = False) -> Ranking:
+    """Rank one side's units by the transported mass s at which they first carry transport.
+
+    For each s of the increasing grid (default 50 values in (0, 1]) the partial plan is
+    solved; a unit enters at the first s where its mass exceeds ``threshold``/N. Units that
+    never enter get s = inf. Ties (same entry s) are broken by the mass carried at entry.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 4))
+        >>> Y = np.hstack([rng.normal(size=(200, 2)), X[:, :2] + 0.1 * rng.normal(size=(200, 2))])
+        >>> entry_ranking(X, Y).order[:2].tolist()     # the two noisy copies enter first
+        [2, 3]
+    """
+    if side not in ("X", "Y"):
+        raise ValueError(f"side must be 'X' or 'Y', got {side!r}")
+    x, y = _units(X, Y)
+    matrix = cost_matrix(x, y, cost)
+    grid = _mass_grid(masses)
+    axis = 1 if side == "X" else 0
+    units = matrix.shape[1 - axis]
+    entry = np.full(units, np.inf)
+    mass_at_entry = np.zeros(units)
+    for s in _progress(grid, progress, len(grid), "entry ranking"):
+        carried = ot.partial_transport(matrix, s).plan.sum(axis=axis)
+        new = np.isinf(entry) & (carried > threshold / units)
+        entry[new] = s
+        mass_at_entry[new] = carried[new]
+        if not np.isinf(entry).any():
+            break
+    order = np.lexsort((-mass_at_entry, entry))
+    return Ranking(side=side, order=order, key=entry, key_name="entry_mass")
+
+
+def elbow_index(masses: np.ndarray, costs: np.ndarray) -> int:
+    """Index of the interior grid point with the largest second divided difference of the cost.
+
+    d_k = 2 [(c_{k+1} − c_k)/(s_{k+1} − s_k) − (c_k − c_{k−1})/(s_k − s_{k−1})] / (s_{k+1} − s_{k−1})
+    for k = 1 … K−2 (the centred second derivative at s_k; end points have none, so the elbow
+    is never an end point). Returns k, an index into ``masses``.
+    """
+    s = np.asarray(masses, dtype=np.float64)
+    c = np.asarray(costs, dtype=np.float64)
+    if s.shape != c.shape or s.ndim != 1 or s.size < 3:
+        raise ValueError("masses and costs must be 1-D of equal length >= 3")
+    second = 2 * (np.diff(c)[1:] / np.diff(s)[1:] - np.diff(c)[:-1] / np.diff(s)[:-1]) / (s[2:] - s[:-2])
+    return int(np.argmax(second)) + 1
+
+
+@dataclass(frozen=True)
+class LCurve:
+    """Transport cost against unmatched mass over a grid of transported masses s, with its elbow."""
+
+    masses: np.ndarray
+    costs: np.ndarray  # ⟨P_s, C⟩ (mean over folds when cross-validated)
+    cost: str
+    folds: int | None
+    elbow: int  # index into masses
+
+    @property
+    def unmatched(self) -> np.ndarray:
+        """Unmatched mass 1 − s at each grid point."""
+        return 1.0 - self.masses
+
+    @property
+    def best_mass(self) -> float:
+        """The transported mass s at the elbow."""
+        return float(self.masses[self.elbow])
+
+    def to_frame(self):
+        import pandas as pd  # noqa: PLC0415
+
+        return pd.DataFrame({"mass": self.masses, "unmatched_mass": self.unmatched, "transport_cost": self.costs,
+                             "elbow": np.arange(len(self.masses)) == self.elbow})
+
+    def plot(self, ax=None):
+        """Cost against unmatched mass, elbow marked."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.6))
+        ax.plot(self.unmatched, self.costs, "o-", ms=3, color="tab:blue")
+        ax.plot(self.unmatched[self.elbow], self.costs[self.elbow], "o", ms=9, mfc="none", color="tab:red",
+                label=f"elbow: s = {self.best_mass:.3g} (unmatched {1 - self.best_mass:.3g})")
+        ax.set_xlabel("unmatched mass 1 − s")
+        cv = f", {self.folds}-fold cross-validated" if self.folds else ""
+        ax.set_ylabel(f"transport cost ⟨P, C⟩ ({self.cost}{cv})")
+        ax.set_title("partial soft matching L-curve")
+        ax.legend(frameon=False)
+        return ax
+
+    def save(self, path) -> list[str]:
+        """Write the plot as PNG and PDF and the curve as CSV (``path`` without suffix)."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        ax = self.plot()
+        try:
+            return _save_figure(ax.figure, self.to_frame(), path)
+        finally:
+            plt.close(ax.figure)
+
+
+def _fold_rows(n: int, folds: int, seed: int | None) -> list[np.ndarray]:
+    order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
+    return np.array_split(order, folds)
+
+
+def lcurve(X, Y, masses=None, cost: str = "correlation", cv: int | None = None, seed: int | None = None,
+           progress: bool = False) -> LCurve:
+    """The L-curve of partial soft matching and its elbow.
+
+    In-sample (``cv=None``): c(s) = ⟨P_s, C⟩ with the plan and the cost from all samples.
+    Cross-validated (``cv=K``): the samples are split into K contiguous blocks (shuffled with
+    ``seed`` if given); for each fold the plan is fitted on the other blocks and its cost
+    evaluated with C from the held-out block; c(s) is the mean over folds. The elbow is
+    :func:`elbow_index` of (s, c).
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(300, 10))
+        >>> Y = np.hstack([X + 0.2 * rng.normal(size=X.shape), rng.normal(size=(300, 10))])
+        >>> round(lcurve(X, Y, masses=np.linspace(0.05, 1, 20)).best_mass, 2)   # half of Y is noise
+        0.5
+    """
+    x, y = _units(X, Y)
+    grid = _mass_grid(masses)
+    if cv is None:
+        matrix = cost_matrix(x, y, cost)
+        costs = [ot.partial_transport(matrix, s).cost for s in _progress(grid, progress, len(grid), "L-curve")]
+        return LCurve(masses=grid, costs=np.asarray(costs), cost=cost, folds=None, elbow=elbow_index(grid, costs))
+    if not isinstance(cv, int) or cv < 2:
+        raise ValueError(f"cv must be an integer >= 2 or None, got {cv!r}")
+    n = x.shape[0]
+    if n < 2 * cv:
+        raise ValueError(f"cv={cv} folds need at least {2 * cv} samples, got {n}")
+    totals = np.zeros(len(grid))
+    blocks = _fold_rows(n, cv, seed)
+    steps = _progress(range(cv * len(grid)), progress, cv * len(grid), "L-curve (cv)")
+    steps = iter(steps)
+    for test in blocks:
+        train = np.setdiff1d(np.arange(n), test)
+        fitted = cost_matrix(x[train], y[train], cost)
+        held_out = cost_matrix(x[test], y[test], cost)
+        for k, s in enumerate(grid):
+            next(steps, None)
+            totals[k] += (ot.partial_transport(fitted, s).plan * held_out).sum()
+    costs = totals / cv
+    return LCurve(masses=grid, costs=costs, cost=cost, folds=cv, elbow=elbow_index(grid, costs))
+
+
+def best_matched_units(X, Y, mass: float, threshold: float = 0.5, cost: str = "correlation"):
+    """Indices of the matched units of X and of Y under partial soft matching with mass s."""
+    matched_x, matched_y = partial_soft_matching(X, Y, mass, cost).matched(threshold)
+    return np.flatnonzero(matched_x), np.flatnonzero(matched_y)
+
+
+def _soft_matching_score(cost: np.ndarray) -> float:
+    return 1.0 - ot.exact_transport(cost).cost
+
+
+def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Ranking:
+    """Greedy deletion ranking (Kapoor et al., appendix A1.4), O(N²) soft-matching solves.
+
+    Starting from all units of ``side``, each step re-solves soft matching without each
+    remaining unit and deletes the one whose removal raises s_T the most; the deletion order
+    read backwards ranks the units best-matched first. The key is the step at which a unit
+    was deleted (larger = kept longer = better matched).
+    """
+    if side not in ("X", "Y"):
+        raise ValueError(f"side must be 'X' or 'Y', got {side!r}")
+    x, y = _units(X, Y)
+    matrix = cost_matrix(x, y, "correlation")
+    if side == "X":
+        matrix = matrix.T
+    remaining = list(range(matrix.shape[1]))
+    deleted: list[int] = []
+    total = len(remaining) * (len(remaining) + 1) // 2
+    bar = _progress(iter(range(total)), progress, total, "brute-force ranking")
+    while len(remaining) > 1:
+        scores = []
+        for unit in remaining:
+            next(bar, None)
+            kept = [u for u in remaining if u != unit]
+            scores.append(_soft_matching_score(matrix[:, kept]))
+        worst = remaining[int(np.argmax(scores))]
+        remaining.remove(worst)
+        deleted.append(worst)
+    deleted.extend(remaining)
+    order = np.asarray(deleted[::-1])
+    key = np.empty(len(order))
+    key[np.asarray(deleted)] = np.arange(len(deleted))
+    return Ranking(side=side, order=order, key=key, key_name="deletion_step")
+
+
+def correlation_ranking(X, Y, side: str = "Y") -> Ranking:
+    """Rank units by the correlation with their projection through the soft-matching plan.
+
+    Each unit j of Y is predicted by the barycentric projection of X's centred tuning curves,
+    ŷ_j = Σ_i P_ij x̄_i / Σ_i P_ij, with P the soft-matching plan (and symmetrically for X);
+    units are ranked by Pearson r(ŷ_j, y_j), highest first (Kapoor et al., appendix A1.4).
+    """
+    if side not in ("X", "Y"):
+        raise ValueError(f"side must be 'X' or 'Y', got {side!r}")
+    x, y = _units(X, Y)
+    plan = soft_matching(x, y).plan
+    source, target, weights = (x, y, plan) if side == "Y" else (y, x, plan.T)
+    source = source - source.mean(axis=0)
+    target = target - target.mean(axis=0)
+    projection = source @ (weights / weights.sum(axis=0))
+    r = (projection * target).sum(axis=0) / np.sqrt((projection**2).sum(axis=0) * (target**2).sum(axis=0))
+    order = np.argsort(-r, kind="stable")
+    return Ranking(side=side, order=order, key=r, key_name="correlation")
