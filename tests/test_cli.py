@@ -91,3 +91,52 @@ def test_describe_prints_definition_and_metadata(capsys):
     out = capsys.readouterr().out
     assert out.startswith("procrustes-angular_score")
     assert "1 − arccos(NBS)/(π/2)" in out and "Williams et al. 2021" in out
+
+
+@pytest.fixture
+def populations(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 8))
+    y = np.hstack([x[:, :6] + 0.2 * rng.normal(size=(300, 6)), rng.normal(size=(300, 6))])  # 6 matches, 6 noise
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    return tmp_path, x, y
+
+
+def test_match_prints_the_soft_matching_score(populations, capsys):
+    path, x, y = populations
+    assert main(["match", str(path / "x.npy"), str(path / "y.npy")]) == 0
+    out = capsys.readouterr().out
+    assert f"{repalign.measure('soft-matching')(x, y):.6f}" in out
+
+
+def test_match_partial_lists_matched_units(populations, capsys):
+    path, x, y = populations
+    assert main(["match", str(path / "x.npy"), str(path / "y.npy"), "--partial", "--mass", "0.5", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["matched_y"] == [0, 1, 2, 3, 4, 5] and result["unmatched_y"] == list(range(6, 12))
+    expected = repalign.measure("partial_soft_matching-mass=0.5-score")(x, y)
+    assert result["partial_score"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_match_lcurve_picks_the_elbow_and_writes_the_plot(populations, capsys):
+    path, x, y = populations
+    stem = path / "figures" / "lcurve"
+    assert main(["match", str(path / "x.npy"), str(path / "y.npy"), "--lcurve", "--points", "20",
+                 "--plot", str(stem), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["lcurve"]["elbow_mass"] == pytest.approx(0.5)
+    assert all((stem.with_suffix(suffix)).exists() for suffix in (".png", ".pdf", ".csv"))
+    assert result["unmatched_y"] == list(range(6, 12))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--partial"], "--partial needs --mass"),
+    (["--partial", "--mass", "0.5", "--lcurve"], "not both"),
+    (["--mass", "0.5"], "--mass applies to --partial only"),
+    (["--partial", "--mass", "1.5"], "mass must be in"),
+])
+def test_match_argument_errors(populations, capsys, arguments, message):
+    path, _, _ = populations
+    assert main(["match", str(path / "x.npy"), str(path / "y.npy"), *arguments]) == 2
+    assert message in capsys.readouterr().err

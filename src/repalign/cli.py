@@ -1,4 +1,4 @@
-"""Command line: ``repalign measures`` and ``repalign compare``.
+"""Command line: ``repalign measures``, ``describe``, ``compare`` and ``match``.
 
 Follows the library's conventions: the same names, aliases and keyword-free canonical
 spellings; errors are the library's ``ValueError`` messages, printed without a traceback.
@@ -122,7 +122,75 @@ def _build_app():
         if any(r["error"] for r in rows):
             raise typer.Exit(code=1)
 
+    @app.command("match")
+    def match(
+        x: str = typer.Argument(..., help="population X (samples x units): .npy, .npz[:name], .csv or .nc[:variable]"),
+        y: str = typer.Argument(..., help="population Y, same formats"),
+        partial: bool = typer.Option(False, "--partial", help="partial soft matching with --mass"),
+        mass: float = typer.Option(None, "--mass", help="transported mass s in (0, 1] for --partial"),
+        lcurve: bool = typer.Option(False, "--lcurve", help="scan s, pick the L-curve elbow, match with it"),
+        points: int = typer.Option(50, "--points", help="grid points of s for --lcurve"),
+        cv: int = typer.Option(None, "--cv", help="K-fold cross-validated L-curve (default: in-sample)"),
+        threshold: float = typer.Option(0.5, "--threshold", help="a unit is matched above threshold/N of mass"),
+        plot: str = typer.Option("lcurve", "--plot", help="path (without suffix) for the L-curve PNG/PDF/CSV"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
+    ):
+        """Soft matching of X's and Y's units: the score, and with --partial/--lcurve the matched units."""
+        import numpy as np
+
+        from . import matching
+        from .io import load_array
+
+        if partial and lcurve:
+            raise ValueError("give either --partial --mass S or --lcurve, not both")
+        if partial and mass is None:
+            raise ValueError("--partial needs --mass S (0 < S <= 1); or use --lcurve to choose S")
+        if mass is not None and not partial:
+            raise ValueError("--mass applies to --partial only")
+        X, Y = load_array(x), load_array(y)
+        result = {"soft_matching_score": matching.soft_matching(X, Y).value}
+        written = []
+        if lcurve:
+            curve = matching.lcurve(X, Y, masses=np.linspace(1.0 / points, 1.0, points), cv=cv, progress=not as_json)
+            written = curve.save(plot)
+            mass = curve.best_mass
+            result["lcurve"] = {"elbow_mass": mass, "unmatched_mass": 1 - mass, "files": written}
+        if partial or lcurve:
+            chosen = matching.partial_soft_matching(X, Y, mass)
+            matched_x, matched_y = chosen.matched(threshold)
+            result.update({
+                "mass": mass, "partial_score": chosen.score, "partial_normalized_score": chosen.normalized_score,
+                "matched_x": np.flatnonzero(matched_x).tolist(), "matched_y": np.flatnonzero(matched_y).tolist(),
+                "unmatched_x": np.flatnonzero(~matched_x).tolist(), "unmatched_y": np.flatnonzero(~matched_y).tolist(),
+            })
+        if as_json:
+            print(json.dumps(result, indent=2))
+            return
+        print(f"soft matching score s_T: {result['soft_matching_score']:.6f}")
+        if lcurve:
+            print(f"L-curve elbow: s = {mass:.4g} (unmatched mass {1 - mass:.4g}); wrote {', '.join(written)}")
+        if "mass" in result:
+            print(f"partial soft matching, s = {mass:.4g}: score {result['partial_score']:.6f}, "
+                  f"normalized {result['partial_normalized_score']:.6f}")
+            for side in ("x", "y"):
+                units = result[f"matched_{side}"]
+                print(f"matched units of {side.upper()} ({len(units)}): {_compact(units)}")
+                print(f"unmatched units of {side.upper()} ({len(result[f'unmatched_{side}'])}): "
+                      f"{_compact(result[f'unmatched_{side}'])}")
+
     return app
+
+
+def _compact(indices: list[int]) -> str:
+    """0-3,7,9-12 for a sorted list of unit indices."""
+    if not indices:
+        return "-"
+    runs, start = [], indices[0]
+    for previous, current in zip(indices, indices[1:] + [None]):
+        if current != previous + 1 if current is not None else True:
+            runs.append(str(start) if start == previous else f"{start}-{previous}")
+            start = current
+    return ",".join(runs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,10 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exit_:  # typer's --help or usage errors
         return int(exit_.code or 0)
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
+    except Exception as err:  # click usage errors (typer may vendor click, so no isinstance test)
+        if hasattr(err, "show") and hasattr(err, "exit_code"):
             err.show()
             return err.exit_code
         raise

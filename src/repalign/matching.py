@@ -234,7 +234,10 @@ def _mass_grid(masses, points: int = 50) -> np.ndarray:
 def _progress(iterable, enabled: bool, total: int, description: str):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    try:
+        from tqdm.auto import tqdm  # noqa: PLC0415 -- optional: a bar is a convenience, not a result
+    except ImportError:
+        return iterable
 
     return tqdm(iterable, total=total, desc=description, leave=False)
 
