@@ -270,7 +270,8 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
 
     For each s of the increasing grid (default 50 values in (0, 1]) the partial plan is
     solved; a unit enters at the first s where its mass exceeds ``threshold``/N. Units that
-    never enter get s = inf. Ties (same entry s) are broken by the mass carried at entry.
+    never enter get s = inf. Ties (same entry s) are broken by the mean cost of the mass each
+    unit carries at entry (lower first), never by column order.
 
     Example:
         >>> import numpy as np
@@ -288,15 +289,17 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
     axis = 1 if side == "X" else 0
     units = matrix.shape[1 - axis]
     entry = np.full(units, np.inf)
-    mass_at_entry = np.zeros(units)
+    cost_at_entry = np.full(units, np.inf)
     for s in _progress(grid, progress, len(grid), "entry ranking"):
-        carried = ot.partial_transport(matrix, s).plan.sum(axis=axis)
+        plan = ot.partial_transport(matrix, s).plan
+        carried = plan.sum(axis=axis)
         new = np.isinf(entry) & (carried > threshold / units)
         entry[new] = s
-        mass_at_entry[new] = carried[new]
+        # units entering at the same s are ordered by the mean cost of the mass they carry
+        cost_at_entry[new] = (plan * matrix).sum(axis=axis)[new] / carried[new]
         if not np.isinf(entry).any():
             break
-    order = np.lexsort((-mass_at_entry, entry))
+    order = np.lexsort((cost_at_entry, entry))
     return Ranking(side=side, order=order, key=entry, key_name="entry_mass")
 
 
