@@ -141,7 +141,20 @@ def test_import_loads_only_the_core():
 
     code = (
         "import sys, repalign; "
-        "print(sorted(m for m in ('typer', 'xarray', 'pandas', 'scipy', 'matplotlib', 'sklearn') if m in sys.modules))"
+        "print(sorted(m for m in ('typer', 'xarray', 'pandas', 'scipy', 'matplotlib', 'sklearn', 'ot') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_analysis_modules_load_on_first_access():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, repalign; before = 'repalign.matching' in sys.modules; "
+        "m = repalign.matching.soft_matching; print(before, 'repalign.matching' in sys.modules, 'ot' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "False"]  # POT itself waits for the first exact transport

@@ -10,10 +10,28 @@
 True
 
 See ``repalign.measures()`` for the catalogue and ``repalign.aliases()`` for short names.
+
+Analyses load on first access (``import repalign`` loads only torch, numpy and the measures):
+
+- ``repalign.matching``: soft and partial soft matching plans, rankings, the L-curve;
+- ``repalign.rotation``: Haar rotations, fractional rotations, the privileged-axes test;
+- ``repalign.encoding``: sparse-positive encoding models and tuning reorientation;
+- ``repalign.generators``: synthetic populations (sparse factors);
+- ``repalign.ot``: the optimal transport solvers.
 """
+
+import importlib
 
 from .registry import BoundMeasure, Measure, aliases, measure, measures
 
 __version__ = "0.1.0"
 
 __all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases", "__version__"]
+
+_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'repalign' has no attribute {name!r}")
