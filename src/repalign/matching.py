@@ -4,7 +4,7 @@ The registry measures (``soft-matching``, ``partial_soft_matching-mass=s-score``
 one number; this module returns what lies behind it.
 
 - :func:`soft_matching`: the optimal plan P ∈ T (rows 1/p, columns 1/q) and s_T or d_T.
-- :func:`partial_soft_matching` (Kapoor et al.): the plan of the partial problem
+- :func:`partial_soft_matching` (partial soft-matching paper, seeds/002): the plan of the partial problem
   min ⟨P, C⟩ s.t. P ≥ 0, P1 ≤ 1/p, Pᵀ1 ≤ 1/q, 1ᵀP1 = s, with C = 1 − ρ (``cost="correlation"``)
   or C_ij = ‖x̄_i − ȳ_j‖² (``cost="sqeuclidean"``); its raw score 1 − ⟨P, C⟩, the
   mass-normalized 1 − ⟨P, C⟩/s, the mass each unit sends or receives, and the matched /
@@ -431,7 +431,7 @@ def _soft_matching_score(cost: np.ndarray) -> float:
 
 
 def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Ranking:
-    """Greedy deletion ranking (Kapoor et al., appendix A1.4), O(N²) soft-matching solves.
+    """Greedy deletion ranking (partial soft-matching paper, appendix A1.4), O(N²) soft-matching solves.
 
     Starting from all units of ``side``, each step re-solves soft matching without each
     remaining unit and deletes the one whose removal raises s_T the most; the deletion order
@@ -469,7 +469,7 @@ def correlation_ranking(X, Y, side: str = "Y") -> Ranking:
 
     Each unit j of Y is predicted by the barycentric projection of X's centred tuning curves,
     ŷ_j = Σ_i P_ij x̄_i / Σ_i P_ij, with P the soft-matching plan (and symmetrically for X);
-    units are ranked by Pearson r(ŷ_j, y_j), highest first (Kapoor et al., appendix A1.4).
+    units are ranked by Pearson r(ŷ_j, y_j), highest first (partial soft-matching paper, appendix A1.4).
     """
     if side not in ("X", "Y"):
         raise ValueError(f"side must be 'X' or 'Y', got {side!r}")

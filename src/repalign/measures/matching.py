@@ -2,7 +2,7 @@ r"""Matching measures: rotation-sensitive, permutation-invariant comparisons of 
 
 Each unit is a tuning curve over the samples (after flattening time x condition). With
 ρ_ij the Pearson correlation of unit i of X and unit j of Y, and C_ij = ‖x̄_i − ȳ_j‖² the
-squared distance of the centred tuning curves (Khosla & Williams 2023; Kapoor et al. 2025):
+squared distance of the centred tuning curves (Khosla & Williams 2023; the partial soft-matching paper):
 
 - ``soft_matching-score`` (alias ``soft-matching``): s_T = max_{P ∈ T} Σ P_ij ρ_ij over the
   transportation polytope T (rows sum to 1/p, columns to 1/q) — optimal transport, not a
@@ -17,7 +17,7 @@ squared distance of the centred tuning curves (Khosla & Williams 2023; Kapoor et
 - ``semi_matching-score``: (1/p) Σ_i max_j ρ_ij — every unit of X to its best partner in Y
   (not symmetric; Li et al. 2015).
 - ``partial_soft_matching-mass=s-score``: partial transport of mass s with cost 1 − ρ
-  (Kapoor et al.): ``score`` = 1 − ⟨P, C⟩ and ``normalized_score`` = 1 − ⟨P, C⟩/s. Not a
+  (partial soft-matching paper): ``score`` = 1 − ⟨P, C⟩ and ``normalized_score`` = 1 − ⟨P, C⟩/s. Not a
   metric (no triangle inequality); see :mod:`repalign.matching` for plans, rankings and the
   L-curve that picks s.
 
@@ -53,7 +53,8 @@ from ._common import center, snapped_nonnegative, snapped_sqrt
 from ._family import Family, Metadata, Parameter, symmetric_invariances
 
 SOFT_REFERENCE = "Khosla & Williams 2023, Soft matching distance (UniReps, arXiv:2311.09466)"
-PARTIAL_REFERENCE = "Kapoor et al. 2025, Partial soft-matching distance for neural representational comparison"
+PARTIAL_REFERENCE = ("Partial soft-matching distance for neural representational comparison with partial unit "
+                     "correspondence (code: github.com/NeuroML-Lab/partial-metric)")
 SEMI_REFERENCE = "Li et al. 2015, Convergent learning (semi-matching); Khosla & Williams 2023, eq. 13"
 
 _CORRELATION_INVARIANT = frozenset({"permutation", "translation", "isotropic_scale"})
