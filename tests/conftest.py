@@ -21,3 +21,23 @@ def random_orthogonal(size: int, rng) -> np.ndarray:
 @pytest.fixture
 def pair():
     return random_pair()
+
+
+def library_measure(name, **kwargs):
+    """repalign.measure(name, **kwargs); any failure (missing package, unknown name) fails the test."""
+    try:
+        import repalign
+
+        return repalign.measure(name, **kwargs)
+    except Exception as error:  # noqa: BLE001 - we want the message, whatever went wrong
+        pytest.fail(f"repalign.measure({name!r}, **{kwargs!r}) raised {error!r}")
+
+
+def library_value(name, kwargs, X, Y):
+    measure = library_measure(name, **kwargs)
+    try:
+        value = measure(X, Y)
+    except Exception as error:  # noqa: BLE001
+        pytest.fail(f"repalign.measure({name!r}, **{kwargs!r})(X {X.shape}, Y {Y.shape}) raised {error!r}")
+    assert isinstance(value, float), f"{name}: expected a Python float, found {type(value).__name__}"
+    return value

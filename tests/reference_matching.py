@@ -29,6 +29,8 @@ import itertools
 import math
 
 import numpy as np
+
+from reference import as_float64_2d, center_columns  # shared with the other references
 import scipy.optimize
 
 # Tightened HiGHS tolerances (defaults are 1e-7): the references are compared at rtol 1e-9.
@@ -37,22 +39,6 @@ HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolera
 # ---------------------------------------------------------------------------
 # Input conventions, correlation and cost matrices
 # ---------------------------------------------------------------------------
-
-
-def as_float64_2d(A):
-    """(time, condition, unit) input is flattened row-major: row index = t * C + c."""
-    A = np.asarray(A, dtype=np.float64)
-    if A.ndim == 3:
-        A = A.reshape(A.shape[0] * A.shape[1], A.shape[2])
-    if A.ndim != 2:
-        raise ValueError(f"expected a 2D or 3D array, found shape {A.shape}")
-    return A
-
-
-def center_columns(A):
-    """X̄ = X − 1 μᵀ (each unit's mean over samples removed)."""
-    A = as_float64_2d(A)
-    return A - A.mean(axis=0, keepdims=True)
 
 
 def unit_norm_columns(A):

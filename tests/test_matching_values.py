@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import reference_matching as ref
+from conftest import library_measure, library_value
 
 RTOL = 1e-9
 ATOL = 1e-12
@@ -122,23 +123,6 @@ def reference_value(name, kwargs, function, regime, data):
 # ---------------------------------------------------------------------------
 
 
-def library_measure(name, **kwargs):
-    try:
-        import repalign
-
-        return repalign.measure(name, **kwargs)
-    except Exception as error:  # noqa: BLE001 - we want the message, whatever went wrong
-        pytest.fail(f"repalign.measure({name!r}, **{kwargs!r}) raised {error!r}")
-
-
-def library_value(name, kwargs, X, Y):
-    measure = library_measure(name, **kwargs)
-    try:
-        value = measure(X, Y)
-    except Exception as error:  # noqa: BLE001
-        pytest.fail(f"repalign.measure({name!r}, **{kwargs!r})(X {X.shape}, Y {Y.shape}) raised {error!r}")
-    assert isinstance(value, float), f"{name}: expected a Python float, found {type(value).__name__}"
-    return value
 
 
 def library_matching():

@@ -138,7 +138,29 @@ def _sinkhorn_value(cost: torch.Tensor, epsilon: float) -> torch.Tensor:
     return (result.plan * cost).sum(dim=(-2, -1)) + epsilon * kl * scale
 
 
-class SoftMatching(Family):
+class _TuningCurveFamily(Family):
+    """A family comparing units as tuning curves: ``prepare`` centres them and caches their norms."""
+
+    def prepare(self, data, params):
+        return _prepare_units(data)
+
+
+def _unit_metadata(score: bool, reference: str, *, symmetric: bool = True, is_metric: bool = False,
+                   value_range: tuple[float, float] | None = None) -> Metadata:
+    """Scores compare correlations (scale-free); distances compare centred curves."""
+    return Metadata(
+        kind="score" if score else "distance",
+        range=value_range or ((-1.0, 1.0) if score else (0.0, float("inf"))),
+        symmetric=symmetric,
+        invariances=symmetric_invariances(_CORRELATION_INVARIANT if score else _DISTANCE_INVARIANT),
+        differentiable=True,
+        needs_n_by_n=False,
+        reference=reference,
+        is_metric=is_metric,
+    )
+
+
+class SoftMatching(_TuningCurveFamily):
     name = "soft_matching"
     summary = "soft matching (optimal transport between units' tuning curves): score s_T or distance d_T"
     parameters = (
@@ -152,20 +174,10 @@ class SoftMatching(Family):
 
     def metadata(self, params, output):
         exact = params["solver"] == "exact"
-        score = output == "score"
-        return Metadata(
-            kind="score" if score else "distance",
-            range=(-1.0, 1.0) if score else (0.0, float("inf")),
-            symmetric=True,
-            invariances=symmetric_invariances(_CORRELATION_INVARIANT if score else _DISTANCE_INVARIANT),
-            differentiable=True,
-            needs_n_by_n=False,
-            reference=SOFT_REFERENCE + ("" if exact else "; Cuturi 2013, Sinkhorn distances"),
+        return _unit_metadata(
+            output == "score", SOFT_REFERENCE + ("" if exact else "; Cuturi 2013, Sinkhorn distances"),
             is_metric=exact and output == "distance=euclidean",
         )
-
-    def prepare(self, data, params):
-        return _prepare_units(data)
 
     def evaluate(self, px, py, params, output):
         if output == "score":
@@ -193,21 +205,14 @@ class SoftMatching(Family):
         return snapped_sqrt(value, scale)
 
 
-class Assignment(Family):
+class Assignment(_TuningCurveFamily):
     name = "assignment"
     summary = "mean correlation over the optimal one-to-one assignment of min(p, q) unit pairs"
     outputs = ("score",)
     default_output = "score"
 
     def metadata(self, params, output):
-        return Metadata(
-            kind="score", range=(-1.0, 1.0), symmetric=True,
-            invariances=symmetric_invariances(_CORRELATION_INVARIANT), differentiable=True,
-            needs_n_by_n=False, reference=SOFT_REFERENCE + " (one-to-one matching, eq. 9)",
-        )
-
-    def prepare(self, data, params):
-        return _prepare_units(data)
+        return _unit_metadata(True, SOFT_REFERENCE + " (one-to-one matching, eq. 9)")
 
     def evaluate(self, px, py, params, output):
         _require_correlations(px, py, self.name)
@@ -216,18 +221,14 @@ class Assignment(Family):
         return (matched * rho).sum(dim=(-2, -1)) / min(rho.shape[-2:])
 
 
-class Permutation(Family):
+class Permutation(_TuningCurveFamily):
     name = "permutation"
     summary = "one-to-one matching distance d_P = min over unit permutations ‖X̄ − ȲΠ‖_F (p = q)"
     outputs = ("distance=euclidean",)
     default_output = "distance=euclidean"
 
     def metadata(self, params, output):
-        return Metadata(
-            kind="distance", range=(0.0, float("inf")), symmetric=True,
-            invariances=symmetric_invariances(_DISTANCE_INVARIANT), differentiable=True,
-            needs_n_by_n=False, reference=SOFT_REFERENCE + " (eq. 9)", is_metric=True,
-        )
+        return _unit_metadata(False, SOFT_REFERENCE + " (eq. 9)", is_metric=True)
 
     def check(self, dx, dy, params):
         if dx.n_units != dy.n_units:
@@ -236,9 +237,6 @@ class Permutation(Family):
                 "use soft_matching-distance=euclidean for different sizes"
             )
 
-    def prepare(self, data, params):
-        return _prepare_units(data)
-
     def evaluate(self, px, py, params, output):
         cost, cross = squared_distances(px, py, with_cross=True)
         matched = _each_pair(cross, _assignment_plan(maximize=True))  # same optimum as the distances, faster
@@ -246,28 +244,21 @@ class Permutation(Family):
         return snapped_sqrt((matched * cost).sum(dim=(-2, -1)), scale)
 
 
-class SemiMatching(Family):
+class SemiMatching(_TuningCurveFamily):
     name = "semi_matching"
     summary = "(1/p) Σ_i max_j ρ_ij: every unit of X to its best-correlated unit of Y (asymmetric)"
     outputs = ("score",)
     default_output = "score"
 
     def metadata(self, params, output):
-        return Metadata(
-            kind="score", range=(-1.0, 1.0), symmetric=False,
-            invariances=symmetric_invariances(_CORRELATION_INVARIANT), differentiable=True,
-            needs_n_by_n=False, reference=SEMI_REFERENCE,
-        )
-
-    def prepare(self, data, params):
-        return _prepare_units(data)
+        return _unit_metadata(True, SEMI_REFERENCE, symmetric=False)
 
     def evaluate(self, px, py, params, output):
         _require_correlations(px, py, self.name)
         return correlations(px, py).amax(dim=-1).mean(dim=-1)
 
 
-class PartialSoftMatching(Family):
+class PartialSoftMatching(_TuningCurveFamily):
     name = "partial_soft_matching"
     summary = "partial soft matching: transport mass s with cost 1 − ρ; raw or mass-normalized score"
     parameters = (
@@ -278,19 +269,8 @@ class PartialSoftMatching(Family):
     default_output = "score"
 
     def metadata(self, params, output):
-        mass = params["mass"]
-        return Metadata(
-            kind="score",
-            range=(1.0 - 2.0 * mass, 1.0) if output == "score" else (-1.0, 1.0),
-            symmetric=True,
-            invariances=symmetric_invariances(_CORRELATION_INVARIANT),
-            differentiable=True,
-            needs_n_by_n=False,
-            reference=PARTIAL_REFERENCE,
-        )
-
-    def prepare(self, data, params):
-        return _prepare_units(data)
+        low = 1.0 - 2.0 * params["mass"] if output == "score" else -1.0  # ⟨P, 1 − ρ⟩ ≤ 2s
+        return _unit_metadata(True, PARTIAL_REFERENCE, value_range=(low, 1.0))
 
     def evaluate(self, px, py, params, output):
         _require_correlations(px, py, self.name)
