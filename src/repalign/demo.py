@@ -18,7 +18,8 @@ import numpy as np
 
 from . import registry
 
-MEASURES = ("cka", "angular-cka", "nbs", "angular-procrustes", "ridge-cv", "linreg", "cca", "svcca", "pwcca", "rsa")
+MEASURES = ("cka", "angular-cka", "nbs", "angular-procrustes", "ridge-cv", "linreg", "cca", "svcca", "pwcca", "rsa",
+            "soft-matching")
 
 
 def generate_reference(seed: int, n_time: int = 15, n_conditions: int = 72, n_units: int = 200,
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         "\nScores: 1 = identical. Rotation-invariant measures give exactly 1 to the rotated copy; ridge-cv "
         "stays below 1 (its penalty λ = 100 shrinks the fit, 5 folds across conditions), and RSA's "
         "correlation RDM centres each sample across units, which a rotation of the units changes. "
+        "soft-matching compares single units' tuning (optimal transport between units), so a rotation "
+        "of the units lowers it: it sees the basis the others ignore. "
         "`repalign measures` lists every measure's invariances; `repalign describe NAME` its definition."
     )
 
