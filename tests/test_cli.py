@@ -135,6 +135,9 @@ def test_match_lcurve_picks_the_elbow_and_writes_the_plot(populations, capsys):
     (["--partial", "--mass", "0.5", "--lcurve"], "not both"),
     (["--mass", "0.5"], "--mass applies to --partial only"),
     (["--partial", "--mass", "1.5"], "mass must be in"),
+    (["--lcurve", "--points", "0"], "--points must be at least 3"),
+    (["--cv", "3"], "apply to --lcurve only"),
+    (["--partial", "--mass", "0.5", "--threshold", "0"], "--threshold must be in"),
 ])
 def test_match_argument_errors(populations, capsys, arguments, message):
     path, _, _ = populations

@@ -256,3 +256,30 @@ def test_lcurve_input_errors(kwargs, message):
     x, y = _noisy_copies()
     with pytest.raises(ValueError, match=message):
         matching.lcurve(x, y, **kwargs)
+
+
+def test_threshold_one_counts_fully_matched_units_and_bad_thresholds_are_refused():
+    x, _ = _noisy_copies()
+    result = matching.partial_soft_matching(x, x, mass=1.0)
+    assert all(mask.all() for mask in result.matched(1.0))
+    for bad in (0.0, -1.0, 1.5):
+        with pytest.raises(ValueError, match="threshold must be in"):
+            matching.entry_ranking(x, x, threshold=bad)
+
+
+def test_lcurve_without_an_elbow_warns():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(200, 6))
+    with pytest.warns(RuntimeWarning, match="no positive curvature"):
+        matching.lcurve(x, x, masses=np.linspace(0.1, 1, 10))  # every s matches perfectly: a flat curve
+
+
+def test_mass_grid_tolerates_a_rounded_end_point_and_dotted_plot_names(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    x, y = _noisy_copies()
+    curve = matching.lcurve(x, y, masses=np.cumsum(np.full(20, 0.05)))
+    assert curve.masses[-1] == 1.0
+    written = curve.save(tmp_path / "run_s0.5")
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == ["run_s0.5.csv", "run_s0.5.pdf", "run_s0.5.png"]

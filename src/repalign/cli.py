@@ -147,6 +147,14 @@ def _build_app():
             raise ValueError("--partial needs --mass S (0 < S <= 1); or use --lcurve to choose S")
         if mass is not None and not partial:
             raise ValueError("--mass applies to --partial only")
+        if not lcurve and (cv is not None or plot != "lcurve"):
+            raise ValueError("--cv and --plot apply to --lcurve only")
+        if lcurve and points < 3:
+            raise ValueError(f"--points must be at least 3 (the elbow needs interior grid points), got {points}")
+        if not 0 < threshold <= 1:
+            raise ValueError(f"--threshold must be in (0, 1] (a fraction of a unit's full mass 1/N), got {threshold}")
+        if cv is not None and cv < 2:
+            raise ValueError(f"--cv must be at least 2, got {cv}")
         X, Y = load_array(x), load_array(y)
         result = {"soft_matching_score": matching.soft_matching(X, Y).value}
         written = []

@@ -25,6 +25,7 @@ by :mod:`repalign.inputs`. Plots use matplotlib (loaded on first use); tables ar
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,16 @@ __all__ = [
 ]
 
 _COSTS = ("correlation", "sqeuclidean")
+
+
+def _check_threshold(threshold) -> None:
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1] (a fraction of a unit's full mass 1/N), got {threshold!r}")
+
+
+def _carries(mass: np.ndarray, level: float) -> np.ndarray:
+    """mass ≥ level, with a relative tolerance: a fully matched unit carries exactly 1/N up to rounding."""
+    return mass >= level * (1.0 - 1e-9)
 
 
 def _units(X, Y) -> tuple[np.ndarray, np.ndarray]:
@@ -88,15 +99,14 @@ def _save_figure(figure, frame, path) -> list[str]:
     """PNG and PDF of the figure and its data as CSV beside them (``path`` without suffix)."""
     from pathlib import Path  # noqa: PLC0415
 
-    stem = Path(path).with_suffix("")
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".png", ".pdf", ".csv") else path  # keep "run_s0.5"
     stem.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for suffix in (".png", ".pdf"):
-        figure.savefig(stem.with_suffix(suffix), bbox_inches="tight")
-        written.append(str(stem.with_suffix(suffix)))
-    frame.to_csv(stem.with_suffix(".csv"), index=False)
-    written.append(str(stem.with_suffix(".csv")))
-    return written
+    written = [stem.parent / f"{stem.name}{suffix}" for suffix in (".png", ".pdf", ".csv")]
+    for target in written[:2]:
+        figure.savefig(target, bbox_inches="tight")
+    frame.to_csv(written[2], index=False)
+    return [str(target) for target in written]
 
 
 @dataclass(frozen=True)
@@ -175,10 +185,9 @@ class PartialMatching:
         The plan of the exact solver is a vertex of the polytope, so almost every unit carries
         either its full mass or none; the threshold only decides the few split units.
         """
-        if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1] (relative to 1/N), got {threshold!r}")
+        _check_threshold(threshold)
         p, q = self.plan.shape
-        return self.mass_x > threshold / p, self.mass_y > threshold / q
+        return _carries(self.mass_x, threshold / p), _carries(self.mass_y, threshold / q)
 
     def to_frame(self):
         """Tidy per-unit table: side, unit, mass, relative_mass (mass × N), matched."""
@@ -231,9 +240,9 @@ def _mass_grid(masses, points: int = 50) -> np.ndarray:
     grid = np.asarray(masses, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 3:
         raise ValueError(f"masses must be a 1-D grid of at least 3 values, got shape {grid.shape}")
-    if not ((grid > 0) & (grid <= 1)).all() or not (np.diff(grid) > 0).all():
+    if not ((grid > 0) & (grid <= 1 + 1e-12)).all() or not (np.diff(grid) > 0).all():
         raise ValueError("masses must be strictly increasing values in (0, 1]")
-    return grid
+    return np.minimum(grid, 1.0)  # a grid built by summing steps may end at 1 + 1 ulp
 
 
 def _progress(iterable, enabled: bool, total: int, description: str):
@@ -276,7 +285,7 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
     For each s of the increasing grid (default 50 values in (0, 1]) the partial plan is
     solved; a unit enters at the first s where its mass exceeds ``threshold``/N. Units that
     never enter get s = inf. Ties (same entry s) are broken by the mean cost of the mass each
-    unit carries at entry (lower first), never by column order.
+    unit carries at entry (lower first), and only then by unit index.
 
     Example:
         >>> import numpy as np
@@ -288,6 +297,7 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
     """
     if side not in ("X", "Y"):
         raise ValueError(f"side must be 'X' or 'Y', got {side!r}")
+    _check_threshold(threshold)
     x, y = _units(X, Y)
     matrix = cost_matrix(x, y, cost)
     grid = _mass_grid(masses)
@@ -298,7 +308,7 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
     for s in _progress(grid, progress, len(grid), "entry ranking"):
         plan = ot.partial_transport(matrix, s).plan
         carried = plan.sum(axis=axis)
-        new = np.isinf(entry) & (carried > threshold / units)
+        new = np.isinf(entry) & _carries(carried, threshold / units)
         entry[new] = s
         # units entering at the same s are ordered by the mean cost of the mass they carry
         cost_at_entry[new] = (plan * matrix).sum(axis=axis)[new] / carried[new]
@@ -319,8 +329,14 @@ def elbow_index(masses: np.ndarray, costs: np.ndarray) -> int:
     c = np.asarray(costs, dtype=np.float64)
     if s.shape != c.shape or s.ndim != 1 or s.size < 3:
         raise ValueError("masses and costs must be 1-D of equal length >= 3")
-    second = 2 * (np.diff(c)[1:] / np.diff(s)[1:] - np.diff(c)[:-1] / np.diff(s)[:-1]) / (s[2:] - s[:-2])
-    return int(np.argmax(second)) + 1
+    return int(np.argmax(second_differences(s, c))) + 1
+
+
+def second_differences(masses: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """Centred second divided differences of the cost at the interior grid points (K − 2 values)."""
+    s = np.asarray(masses, dtype=np.float64)
+    c = np.asarray(costs, dtype=np.float64)
+    return 2 * (np.diff(c)[1:] / np.diff(s)[1:] - np.diff(c)[:-1] / np.diff(s)[:-1]) / (s[2:] - s[:-2])
 
 
 @dataclass(frozen=True)
@@ -332,6 +348,11 @@ class LCurve:
     cost: str
     folds: int | None
     elbow: int  # index into masses
+
+    @property
+    def curvature(self) -> np.ndarray:
+        """Second divided differences at the interior points (NaN at both ends)."""
+        return np.concatenate([[np.nan], second_differences(self.masses, self.costs), [np.nan]])
 
     @property
     def unmatched(self) -> np.ndarray:
@@ -347,7 +368,7 @@ class LCurve:
         import pandas as pd  # noqa: PLC0415
 
         return pd.DataFrame({"mass": self.masses, "unmatched_mass": self.unmatched, "transport_cost": self.costs,
-                             "elbow": np.arange(len(self.masses)) == self.elbow})
+                             "curvature": self.curvature, "elbow": np.arange(len(self.masses)) == self.elbow})
 
     def plot(self, ax=None):
         """Cost against unmatched mass, elbow marked."""
@@ -374,6 +395,20 @@ class LCurve:
             return _save_figure(ax.figure, self.to_frame(), path)
         finally:
             plt.close(ax.figure)
+
+
+def _checked_curve(curve: LCurve) -> LCurve:
+    """Warn when the curve has no elbow to find (the failure mode the paper's appendix A1.1 describes)."""
+    peak = float(np.nanmax(curve.curvature))
+    spread = float(np.ptp(curve.costs))
+    flat = spread <= 1e-9 * max(1.0, float(np.abs(curve.costs).max()))
+    if flat or not peak > 1e-6 * spread / float(np.ptp(curve.masses)) ** 2:
+        warnings.warn(
+            "the L-curve has no positive curvature (smooth or concave cost): its 'elbow' at "
+            f"s = {curve.best_mass:.3g} is arbitrary; inspect curve.plot() before using it",
+            RuntimeWarning, stacklevel=3,
+        )
+    return curve
 
 
 def _fold_rows(n: int, folds: int, seed: int | None) -> list[np.ndarray]:
@@ -404,7 +439,8 @@ def lcurve(X, Y, masses=None, cost: str = "correlation", cv: int | None = None, 
     if cv is None:
         matrix = cost_matrix(x, y, cost)
         costs = [ot.partial_transport(matrix, s).cost for s in _progress(grid, progress, len(grid), "L-curve")]
-        return LCurve(masses=grid, costs=np.asarray(costs), cost=cost, folds=None, elbow=elbow_index(grid, costs))
+        return _checked_curve(LCurve(masses=grid, costs=np.asarray(costs), cost=cost, folds=None,
+                                     elbow=elbow_index(grid, costs)))
     if not isinstance(cv, int) or cv < 2:
         raise ValueError(f"cv must be an integer >= 2 or None, got {cv!r}")
     n = x.shape[0]
@@ -422,7 +458,7 @@ def lcurve(X, Y, masses=None, cost: str = "correlation", cv: int | None = None, 
             next(steps, None)
             totals[k] += (ot.partial_transport(fitted, s).plan * held_out).sum()
     costs = totals / cv
-    return LCurve(masses=grid, costs=costs, cost=cost, folds=cv, elbow=elbow_index(grid, costs))
+    return _checked_curve(LCurve(masses=grid, costs=costs, cost=cost, folds=cv, elbow=elbow_index(grid, costs)))
 
 
 def best_matched_units(X, Y, mass: float, threshold: float = 0.5, cost: str = "correlation"):

@@ -197,8 +197,9 @@ def sinkhorn(
     Solves min_P ⟨P, C⟩ + ε KL(P ‖ abᵀ) over P ∈ T(a, b) for each (p, q) cost in a batch
     ``cost[..., p, q]``, with dual potentials f, g kept in the log domain (stable for small ε;
     the inner iterations are batched mat-vecs on the stabilized kernel) and ε decreased
-    geometrically from max|C| to ``epsilon`` (ε-scaling, warm-started), so small ε converges
-    in a few hundred iterations. Returns W_ε = Σ a_i f_i + Σ b_j g_j,
+    geometrically from max|C| to ``epsilon`` (ε-scaling, warm-started). The number of
+    iterations grows like max|C|/ε: ~100–3 000 at ε = 0.01·max|C| in our tests, tens of
+    thousands below 0.005·max|C| (``max_iter`` defaults to max(20 000, 200·max|C|/ε)). Returns W_ε = Σ a_i f_i + Σ b_j g_j,
     which satisfies OT ≤ W_ε ≤ OT + ε log min(p, q).
 
     Raises:
@@ -217,7 +218,11 @@ def sinkhorn(
     if not bool(torch.isfinite(cost).all()):
         raise ValueError("cost contains NaN or Inf")
     p, q = cost.shape[-2:]
-    max_iter = max_iter or 20_000
+    # iterations grow like 1/ε (relative to the cost's scale); a fixed cap would refuse small ε
+    max_iter = max_iter or int(max(20_000, 200 * float(cost.abs().max()) / epsilon))
+    # absorb the scalings into the potentials well before they over- or underflow in this dtype
+    info = torch.finfo(cost.dtype)
+    too_large, too_small = info.max**0.25, info.tiny**0.25
     a = torch.full(cost.shape[:-1], 1.0 / p, dtype=cost.dtype, device=cost.device)
     b = torch.full(cost.shape[:-2] + (q,), 1.0 / q, dtype=cost.dtype, device=cost.device)
     log_ab = -math.log(p) - math.log(q)
@@ -247,7 +252,7 @@ def sinkhorn(
             u = a / (plan_kernel @ v[..., None])[..., 0]
             v = b / (plan_kernel.mT @ u[..., None])[..., 0]
             iterations += 1
-            if bool((u.amax() > 1e50) | (v.amax() > 1e50) | (u.amin() < 1e-50) | (v.amin() < 1e-50)):
+            if bool((u.amax() > too_large) | (v.amax() > too_large) | (u.amin() < too_small) | (v.amin() < too_small)):
                 f, g = f + eps * u.log(), g + eps * v.log()
                 plan_kernel = kernel(eps)
                 u, v = torch.ones_like(a), torch.ones_like(b)

@@ -166,7 +166,7 @@ class SoftMatching(_TuningCurveFamily):
     parameters = (
         Parameter("solver", "choice", "exact", "exact OT, or entropic Sinkhorn", choices=("exact", "sinkhorn"),
                   in_name="non_default"),
-        Parameter("epsilon", "float", 0.01, "entropic regularization, relative to the mean cost", low=1e-6,
+        Parameter("epsilon", "float", 0.01, "entropic regularization, relative to the mean cost", low=1e-3,
                   relevant=("solver", ("sinkhorn",)), nested_in="solver"),
     )
     outputs = ("score", "distance=euclidean", "distance=squared_euclidean")
