@@ -17,6 +17,8 @@ Analyses load on first access (``import repalign`` loads only torch, numpy and t
 - ``repalign.rotation``: Haar rotations, fractional rotations, the privileged-axes test;
 - ``repalign.encoding``: sparse-positive encoding models and tuning reorientation;
 - ``repalign.generators``: synthetic populations (sparse factors);
+- ``repalign.datasets``: :class:`Dataset` (activity + task table + provenance, .npz/.nc/xarray) and
+  the seed paper's generators (``mante_like``, ``gaussian_like``, ``two_pc``, ``ultrametric``);
 - ``repalign.ot``: the optimal transport solvers.
 """
 
@@ -28,10 +30,13 @@ __version__ = "0.1.0"
 
 __all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases", "__version__"]
 
-_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot")
+_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot", "datasets")
+_LAZY = {"Dataset": "datasets"}
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'repalign' has no attribute {name!r}")
