@@ -11,6 +11,9 @@ True
 
 See ``repalign.measures()`` for the catalogue and ``repalign.aliases()`` for short names.
 
+``repalign.optimize(reference, measure, max_steps=...)`` fits synthetic data to a reference by
+gradient steps on a measure (the seed paper's method; batched runs, checkpoints, trackers).
+
 Analyses load on first access (``import repalign`` loads only torch, numpy and the measures):
 
 - ``repalign.matching``: soft and partial soft matching plans, rankings, the L-curve;
@@ -24,11 +27,13 @@ Analyses load on first access (``import repalign`` loads only torch, numpy and t
 
 import importlib
 
+from .optimize import OptimizationResult, optimize  # the function: repalign.optimize(reference, measure, ...)
 from .registry import BoundMeasure, Measure, aliases, measure, measures
 
 __version__ = "0.1.0"
 
-__all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases", "__version__"]
+__all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases", "optimize", "OptimizationResult",
+           "__version__"]
 
 _SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot", "datasets")
 _LAZY = {"Dataset": "datasets"}

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from . import ot
+from ._figures import save_figure
 from .inputs import as_pair
 from .measures.matching import correlations, constant_units, squared_distances
 
@@ -93,20 +94,6 @@ def _plot_plan(plan: np.ndarray, title: str, ax=None):
     ax.set_title(title)
     ax.figure.colorbar(image, ax=ax, label="mass × √(pq)")
     return ax
-
-
-def _save_figure(figure, frame, path) -> list[str]:
-    """PNG and PDF of the figure and its data as CSV beside them (``path`` without suffix)."""
-    from pathlib import Path  # noqa: PLC0415
-
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix in (".png", ".pdf", ".csv") else path  # keep "run_s0.5"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    written = [stem.parent / f"{stem.name}{suffix}" for suffix in (".png", ".pdf", ".csv")]
-    for target in written[:2]:
-        figure.savefig(target, bbox_inches="tight")
-    frame.to_csv(written[2], index=False)
-    return [str(target) for target in written]
 
 
 @dataclass(frozen=True)
@@ -388,13 +375,7 @@ class LCurve:
 
     def save(self, path) -> list[str]:
         """Write the plot as PNG and PDF and the curve as CSV (``path`` without suffix)."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-
-        ax = self.plot()
-        try:
-            return _save_figure(ax.figure, self.to_frame(), path)
-        finally:
-            plt.close(ax.figure)
+        return save_figure(self.plot(), self.to_frame(), path)
 
 
 def _checked_curve(curve: LCurve) -> LCurve:

@@ -1,0 +1,429 @@
+"""repalign.optimize: noise optimized towards a reference (seed paper, appendix B.2)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import repalign
+from repalign.optimize import OptimizationResult, optimize
+
+SHAPE = (4, 6, 5)  # (time, condition, unit)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny tensors: thread start-up dominates and a loaded machine makes two threads slower than one
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def X():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=SHAPE) * np.array([3.0, 2.0, 1.0, 0.5, 0.2])  # unequal variances, like data
+
+
+def ridge3():
+    return repalign.measure("ridge-cv", cv=3)
+
+
+def paper_noise(seed, shape=SHAPE):
+    """The documented start: standard normal from torch.Generator().manual_seed(seed), float64."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def per_run(result, run):
+    table = result.trajectory
+    return table[table.run == run]
+
+
+# -- the method --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, low, high", [("cka", 0.5, 0.99), ("angular-procrustes", 0.5, 0.98)])
+def test_score_rises_from_noise_to_near_one(X, name, low, high):
+    result = optimize(X, name, max_steps=100, record_every=10, seed=0)
+    scores = per_run(result, 0).score.to_numpy()
+    assert scores[0] < low and scores[-1] > high
+    assert result.final_score[0] == scores[-1]
+    assert result.settings["maximize"] == [True]
+    value = repalign.measure(name)(X, result.Y[0])  # the reported value is the measure's value of the final Y
+    assert value == pytest.approx(scores[-1], abs=1e-12)
+
+
+def test_cross_validated_regression_rises(X):
+    result = optimize(X, ridge3(), max_steps=100, record_every=50, seed=0)
+    scores = per_run(result, 0).score.to_numpy()
+    assert scores[0] < 0.2 and scores[-1] > 0.8
+
+
+def test_distance_is_minimized(X):
+    result = optimize(X, "procrustes", max_steps=100, record_every=25, seed=0)  # angular distance
+    assert repalign.measure("procrustes").kind == "distance" and result.settings["maximize"] == [False]
+    distances = per_run(result, 0).score.to_numpy()
+    assert distances[0] > 0.5 and distances[-1] < 0.05
+    assert np.all(np.diff(distances) < 0)
+
+
+def test_same_seed_same_result_other_seed_other_result(X):
+    first = optimize(X, "cka", max_steps=20, record_every=5, seed=3)
+    again = optimize(X, "cka", max_steps=20, record_every=5, seed=3)
+    other = optimize(X, "cka", max_steps=20, record_every=5, seed=4)
+    assert np.array_equal(first.Y, again.Y)
+    assert first.trajectory.equals(again.trajectory)
+    assert not np.allclose(first.Y, other.Y)
+    assert first.trajectory.score.iloc[0] != other.trajectory.score.iloc[0]
+
+
+def test_gaussian_start_is_the_documented_noise(X):
+    seeds = [5, 9]
+    gaussian = optimize(X, "cka", max_steps=3, seed=seeds, n_runs=2, record_every=1)
+    explicit = optimize(X, "cka", max_steps=3, init=torch.stack([paper_noise(s) for s in seeds]), n_runs=2,
+                        record_every=1)
+    assert np.array_equal(gaussian.Y, explicit.Y)
+    scaled = optimize(X, "cka", max_steps=1, seed=5, init_scale=2.5, optimizer="sgd", lr=1e-12)
+    assert np.allclose(scaled.Y[0], 2.5 * paper_noise(5).numpy(), atol=1e-9)
+
+
+def test_seed_of_run_k_is_seed_plus_k(X):
+    batch = optimize(X, "cka", max_steps=2, seed=7, n_runs=3)
+    assert batch.settings["seeds"] == [7, 8, 9]
+    assert batch.trajectory.groupby("run").seed.first().tolist() == [7, 8, 9]
+
+
+# -- batching ----------------------------------------------------------------------------------------------------
+
+
+def test_batched_runs_equal_separate_runs(X):
+    seeds = [0, 1, 2]
+    batch = optimize(X, "cka", max_steps=30, seed=seeds, n_runs=3, record_every=10)
+    for k, s in enumerate(seeds):
+        alone = optimize(X, "cka", max_steps=30, seed=s, record_every=10)
+        assert np.allclose(batch.Y[k], alone.Y[0], rtol=0, atol=1e-10)
+        assert np.allclose(per_run(batch, k).score, alone.trajectory.score, rtol=0, atol=1e-10)
+
+
+def test_several_measures_in_one_loop_equal_separate_loops(X):
+    names = ["cka", "angular-procrustes", ridge3()]
+    together = optimize(X, names, max_steps=25, seed=[3, 4], n_runs=2, record_every=5)
+    assert together.Y.shape == (6, *SHAPE)
+    canonical = [repalign.measure(n).name if isinstance(n, str) else n.name for n in names]
+    assert together.settings["measures"] == canonical
+    assert list(together.trajectory.groupby("run").measure.first()) == [c for c in canonical for _ in range(2)]
+    for m, name in enumerate(names):
+        alone = optimize(X, name, max_steps=25, seed=[3, 4], n_runs=2, record_every=5)
+        assert np.allclose(together.Y[2 * m:2 * m + 2], alone.Y, rtol=0, atol=1e-10)
+    # every measure starts from the same noise
+    start = together.trajectory[together.trajectory.step == 0]
+    assert start.seed.tolist() == [3, 4] * 3
+
+
+# -- stopping, recording, trackers -------------------------------------------------------------------------------
+
+
+def test_stop_at_freezes_each_run_at_its_step_while_others_go_on(X):
+    target = 0.97
+    result = optimize(X, "cka", max_steps=200, stop_at=target, seed=0, n_runs=4, record_every=1000)
+    reached = result.reached_step
+    assert all(r is not None for r in reached)
+    assert len(set(reached)) > 1  # runs stop at different steps, so some go on after others froze
+    assert result.steps == max(reached) < 200
+    for k, step in enumerate(reached):
+        rows = per_run(result, k)
+        assert rows.step.iloc[-1] == step and rows.score.iloc[-1] >= target  # the stopping step is recorded
+        assert result.final_score[k] == rows.score.iloc[-1]
+        just_before = optimize(X, "cka", max_steps=step - 1, seed=k, record_every=1000)
+        assert just_before.final_score[0] < target
+        # the frozen Y is the Y at its stopping step, untouched by Adam's momentum afterwards
+        alone = optimize(X, "cka", max_steps=step, seed=k, record_every=1000)
+        assert np.allclose(result.Y[k], alone.Y[0], rtol=0, atol=1e-10)
+
+
+def test_stop_at_for_a_distance_means_at_most(X):
+    result = optimize(X, "procrustes", max_steps=300, stop_at=0.2, seed=0)
+    assert result.reached_step[0] is not None and result.final_score[0] <= 0.2
+    assert result.steps == result.reached_step[0]
+
+
+def test_never_reached_is_none(X):
+    result = optimize(X, "cka", max_steps=5, stop_at=1.5, seed=0)
+    assert result.reached_step == (None,) and result.steps == 5
+
+
+def test_rows_every_record_every_steps_and_at_the_end(X):
+    result = optimize(X, "cka", max_steps=20, record_every=7, n_runs=2)
+    table = result.trajectory
+    assert list(table.columns) == ["run", "measure", "seed", "step", "score"]
+    assert table.step.tolist() == [0, 0, 7, 7, 14, 14, 20, 20]
+    assert table.run.tolist() == [0, 1] * 4
+    assert len(optimize(X, "cka", max_steps=20, record_every=1).trajectory) == 21
+
+
+class NormTracker:
+    name = "norm"
+
+    def __call__(self, reference, Y):
+        return Y.flatten(1).norm(dim=1)
+
+
+def test_tracker_columns(X):
+    calls = []
+
+    def centre(reference, Y):
+        calls.append((tuple(reference.shape), tuple(Y.shape), Y.requires_grad))
+        return {"mean": Y.mean(dim=(1, 2, 3)), "ref_sq": (reference ** 2).sum().repeat(len(Y)).numpy()}
+
+    result = optimize(X, "cka", max_steps=10, record_every=5, n_runs=2, trackers=[centre, NormTracker()])
+    table = result.trajectory
+    assert list(table.columns) == ["run", "measure", "seed", "step", "score", "mean", "ref_sq", "norm"]
+    assert calls == [(SHAPE, (2, *SHAPE), False)] * 3
+    final = table[table.step == 10]
+    assert np.allclose(final.norm, np.linalg.norm(result.Y.reshape(2, -1), axis=1), atol=1e-12)
+    assert np.allclose(final["mean"], result.Y.mean(axis=(1, 2, 3)), atol=1e-12)
+    assert np.allclose(table.ref_sq, (X ** 2).sum())
+
+
+class TwoValues:
+    name = "bad"
+
+    def __call__(self, reference, Y):
+        return torch.zeros(2)
+
+
+def test_tracker_errors(X):
+    with pytest.raises(ValueError, match="tracker 'bad': column 'bad' has 2 value"):
+        optimize(X, "cka", max_steps=1, n_runs=3, trackers=[TwoValues()])
+    with pytest.raises(ValueError, match="'score' is reserved"):
+        optimize(X, "cka", max_steps=1, trackers=[lambda r, y: {"score": torch.zeros(len(y))}])
+    with pytest.raises(ValueError, match="not numeric"):
+        optimize(X, "cka", max_steps=1, trackers=[lambda r, y: {"label": ["a"] * len(y)}])
+
+
+# -- checkpoints -------------------------------------------------------------------------------------------------
+
+
+def test_checkpoint_resume_is_bit_identical(X, tmp_path):
+    settings = dict(max_steps=30, seed=1, n_runs=2, record_every=4, trackers=[NormTracker()])
+    straight = optimize(X, "angular-procrustes", **settings)
+    path = tmp_path / "run.pt"
+    first = optimize(X, "angular-procrustes", **{**settings, "max_steps": 15}, checkpoint=path)
+    assert first.steps == 15 and path.exists()
+    resumed = optimize(X, "angular-procrustes", **settings, checkpoint=path)
+    assert torch.equal(torch.from_numpy(resumed.Y), torch.from_numpy(straight.Y))
+    assert resumed.trajectory.equals(straight.trajectory)
+    again = optimize(X, "angular-procrustes", **settings, checkpoint=path)  # finished: nothing left to do
+    assert np.array_equal(again.Y, straight.Y) and again.trajectory.equals(straight.trajectory)
+
+
+class CrashingCKA:
+    """CKA as a user measure that raises KeyboardInterrupt when asked for the value at step ``crash_at``."""
+
+    name, maximize = "cka (may crash)", True
+
+    def __init__(self, crash_at=None):
+        self.crash_at, self.calls = crash_at, 0
+        self.cka = repalign.measure("cka")
+
+    def __call__(self, reference, Y):
+        if self.calls == self.crash_at:  # one call per step
+            raise KeyboardInterrupt
+        self.calls += 1
+        return self.cka.batch(reference.expand(len(Y), *reference.shape), Y)
+
+
+def test_checkpoint_resume_after_a_crash(X, tmp_path):
+    path = tmp_path / "deep" / "run.pt"
+    settings = dict(max_steps=30, seed=2, record_every=3, stop_at=0.95, n_runs=3, checkpoint_every=5)
+    straight = optimize(X, CrashingCKA(), **settings)
+    assert straight.reached_step == (14, 19, 15) and straight.steps == 19  # run 0 frozen before the crash
+    with pytest.raises(KeyboardInterrupt):
+        optimize(X, CrashingCKA(crash_at=18), **settings, checkpoint=path)
+    saved = torch.load(path, weights_only=True)
+    assert set(saved) == {"format", "settings", "step", "Y", "optimizer", "active", "reached", "last_value",
+                          "rows", "rng"}
+    assert saved["step"] == 15 and saved["rows"]["step"].max() == 14  # the state at the start of step 15
+    assert saved["active"].tolist() == [False, True, True]
+    resumed = optimize(X, CrashingCKA(), **settings, checkpoint=path)
+    assert np.array_equal(resumed.Y, straight.Y)
+    assert resumed.reached_step == straight.reached_step
+    assert resumed.trajectory.equals(straight.trajectory)
+
+
+def test_checkpoint_with_other_settings_is_refused(X, tmp_path):
+    path = tmp_path / "run.pt"
+    optimize(X, "cka", max_steps=3, seed=0, checkpoint=path)
+    with pytest.raises(ValueError, match=r"other settings \(lr: checkpoint 0.1, now 0.05\)"):
+        optimize(X, "cka", max_steps=6, seed=0, lr=0.05, checkpoint=path)
+    with pytest.raises(ValueError, match="reference"):
+        optimize(X + 1.0, "cka", max_steps=6, seed=0, checkpoint=path)
+    with pytest.raises(ValueError, match="beyond max_steps=2"):
+        optimize(X, "cka", max_steps=2, seed=0, checkpoint=path)
+    path.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read"):
+        optimize(X, "cka", max_steps=3, seed=0, checkpoint=path)
+
+
+# -- user measures and failures ----------------------------------------------------------------------------------
+
+
+def negative_squared_error(reference, Y):
+    return -((Y - reference) ** 2).flatten(1).mean(dim=1)
+
+
+def test_user_callable_measure(X):
+    negative_squared_error.maximize = True
+    try:
+        result = optimize(X, negative_squared_error, max_steps=300, record_every=100, lr=0.05)
+    finally:
+        del negative_squared_error.maximize
+    assert result.settings["measures"] == ["negative_squared_error"]
+    assert result.final_score[0] > -1e-3
+    assert np.allclose(result.Y[0], X, atol=0.05)
+    explicit = optimize(X, negative_squared_error, max_steps=5, maximize=True)
+    assert explicit.trajectory.score.is_monotonic_increasing
+    with pytest.raises(ValueError, match="cannot tell whether higher values are better"):
+        optimize(X, negative_squared_error, max_steps=5)
+
+
+def test_user_measure_called_one_run_at_a_time(X):
+    sizes = []
+
+    def squared_error(reference, Y):
+        sizes.append(len(Y))
+        return ((Y - reference) ** 2).flatten(1).mean(dim=1)[0]
+
+    squared_error.kind, squared_error.batched, squared_error.name = "distance", False, "mse"
+    result = optimize(X, squared_error, max_steps=4, n_runs=3)
+    assert set(sizes) == {1} and result.settings["measures"] == ["mse"]
+    assert result.trajectory.groupby("run").score.is_monotonic_decreasing.all()
+
+
+def test_non_finite_value_stops_with_an_error(X):
+    cka = repalign.measure("cka")
+    calls = {"n": 0}
+
+    def fails_at_step_3(reference, Y):
+        calls["n"] += 1
+        value = cka.batch(reference.expand(len(Y), *reference.shape), Y)
+        return value * (math.nan if calls["n"] == 4 else 1.0)
+
+    fails_at_step_3.maximize = True
+    with pytest.raises(FloatingPointError, match=r"non-finite value at step 3 for run 0 \(measure 'fails_at_step_3'"):
+        optimize(X, fails_at_step_3, max_steps=10)
+
+
+def test_non_finite_gradient_stops_with_an_error(X):
+    cka = repalign.measure("cka")
+    calls = {"n": 0}
+
+    def nan_gradient_for_run_1(reference, Y):
+        calls["n"] += 1
+        value = cka.batch(reference.expand(len(Y), *reference.shape), Y)
+        if calls["n"] == 3:  # finite value, gradient 0 * inf = nan for run 1 only
+            value = value + torch.cat([torch.zeros(1), torch.sqrt(Y[1:, 0, 0, 0] * 0.0)])
+        return value
+
+    nan_gradient_for_run_1.kind = "score"
+    with pytest.raises(FloatingPointError, match="non-finite gradient at step 2 for run 1 "):
+        optimize(X, nan_gradient_for_run_1, max_steps=10, n_runs=2, seed=[0, 4], optimizer="sgd")
+
+
+def test_user_measure_with_the_wrong_output(X):
+    with pytest.raises(ValueError, match=r"expected a tensor of shape \(2,\)"):
+        optimize(X, lambda r, Y: (Y - r).sum(), max_steps=2, n_runs=2, maximize=False)
+    with pytest.raises(ValueError, match="no gradient"):
+        optimize(X, lambda r, Y: torch.zeros(len(Y)), max_steps=2, maximize=False)
+
+
+# -- options and arguments ---------------------------------------------------------------------------------------
+
+
+def test_units_sgd_float32_and_reference_scale(X):
+    result = optimize(X, "cka", max_steps=50, units=3, optimizer="sgd", lr=5.0, dtype="float32", seed=0,
+                      init_scale="reference")
+    assert result.Y.shape == (1, 4, 6, 3) and result.Y.dtype == np.float32
+    assert result.settings["dtype"] == "float32" and result.settings["shape"] == [4, 6, 3]
+    scores = result.trajectory.score.to_numpy()
+    assert scores[-1] > scores[0] + 0.3
+
+
+def test_dtype_and_device_follow_a_tensor_reference(X):
+    result = optimize(torch.tensor(X, dtype=torch.float32), "cka", max_steps=2)
+    assert result.Y.dtype == np.float32 and result.settings["device"] == "cpu"
+    assert optimize(X, "cka", max_steps=2).Y.dtype == np.float64
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(measure="rsa"), "'rsa-rdm=correlation-compare=spearman' is not differentiable"),
+    (dict(measure="nope"), "unknown measure 'nope'"),
+    (dict(measure=42), "expected a measure name, a Measure or a callable"),
+    (dict(measure=[]), "non-empty sequence"),
+    (dict(measure=["cka", "cka"]), "more than once"),
+    (dict(max_steps=0), "max_steps: expected an integer >= 1, got 0"),
+    (dict(max_steps=2.5), "max_steps: expected an integer"),
+    (dict(record_every=0), "record_every: expected an integer >= 1"),
+    (dict(n_runs=0), "n_runs: expected an integer >= 1"),
+    (dict(units=0), "units: expected an integer >= 1"),
+    (dict(checkpoint_every=0), "checkpoint_every"),
+    (dict(lr=0), "lr: expected a positive number"),
+    (dict(lr=math.nan), "lr: expected a finite number"),
+    (dict(stop_at=math.inf), "stop_at: expected a finite number"),
+    (dict(optimizer="lbfgs"), "optimizer: expected one of \\['adam', 'sgd'\\]"),
+    (dict(init="uniform"), "init: expected 'gaussian' or an array"),
+    (dict(init=np.zeros((3, 3))), r"init: expected 'gaussian' or an array of shape \(4, 6, 5\)"),
+    (dict(init=np.full(SHAPE, np.nan)), "init: contains 120 NaN"),
+    (dict(init_scale=-1.0), "init_scale: expected a positive number"),
+    (dict(init_scale="data"), "init_scale: expected a positive number or 'reference'"),
+    (dict(seed=-1), "seed: expected non-negative integers"),
+    (dict(seed=[1, 2], n_runs=3), "seed: expected one seed per run \\(3\\), got 2"),
+    (dict(seed="0"), "seed: expected a non-negative integer or one per run"),
+    (dict(dtype=torch.float16), "dtype: expected torch.float32 or torch.float64"),
+    (dict(maximize="yes"), "maximize: expected True, False or None"),
+    (dict(progress=1), "progress: expected True, False or None"),
+    (dict(trackers=[3]), "trackers: expected callables"),
+])
+def test_bad_arguments(X, kwargs, message):
+    arguments = dict(measure="cka", max_steps=3)
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        optimize(X, arguments.pop("measure"), **arguments)
+
+
+def test_bad_reference_and_bound_measure(X):
+    with pytest.raises(ValueError, match="reference: contains 1 NaN"):
+        optimize(np.where(np.arange(120).reshape(SHAPE) == 0, np.nan, X), "cka", max_steps=1)
+    with pytest.raises(ValueError, match="got a BoundMeasure"):
+        optimize(X, repalign.measure("cka").bind(X), max_steps=1)
+
+
+def test_progress_bar_runs(X, capsys):
+    result = optimize(X, "cka", max_steps=5, progress=True)
+    assert result.steps == 5
+    assert "optimize" in capsys.readouterr().err
+
+
+# -- the result --------------------------------------------------------------------------------------------------
+
+
+def test_plot_and_save(X, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    result = optimize(X, ["cka", "procrustes"], max_steps=10, record_every=2, n_runs=2, stop_at=0.5)
+    assert isinstance(result, OptimizationResult)
+    ax = result.plot()
+    assert len(ax.lines) == 5  # four runs and the stop_at line
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [*result.settings["measures"], "stop_at"]
+    plt.close(ax.figure)
+    written = result.save(tmp_path / "figures" / "trajectory")
+    assert [p.rsplit(".", 1)[1] for p in written] == ["png", "pdf", "csv"]
+    import pandas as pd
+
+    assert pd.read_csv(written[2]).equals(result.trajectory.astype({"measure": str}))
+    assert result.to_frame().equals(result.trajectory) and result.to_frame() is not result.trajectory
