@@ -216,3 +216,13 @@ def test_results_do_not_depend_on_global_default_dtype(pair):
     assert after == before
     x_int = torch.from_numpy(np.round(x * 10).astype(np.int64))
     assert repalign.measure("cka")(x_int, torch.from_numpy(y)).dtype == torch.float64
+
+
+def test_read_only_arrays_are_accepted_without_warnings():
+    import warnings
+
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    x.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert 0 <= repalign.measure("cka")(x, x[:, :2] + 1.0) <= 1

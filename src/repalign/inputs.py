@@ -95,7 +95,10 @@ def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
         )
     if x.dtype.kind not in "biuf":
         raise ValueError(f"{name}: expected numeric values, got an array of dtype {x.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)), False
+    values = np.ascontiguousarray(x, dtype=np.float64)
+    if not values.flags.writeable:  # e.g. a Dataset's read-only activity: torch needs its own copy
+        values = values.copy()
+    return torch.from_numpy(values), False
 
 
 def _check_values(t: torch.Tensor, name: str, batched: bool) -> None:
