@@ -14,7 +14,7 @@ import pytest
 from scipy.spatial.distance import pdist
 
 import reference as ref
-from conftest import library_measure, library_value
+from conftest import library_value
 
 RTOL = 1e-8
 ATOL = 1e-10

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._checks import check_count, check_real
 from .inputs import as_data
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -153,28 +154,6 @@ def _checked_provenance(provenance) -> dict:
         raise ValueError(
             f"provenance: must hold only JSON values (strings, numbers, booleans, None, lists, dicts): {err}"
         ) from None
-
-
-def _check_count(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value}")
-    return int(value)
-
-
-def _check_real(value, name: str, *, low: float | None = None, high: float | None = None, inclusive=(True, True)):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    value = float(value)
-    lo_ok = low is None or (value >= low if inclusive[0] else value > low)
-    hi_ok = high is None or (value <= high if inclusive[1] else value < high)
-    if not (lo_ok and hi_ok):
-        left = "[" if inclusive[0] else "("
-        right = "]" if inclusive[1] else ")"
-        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise ValueError(f"{name}: expected a number in {interval}, got {value}")
-    return value
 
 
 def _check_seed(seed) -> int:
@@ -793,14 +772,14 @@ def mante_like(
         >>> bool((mante_like(n_units=200, seed=0).activity == ds.activity).all())
         True
     """
-    n_units = _check_count(n_units, "n_units", 5)
-    n_time = _check_count(n_time, "n_time", 2)
-    noise = _check_real(noise, "noise", low=0.0)
-    alpha = _check_real(spectrum_exponent, "spectrum_exponent", low=0.0)
+    n_units = check_count(n_units, "n_units", 5)
+    n_time = check_count(n_time, "n_time", 2)
+    noise = check_real(noise, "noise", low=0.0)
+    alpha = check_real(spectrum_exponent, "spectrum_exponent", low=0.0)
     seed = _check_seed(seed)
     n_conditions = 2 * len(MOTION_COHERENCES) * len(COLOUR_COHERENCES)
     n = n_time * n_conditions
-    n_latents = min(100, n_units, n - 1) if n_latents is None else _check_count(n_latents, "n_latents", 5)
+    n_latents = min(100, n_units, n - 1) if n_latents is None else check_count(n_latents, "n_latents", 5)
     if n_latents > min(n_units, n - 1):
         raise ValueError(
             f"n_latents: at most n_units ({n_units}) and time x conditions - 1 ({n - 1}), got {n_latents}"
@@ -1002,7 +981,7 @@ def two_pc(variance_ratio: float | None = None, seed: int | None = None) -> Data
         0.25
     """
     if variance_ratio is not None:
-        variance_ratio = _check_real(variance_ratio, "variance_ratio", low=0.0, high=1.0, inclusive=(False, True))
+        variance_ratio = check_real(variance_ratio, "variance_ratio", low=0.0, high=1.0, inclusive=(False, True))
     if seed is not None:
         seed = _check_seed(seed)
     curves = [_FIG4A_TRAJECTORY * [1.0, scale] for scale in _FIG4A_STRENGTH_SCALES]
@@ -1076,14 +1055,14 @@ def ultrametric(
         >>> ds.layout, ds.shape, ds.conditions["category"].tolist()
         ('sample,unit', (6, 64), [0, 0, 0, 1, 1, 1])
     """
-    n_units = _check_count(n_units, "n_units", 1)
+    n_units = check_count(n_units, "n_units", 1)
     if isinstance(branching, (str, bytes)) or not isinstance(branching, Sequence) or len(branching) == 0:
         raise ValueError(f"branching: expected a non-empty sequence of integers, got {branching!r}")
-    branching = [_check_count(b, "branching", 1) for b in branching]
+    branching = [check_count(b, "branching", 1) for b in branching]
     n_leaves = math.prod(branching)
     if n_leaves < 2:
         raise ValueError(f"branching: the tree needs at least 2 leaves, got {branching} (1 leaf)")
-    gamma = _check_real(inherit_probability, "inherit_probability", low=0.0, high=1.0, inclusive=(True, False))
+    gamma = check_real(inherit_probability, "inherit_probability", low=0.0, high=1.0, inclusive=(True, False))
     seed = _check_seed(seed)
     rng = _streams(seed, 1)[0]
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_count, check_real
+
 __all__ = ["SparseFactorPopulation", "sparse_factor_population"]
 
 
@@ -47,20 +49,6 @@ class SparseFactorPopulation:
     is_signal_x: np.ndarray
     is_signal_y: np.ndarray
     params: dict
-
-
-def _check_count(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value}")
-    return int(value)
-
-
-def _check_real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    return float(value)
 
 
 def sparse_factor_population(
@@ -150,26 +138,26 @@ def sparse_factor_population(
         >>> bool(rho > 0.5)
         True
     """
-    n_stimuli = _check_count(n_stimuli, "n_stimuli", 2)
-    n_factors = _check_count(n_factors, "n_factors", 1)
-    n_signal = _check_count(n_signal, "n_signal", 1)
-    n_noise_x = _check_count(n_noise_x, "n_noise_x", 0)
-    n_noise_y = _check_count(n_noise_y, "n_noise_y", 0)
+    n_stimuli = check_count(n_stimuli, "n_stimuli", 2)
+    n_factors = check_count(n_factors, "n_factors", 1)
+    n_signal = check_count(n_signal, "n_signal", 1)
+    n_noise_x = check_count(n_noise_x, "n_noise_x", 0)
+    n_noise_y = check_count(n_noise_y, "n_noise_y", 0)
     if n_stimuli <= n_factors:
         raise ValueError(
             f"n_stimuli: must exceed n_factors ({n_factors}) so that {n_factors} zero-mean "
             f"orthonormal factors exist, got {n_stimuli}"
         )
-    density = _check_real(density, "density")
+    density = check_real(density, "density")
     if not 0.0 <= density <= 1.0:
         raise ValueError(f"density: expected a probability in [0, 1], got {density}")
     try:
-        low, high = (_check_real(v, "weight_range") for v in weight_range)
+        low, high = (check_real(v, "weight_range") for v in weight_range)
     except (TypeError, ValueError):
         raise ValueError(f"weight_range: expected a pair (low, high) of finite numbers, got {weight_range!r}") from None
     if not low < high:
         raise ValueError(f"weight_range: expected low < high, got ({low}, {high})")
-    noise_std = _check_real(noise_std, "noise_std")
+    noise_std = check_real(noise_std, "noise_std")
     if noise_std < 0:
         raise ValueError(f"noise_std: expected a non-negative number, got {noise_std}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._checks import check_rng
 from .inputs import as_data
 
 __all__ = [
@@ -137,14 +138,6 @@ def _check_mode(mode) -> str:
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     return mode
-
-
-def _rng(seed, name: str = "seed") -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"{name}: expected a non-negative integer or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
 
 
 def _orthogonal_scores(pcs: _PCs, rng: np.random.Generator) -> np.ndarray:
@@ -243,7 +236,7 @@ def replace_pc(X, k: int, *, mode: str = "orthogonal", seed: int | np.random.Gen
         ((4, 5, 3), True)
     """
     mode = _check_mode(mode)
-    rng = _rng(seed)
+    rng = check_rng(seed)
     pcs = _decompose(X)
     k = _check_k(k, pcs.rank)
     return _perturbed(pcs, k, mode, rng).reshape(pcs.shape)

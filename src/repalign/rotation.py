@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._checks import check_count, check_rng
 from .inputs import as_data
 
 __all__ = [
@@ -43,20 +44,6 @@ __all__ = [
 _ORTHOGONAL_TOL = 1e-6
 # imaginary part and symmetric part of log Q accepted, relative to max(‖log Q‖_F, 1)
 _LOG_TOL = 1e-6
-
-
-def _check_seed(seed, name: str = "seed") -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"{name}: expected a non-negative integer or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _check_alpha(alpha, name: str = "alpha") -> float:
@@ -104,8 +91,8 @@ def haar_rotation(n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
         >>> bool(np.array_equal(Q, haar_rotation(4, seed=0)))
         True
     """
-    n = _check_int(n, "n", 2)
-    rng = _check_seed(seed)
+    n = check_count(n, "n", 2)
+    rng = check_rng(seed)
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     q *= np.where(np.diag(r) < 0, -1.0, 1.0)
     if np.linalg.det(q) < 0:
@@ -531,7 +518,7 @@ def privileged_axes_test(
         True
     """
     m = _resolve_measure(measure)
-    n_rotations = _check_int(n_rotations, "n_rotations", 1)
+    n_rotations = check_count(n_rotations, "n_rotations", 1)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     values, from_torch = _units_last(X, "X")

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from .. import ot
+from ..inputs import Data
 from ._common import center, snapped_nonnegative, snapped_sqrt
 from ._family import Family, Metadata, Parameter, symmetric_invariances
 

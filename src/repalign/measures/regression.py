@@ -188,7 +188,7 @@ class _KFoldRidgePredictions(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, target, predictor, lam, bounds, family):
-        n, q = predictor.shape[-2], predictor.shape[-1]
+        n = predictor.shape[-2]
         folds = list(zip(bounds[:-1], bounds[1:]))
         grams = [predictor[..., lo:hi, :].mT @ predictor[..., lo:hi, :] for lo, hi in folds]
         crosses = [predictor[..., lo:hi, :].mT @ target[..., lo:hi, :] for lo, hi in folds]
