@@ -22,6 +22,7 @@ Analyses load on first access (``import repalign`` loads only torch, numpy and t
 - ``repalign.generators``: synthetic populations (sparse factors);
 - ``repalign.datasets``: :class:`Dataset` (activity + task table + provenance, .npz/.nc/xarray) and
   the seed paper's generators (``mante_like``, ``gaussian_like``, ``two_pc``, ``ultrametric``);
+- ``repalign.trackers``: ``PCCapture`` and ``Decoding``, evaluated during ``optimize`` (batched);
 - ``repalign.perturbation``: replace one principal component, simulation vs the closed forms (Fig. 6a);
 - ``repalign.ot``: the optimal transport solvers.
 """
@@ -36,7 +37,7 @@ __version__ = "0.1.0"
 __all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases", "optimize", "OptimizationResult",
            "__version__"]
 
-_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot", "datasets", "perturbation")
+_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot", "datasets", "perturbation", "trackers")
 _LAZY = {"Dataset": "datasets"}
 
 
