@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 
 def random_pair(seed: int = 0, n: int = 40, p: int = 5, q: int = 6, offset: float = 0.0):
@@ -41,3 +42,30 @@ def library_value(name, kwargs, X, Y):
         pytest.fail(f"repalign.measure({name!r}, **{kwargs!r})(X {X.shape}, Y {Y.shape}) raised {error!r}")
     assert isinstance(value, float), f"{name}: expected a Python float, found {type(value).__name__}"
     return value
+
+
+@pytest.fixture(scope="module")
+def single_threaded():
+    """One torch thread and one BLAS/OpenMP thread for a module's tests, restored afterwards.
+
+    On a shared 2-core machine, multi-threaded LAPACK (QR, eigh, scikit-learn's solvers) ran
+    10-100x slower than single-threaded when other processes held the cores.
+    """
+    import scipy.optimize  # noqa: F401 -- threadpoolctl limits only the BLAS libraries already loaded
+
+    try:
+        import sklearn.linear_model  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover -- numpy's BLAS keeps its threads; only slower
+        limits = None
+    else:
+        limits = threadpool_limits(limits=1)
+    yield
+    if limits is not None:
+        limits.restore_original_limits()
+    torch.set_num_threads(previous)

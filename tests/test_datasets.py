@@ -14,22 +14,7 @@ from repalign.datasets import Dataset, gaussian_like, load, load_m1, mante_like,
 xr = pytest.importorskip("xarray")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_blas():
-    # on a shared 2-core machine, multi-threaded BLAS spins against other jobs (100x slower QR)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    import scipy.optimize  # noqa: F401 - limits apply only to the BLAS libraries already loaded
-
-    try:
-        import sklearn.linear_model  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

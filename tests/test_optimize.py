@@ -12,13 +12,7 @@ from repalign.optimize import OptimizationResult, optimize
 SHAPE = (4, 6, 5)  # (time, condition, unit)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny tensors: thread start-up dominates and a loaded machine makes two threads slower than one
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -28,25 +28,7 @@ from conftest import random_orthogonal
 MEASURES = ("cka", "nbs", "angular-procrustes", "angular-cka")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """One BLAS/OpenMP thread while these tests run, restored afterwards.
-
-    On a shared 2-core machine, multi-threaded LAPACK (torch's eigvalsh in NBS, numpy's SVD)
-    was 10-50x slower than single-threaded when other processes held the cores.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # numpy's BLAS keeps its threads; only slower
-        limits = None
-    else:
-        limits = threadpool_limits(limits=1)
-    yield
-    if limits is not None:
-        limits.restore_original_limits()
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
 
 
 def power_law_data(n=200, p=30, alpha=1.0, seed=0, rank=None):

@@ -12,23 +12,7 @@ from repalign.trackers import Decoding, PCCapture, stratified_folds
 VARIABLES = ("context", "choice", "motion_sign", "colour_sign")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # a shared 2-core machine: multi-threaded BLAS/LAPACK spins against other jobs
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-    else:
-        try:
-            import sklearn.linear_model  # noqa: F401 - limits apply to the BLAS libraries already loaded
-        except ImportError:  # pragma: no cover - the comparisons with scikit-learn are then skipped
-            pass
-        with threadpool_limits(1):
-            yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
 
 
 def spectrum_data(seed=0, shape=(5, 12, 8)):

@@ -1,4 +1,5 @@
-"""Checks of scalar arguments shared by the analysis modules; messages name the argument.
+"""Checks of scalar arguments shared by the analysis modules (messages name the argument), and
+their optional progress bar.
 
 (Arrays are checked by :mod:`repalign.inputs`, the only validator of data.)
 """
@@ -40,3 +41,17 @@ def check_rng(seed, name: str = "seed") -> np.random.Generator:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"{name}: expected a non-negative integer or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed))
+
+
+def progress_bar(iterable, enabled: bool, total: int, description: str):
+    """``iterable`` wrapped in a tqdm bar when ``enabled`` and tqdm is installed.
+
+    A bar is a convenience, not a result: without tqdm the loop runs silently.
+    """
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm  # noqa: PLC0415 -- optional
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=description, leave=False)

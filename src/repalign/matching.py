@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from . import ot
+from ._checks import progress_bar
 from ._figures import save_figure
 from .inputs import as_pair
 from .measures.matching import correlations, constant_units, squared_distances
@@ -232,17 +233,6 @@ def _mass_grid(masses, points: int = 50) -> np.ndarray:
     return np.minimum(grid, 1.0)  # a grid built by summing steps may end at 1 + 1 ulp
 
 
-def _progress(iterable, enabled: bool, total: int, description: str):
-    if not enabled:
-        return iterable
-    try:
-        from tqdm.auto import tqdm  # noqa: PLC0415 -- optional: a bar is a convenience, not a result
-    except ImportError:
-        return iterable
-
-    return tqdm(iterable, total=total, desc=description, leave=False)
-
-
 @dataclass(frozen=True)
 class Ranking:
     """Units of one side ordered best-matched first, with the quantity that ordered them."""
@@ -292,7 +282,7 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
     units = matrix.shape[1 - axis]
     entry = np.full(units, np.inf)
     cost_at_entry = np.full(units, np.inf)
-    for s in _progress(grid, progress, len(grid), "entry ranking"):
+    for s in progress_bar(grid, progress, len(grid), "entry ranking"):
         plan = ot.partial_transport(matrix, s).plan
         carried = plan.sum(axis=axis)
         new = np.isinf(entry) & _carries(carried, threshold / units)
@@ -419,7 +409,7 @@ def lcurve(X, Y, masses=None, cost: str = "correlation", cv: int | None = None, 
     grid = _mass_grid(masses)
     if cv is None:
         matrix = cost_matrix(x, y, cost)
-        costs = [ot.partial_transport(matrix, s).cost for s in _progress(grid, progress, len(grid), "L-curve")]
+        costs = [ot.partial_transport(matrix, s).cost for s in progress_bar(grid, progress, len(grid), "L-curve")]
         return _checked_curve(LCurve(masses=grid, costs=np.asarray(costs), cost=cost, folds=None,
                                      elbow=elbow_index(grid, costs)))
     if not isinstance(cv, int) or cv < 2:
@@ -429,7 +419,7 @@ def lcurve(X, Y, masses=None, cost: str = "correlation", cv: int | None = None, 
         raise ValueError(f"cv={cv} folds need at least {2 * cv} samples, got {n}")
     totals = np.zeros(len(grid))
     blocks = _fold_rows(n, cv, seed)
-    steps = _progress(range(cv * len(grid)), progress, cv * len(grid), "L-curve (cv)")
+    steps = progress_bar(range(cv * len(grid)), progress, cv * len(grid), "L-curve (cv)")
     steps = iter(steps)
     for test in blocks:
         train = np.setdiff1d(np.arange(n), test)
@@ -469,7 +459,7 @@ def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Rankin
     remaining = list(range(matrix.shape[1]))
     deleted: list[int] = []
     total = len(remaining) * (len(remaining) + 1) // 2
-    bar = _progress(iter(range(total)), progress, total, "brute-force ranking")
+    bar = progress_bar(iter(range(total)), progress, total, "brute-force ranking")
     while len(remaining) > 1:
         scores = []
         for unit in remaining:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_count, check_rng
+from ._checks import check_count, check_rng, progress_bar
 from .inputs import as_data
 
 __all__ = [
@@ -55,13 +55,7 @@ def _check_alpha(alpha, name: str = "alpha") -> float:
 def _progress(iterable, enabled: bool, total: int, desc: str):
     if not isinstance(enabled, bool):
         raise ValueError(f"progress: expected True or False, got {enabled!r}")
-    if not enabled:
-        return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # a bar is a convenience, not a result (as in repalign.matching)
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+    return progress_bar(iterable, enabled, total, desc)
 
 
 def haar_rotation(n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
