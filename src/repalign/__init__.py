@@ -24,6 +24,8 @@ Analyses load on first access (``import repalign`` loads only torch, numpy and t
   the seed paper's generators (``mante_like``, ``gaussian_like``, ``two_pc``, ``ultrametric``);
 - ``repalign.trackers``: ``PCCapture`` and ``Decoding``, evaluated during ``optimize`` (batched);
 - ``repalign.perturbation``: replace one principal component, simulation vs the closed forms (Fig. 6a);
+- ``repalign.joint``: joint optimization of several scores towards target values (Fig. 6b,c);
+- ``repalign.baselines``: the condition-average and neuron-split baseline scores (Fig. 2c,d);
 - ``repalign.ot``: the optimal transport solvers.
 """
 
@@ -37,7 +39,8 @@ __version__ = "0.1.0"
 __all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases", "optimize", "OptimizationResult",
            "__version__"]
 
-_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot", "datasets", "perturbation", "trackers")
+_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot", "datasets", "perturbation", "trackers",
+               "joint", "baselines")
 _LAZY = {"Dataset": "datasets"}
 
 

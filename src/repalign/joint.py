@@ -1,0 +1,484 @@
+r"""Joint optimization of several similarity scores towards target values (seed paper, Fig. 6b,c).
+
+Section 4.4 of the seed paper (Cloos et al., "Are metrics mutually independent?") asks which
+pairs of scores one synthetic dataset can reach at the same time: two measures can be
+*independent* (any pair reachable), *coupled* (a high score on one implies a high score on
+the other, and conversely) or *asymmetric* (a high score on the first implies a high score on
+the second, not the converse). To map the allowed region, the paper optimizes one free
+dataset per target point so that *both* scores reach the target, and draws the reached points
+(Fig. 6c: angular Procrustes against CKA; a high angular Procrustes implies a high CKA, not
+the converse).
+
+Problem, for each target :math:`t` (a row of ``targets``, one value per measure) with its own
+free tensor :math:`Y_t` shaped like the reference X:
+
+.. math::
+
+    \min_{Y_t}\; L_t(Y_t) = \sum_{m=1}^{M} \bigl| s_m(X, Y_t) - t_m \bigr|
+
+(an L1 distance between the reached scores and the target). :func:`joint_optimize` runs this
+with :func:`repalign.optimize` (Adam, Gaussian noise at the start, seeded per target), so the
+batching, the finiteness checks, the checkpoints, the progress bar and the seeds are
+``optimize``'s: the loss is one batched callable whose run ``k`` is target ``k``, and a
+tracker records each measure's score at the recorded steps. Every target runs ``max_steps``
+steps (no early stop: a frozen run would change which targets the loss sees).
+
+Which measures: two or more differentiable *scores* whose range contains ``[0, 1]`` (CKA,
+angular CKA, NBS, angular Procrustes, CCA, linear regression R², ridge R² with or without
+cross-validation...). Distances (unbounded or in radians) are refused: ask for their score
+form (``angular-procrustes`` rather than ``procrustes``). Targets lie in ``[0, 1]``; a measure
+whose range extends below 0 (cross-validated R², Lange/Song CKA) may reach values below 0.
+
+:class:`JointResult` holds the trajectories as a tidy table, the final reached points,
+:meth:`~JointResult.region` (the allowed region estimated from the reached points),
+:meth:`~JointResult.conditional_range` (what a high value of one score implies for another),
+:meth:`~JointResult.plot` (Fig. 6c) and :meth:`~JointResult.save` (PNG, PDF and CSV).
+
+Example:
+    >>> import numpy as np
+    >>> from repalign.joint import joint_optimize
+    >>> X = np.random.default_rng(0).normal(size=(40, 4)) * [3.0, 2.0, 1.0, 0.5]
+    >>> result = joint_optimize(X, ("cka", "angular-procrustes"), targets=[[0.6, 0.5]], max_steps=60)
+    >>> final = result.final                     # one row per target: the reached point
+    >>> [round(float(final[m].iloc[0]), 2) for m in ("cka", "angular-procrustes")], bool(final.loss.iloc[0] < 0.01)
+    ([0.6, 0.5], True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from ._checks import check_count, check_real
+from ._figures import save_figure
+from .optimize import OptimizationResult, optimize
+from .registry import BoundMeasure, Measure, measure as _named_measure
+
+__all__ = ["joint_optimize", "JointResult", "target_grid"]
+
+# columns of the trajectory table besides one per measure and one target column per measure
+_FIXED_COLUMNS = ("target", "seed", "step", "loss")
+_TARGET_PREFIX = "target_"
+_TRACKER_PREFIX = "score:"  # optimize's reserved names ("score", "run"...) cannot clash with these
+_POINTS = ("all", "final")
+
+
+@dataclass(frozen=True, eq=False)
+class JointResult:
+    """What :func:`joint_optimize` returns.
+
+    Attributes:
+        measures: one label per measure: the name as given (``"cka"``), or the canonical name
+            for a :class:`~repalign.registry.Measure`; the score columns of the tables.
+        names: the canonical names, in the same order.
+        targets: ``(n_targets, n_measures)`` float64, row ``k`` the target of run ``k``.
+        optimization: the :class:`~repalign.optimize.OptimizationResult` of the underlying
+            :func:`repalign.optimize` call (its ``score`` is the loss :math:`L_t`; its ``Y``
+            the final datasets, one per target).
+    """
+
+    measures: tuple
+    names: tuple
+    targets: np.ndarray
+    optimization: OptimizationResult = field(repr=False)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The final synthetic datasets, ``(n_targets, *shape)`` (row k reached :attr:`final` row k)."""
+        return self.optimization.Y
+
+    @cached_property
+    def trajectory(self):
+        """Tidy table (pandas), one row per target and recorded step, sorted by target then step.
+
+        Columns: ``target`` (index k, the row of :attr:`targets`), ``target_<m>`` for each
+        measure label ``m`` (the target values), ``seed`` (of the start noise), ``step``,
+        ``<m>`` (each measure's score at that step) and ``loss`` (``Σ_m |s_m − t_m|``).
+        Steps 0, every ``record_every`` and the last one are recorded.
+        """
+        import pandas as pd  # noqa: PLC0415 -- optional, loaded when the table is asked for
+
+        columns = self.optimization.columns
+        run = columns["run"]
+        frame = {"target": run}
+        for m, label in enumerate(self.measures):
+            frame[_TARGET_PREFIX + label] = self.targets[run, m]
+        frame["seed"] = columns["seed"]
+        frame["step"] = columns["step"]
+        for label in self.measures:
+            frame[label] = columns[_TRACKER_PREFIX + label]
+        frame["loss"] = columns["score"]
+        table = pd.DataFrame(frame)
+        return table.sort_values(["target", "step"], kind="stable").reset_index(drop=True)
+
+    @cached_property
+    def final(self):
+        """The final reached points: the :attr:`trajectory` rows of the last step, one per target."""
+        table = self.trajectory
+        return table[table.step == self.optimization.steps].reset_index(drop=True)
+
+    def to_frame(self):
+        """A copy of :attr:`trajectory`."""
+        return self.trajectory.copy()
+
+    # -- what the reached points say ------------------------------------------------------------
+
+    def _label(self, value, name: str) -> str:
+        if value in self.measures:
+            return value
+        raise ValueError(f"{name}: expected one of the measures {list(self.measures)}, got {value!r}")
+
+    def _points(self, points: str):
+        if points not in _POINTS:
+            raise ValueError(f"points: expected one of {_POINTS}, got {points!r}")
+        return self.trajectory if points == "all" else self.final
+
+    def _pair(self, x, y) -> tuple[str, str]:
+        x = self.measures[0] if x is None else self._label(x, "x")
+        y = self.measures[1] if y is None else self._label(y, "y")
+        if x == y:
+            raise ValueError(f"y: expected a measure other than x ({x!r})")
+        return x, y
+
+    def region(self, x=None, y=None, *, bins: int = 10, points: str = "all"):
+        """The allowed region of (x, y) score pairs, estimated from the reached points.
+
+        The x axis is cut into ``bins`` equal bins spanning ``[min(0, x_min), max(1, x_max)]``
+        (``x_min``, ``x_max``: the extreme x values among the points; so ``[0, 1]`` for scores
+        that stay in it), each bin closed on the left and open on the right except the last,
+        closed on both sides. For each bin holding at least one point, the region spans
+        ``[y_min, y_max]``: the smallest and the largest y among the points whose x falls in
+        the bin. The union of these rectangles is the region; its lower and upper boundaries
+        are ``y_min`` and ``y_max`` drawn flat across each bin (the solid lines of :meth:`plot`).
+
+        It is an inner estimate: only points actually reached count, so the true region can
+        be larger (more targets, steps or seeds can only widen it), and it need not be convex.
+
+        Args:
+            x, y: measure labels (default: the first two measures).
+            bins: number of bins along x (``>= 1``).
+            points: ``"all"`` (every recorded step of every target: each is a dataset that
+                reaches that pair of scores) or ``"final"`` (the final reached points only).
+
+        Returns:
+            A pandas DataFrame, one row per non-empty bin, with columns ``x_measure``,
+            ``y_measure``, ``x_low``, ``x_high`` (bin edges), ``x_centre``, ``y_min``, ``y_max``
+            and ``n_points``.
+        """
+        import pandas as pd  # noqa: PLC0415
+
+        x, y = self._pair(x, y)
+        bins = check_count(bins, "bins", 1)
+        table = self._points(points)
+        xs, ys = table[x].to_numpy(), table[y].to_numpy()
+        low, high = min(0.0, float(xs.min())), max(1.0, float(xs.max()))
+        edges = np.linspace(low, high, bins + 1)
+        which = np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, bins - 1)
+        rows = []
+        for b in range(bins):
+            inside = which == b
+            if inside.any():
+                rows.append((x, y, edges[b], edges[b + 1], 0.5 * (edges[b] + edges[b + 1]),
+                             float(ys[inside].min()), float(ys[inside].max()), int(inside.sum())))
+        return pd.DataFrame(rows, columns=["x_measure", "y_measure", "x_low", "x_high", "x_centre",
+                                           "y_min", "y_max", "n_points"])
+
+    def conditional_range(self, measure, *, given, at_least: float, points: str = "all") -> tuple[float, float, int]:
+        """What ``given >= at_least`` implied for ``measure`` among the reached points.
+
+        Returns ``(min, max, n)``: the smallest and largest value of ``measure`` among the
+        points whose ``given`` score is at least ``at_least``, and their number (``nan``,
+        ``nan``, 0 when there is none). The paper's reading of Fig. 6c: ``min`` of CKA given
+        angular Procrustes >= 0.9 is high (asymmetry), ``min`` of angular Procrustes given
+        CKA >= 0.9 is low. Like :meth:`region`, a statement about the reached points only.
+
+        Args:
+            measure, given: measure labels.
+            at_least: threshold on ``given``.
+            points: ``"all"`` (every recorded step) or ``"final"``.
+        """
+        measure = self._label(measure, "measure")
+        given = self._label(given, "given")
+        at_least = check_real(at_least, "at_least")
+        table = self._points(points)
+        chosen = table.loc[table[given] >= at_least, measure]
+        if chosen.empty:
+            return math.nan, math.nan, 0
+        return float(chosen.min()), float(chosen.max()), int(chosen.size)
+
+    # -- figure --------------------------------------------------------------------------------
+
+    def plot(self, ax=None, *, x=None, y=None, guides: Sequence[float] = (0.9,), bins: int = 10,
+             points: str = "all", trajectories: bool = True):
+        """Fig. 6c: reached points, targets, trajectories and the boundary of the reached region.
+
+        Grey: :meth:`region` (``bins``, ``points``) with its lower and upper boundaries as solid
+        black lines; pink dots: the targets; thin blue lines: each target's trajectory (the
+        recorded steps, from the noise at step 0); blue dots: the final reached points; dashed
+        grey lines at each value of ``guides`` on both axes (the paper's 0.9; ``()`` for none).
+
+        Args:
+            ax: matplotlib axes (a new figure when ``None``).
+            x, y: measure labels for the axes (default: the first two measures; the paper puts
+                CKA or linear regression on x and angular Procrustes on y).
+
+        Returns:
+            The axes.
+        """
+        import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
+
+        x, y = self._pair(x, y)
+        try:
+            guides = [check_real(g, "guides") for g in guides]
+        except TypeError:
+            raise ValueError(f"guides: expected a sequence of numbers, got {guides!r}") from None
+        region = self.region(x, y, bins=bins, points=points)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4.2, 4.0))
+        xs, lower, upper = _steps(region)
+        ax.fill_between(xs, lower, upper, color="0.85", lw=0, label="reached region")
+        ax.plot(xs, lower, "-", color="k", lw=1.2)
+        ax.plot(xs, upper, "-", color="k", lw=1.2)
+        table = self.trajectory
+        if trajectories:
+            for _, rows in table.groupby("target", sort=True):
+                ax.plot(rows[x], rows[y], "-", color="tab:blue", lw=0.6, alpha=0.5)
+        final = self.final
+        ax.plot(final[x], final[y], "o", color="tab:blue", ms=3.5, label="reached")
+        ix, iy = self.measures.index(x), self.measures.index(y)
+        ax.plot(self.targets[:, ix], self.targets[:, iy], "o", color="hotpink", ms=4.5, mfc="hotpink",
+                mec="none", alpha=0.9, label="targets")
+        for g in guides:
+            ax.axhline(g, ls="--", lw=0.8, color="0.4")
+            ax.axvline(g, ls="--", lw=0.8, color="0.4")
+        ax.set_xlim(min(0.0, float(table[x].min())) - 0.03, 1.03)  # below 0 only for scores that go there
+        ax.set_ylim(min(0.0, float(table[y].min())) - 0.03, 1.03)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(f"joint optimization: {len(self.targets)} targets, {self.optimization.steps} steps",
+                     fontsize="small")
+        ax.legend(frameon=False, fontsize="x-small", loc="upper left")
+        return ax
+
+    def save(self, path, **plot_options) -> list[str]:
+        """Write :meth:`plot` as PNG and PDF and :attr:`trajectory` as CSV (``path`` without suffix)."""
+        return save_figure(self.plot(**plot_options), self.trajectory, path)
+
+
+def _steps(region) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The region's boundaries as step functions over the bin edges (NaN across empty bins)."""
+    xs, lower, upper = [], [], []
+    previous_high = None
+    for row in region.itertuples(index=False):
+        if previous_high is not None and not np.isclose(row.x_low, previous_high):  # an empty bin between
+            for line in (xs, lower, upper):
+                line.append(np.nan)
+        xs += [row.x_low, row.x_high]
+        lower += [row.y_min, row.y_min]
+        upper += [row.y_max, row.y_max]
+        previous_high = row.x_high
+    return np.array(xs), np.array(lower), np.array(upper)
+
+
+def target_grid(n_measures: int, grid: int = 5) -> np.ndarray:
+    """Targets on a regular grid of the unit square (cube...): ``grid`` values per axis.
+
+    The values ``0, 1/(grid-1), ..., 1`` on every axis, all combinations, boundary and
+    interior (the pink dots of the paper's Fig. 6c); rows in lexicographic order, the last
+    measure varying fastest.
+
+    Example:
+        >>> target_grid(2, 3).tolist()
+        [[0.0, 0.0], [0.0, 0.5], [0.0, 1.0], [0.5, 0.0], [0.5, 0.5], [0.5, 1.0], [1.0, 0.0], [1.0, 0.5], [1.0, 1.0]]
+    """
+    n_measures = check_count(n_measures, "n_measures", 1)
+    grid = check_count(grid, "grid", 2)
+    values = np.linspace(0.0, 1.0, grid)
+    return np.array(list(itertools.product(values, repeat=n_measures)), dtype=np.float64)
+
+
+def joint_optimize(
+    reference,
+    measures,
+    targets=None,
+    *,
+    grid: int | None = None,
+    max_steps: int = 300,
+    lr: float = 0.1,
+    seed: int | Sequence[int] = 0,
+    record_every: int = 10,
+    device=None,
+    dtype=None,
+    progress: bool | None = None,
+    checkpoint=None,
+    checkpoint_every: int = 100,
+) -> JointResult:
+    r"""Optimize one dataset per target so that several scores reach the target values together.
+
+    For each target :math:`t` (row of ``targets``) a free :math:`Y_t`, shaped like the
+    reference, starts from standard Gaussian noise (seed ``seed + k`` for target ``k``) and
+    follows Adam on
+
+    .. math::
+
+        L_t(Y_t) = \sum_m \bigl| s_m(X, Y_t) - t_m \bigr| .
+
+    All targets form one batch of :func:`repalign.optimize` runs (run ``k`` = target ``k``;
+    the loss is minimized, ``maximize=False``), each measure is evaluated once per step on
+    the whole batch, and a tracker records every measure's score at steps 0,
+    ``record_every``, ..., ``max_steps`` (the scores the loss was computed from at that step,
+    not a second evaluation). Runs are independent (Adam acts element-wise), so a target's
+    trajectory does not depend on the other targets.
+
+    Args:
+        reference: X, ``(sample, unit)`` or ``(time, condition, unit)`` (numpy, torch, xarray,
+            lists) or a :class:`~repalign.datasets.Dataset`.
+        measures: two or more registry names or :class:`~repalign.registry.Measure` objects,
+            each a differentiable score whose range contains ``[0, 1]``; no measure twice.
+        targets: ``(n_targets, n_measures)`` values in ``[0, 1]`` (one row per target; a single
+            row may be given as a 1D sequence). Default: :func:`target_grid` with ``grid``
+            values per axis.
+        grid: values per axis of the default grid (``>= 2``; default 5, i.e. 25 targets for two
+            measures). Only without ``targets``.
+        max_steps: Adam steps per target (``>= 1``); every target runs them all.
+        lr: Adam's learning rate.
+        seed: seed of target 0's start noise (target k uses ``seed + k``), or one per target.
+        record_every: record the scores every this many steps.
+        device, dtype, progress, checkpoint, checkpoint_every: as for :func:`repalign.optimize`
+            (float32 is about twice as fast on a CPU). A checkpoint made with other measures or
+            other targets is refused (both are part of the loss's name, which ``optimize``
+            compares).
+
+    Returns:
+        :class:`JointResult`.
+
+    Raises:
+        ValueError: bad arguments, each message naming the argument (``measures``, ``targets``,
+            ``grid``, or those checked by :func:`repalign.optimize`).
+        FloatingPointError: a non-finite score or gradient (from :func:`repalign.optimize`).
+    """
+    labels, chosen = _check_measures(measures)
+    targets = _check_targets(targets, grid, len(chosen))
+    reference = _unwrap_dataset(reference)
+    loss, tracker = _loss_and_tracker(labels, chosen, targets)
+    result = optimize(
+        reference, loss, max_steps=max_steps, lr=lr, seed=seed, n_runs=len(targets), record_every=record_every,
+        trackers=[tracker], maximize=False, device=device, dtype=dtype, progress=progress,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+    )
+    return JointResult(tuple(labels), tuple(m.name for m in chosen), targets, result)
+
+
+# -- arguments ----------------------------------------------------------------------------------------------------
+
+
+def _unwrap_dataset(x):
+    from .datasets import Dataset  # noqa: PLC0415 -- an analysis module, loaded when used
+
+    return x.activity if isinstance(x, Dataset) else x
+
+
+def _check_measures(measures) -> tuple[list[str], list[Measure]]:
+    if isinstance(measures, (str, Measure)) or not isinstance(measures, Sequence):
+        raise ValueError(f"measures: expected a sequence of two or more measure names or Measures, got {measures!r}")
+    if len(measures) < 2:
+        raise ValueError(f"measures: joint optimization needs at least two measures, got {len(measures)}")
+    labels, chosen = [], []
+    for spec in measures:
+        if isinstance(spec, BoundMeasure):
+            raise ValueError(f"measures: got a BoundMeasure for {spec.measure.name!r}; pass the Measure or its name")
+        if isinstance(spec, str):
+            label, m = spec, _named_measure(spec)
+        elif isinstance(spec, Measure):
+            label, m = spec.name, spec
+        else:
+            raise ValueError(f"measures: expected measure names or Measures, got {type(spec).__name__}")
+        if m.kind != "score":
+            raise ValueError(f"measures: {label!r} ({m.name}) is a distance, range {list(m.range)}; joint "
+                             f"optimization sets targets in [0, 1] for scores: use its score form (e.g. "
+                             f"'angular-procrustes' instead of 'procrustes')")
+        if not (m.range[0] <= 0.0 and m.range[1] >= 1.0):
+            raise ValueError(f"measures: {label!r} ({m.name}) has range {list(m.range)}, which does not contain "
+                             f"[0, 1], the range of the targets")
+        if not m.differentiable:
+            raise ValueError(f"measures: {label!r} ({m.name}) is not differentiable and cannot be optimized")
+        if label in _FIXED_COLUMNS or label.startswith(_TARGET_PREFIX):
+            raise ValueError(f"measures: the label {label!r} would clash with a column of the table; "
+                             f"pass repalign.measure({label!r}) instead")
+        labels.append(label)
+        chosen.append(m)
+    names = [m.name for m in chosen]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"measures: each measure may appear once, got {twice} more than once")
+    return labels, chosen
+
+
+def _check_targets(targets, grid, n_measures: int) -> np.ndarray:
+    if targets is None:
+        return target_grid(n_measures, 5 if grid is None else grid)
+    if grid is not None:
+        raise ValueError("grid: give either targets or grid (the default targets), not both")
+    try:
+        values = np.array(targets, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"targets: expected an array of numbers of shape (n_targets, {n_measures}), "
+                         f"got {type(targets).__name__}") from None
+    if values.ndim == 1 and values.shape[0] == n_measures:
+        values = values[None, :]
+    if values.ndim != 2 or values.shape[1] != n_measures or values.shape[0] == 0:
+        raise ValueError(f"targets: expected shape (n_targets, {n_measures}) (one column per measure), "
+                         f"got {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError("targets: contains NaN or infinite values")
+    if (values < 0).any() or (values > 1).any():
+        raise ValueError(f"targets: expected values in [0, 1], got values in [{values.min():g}, {values.max():g}]")
+    return values
+
+
+def _loss_and_tracker(labels: list[str], chosen: list[Measure], targets: np.ndarray):
+    """The batched L1 loss (run k = target k) and the tracker of every measure's score.
+
+    At a recording step, :func:`repalign.optimize` calls the tracker on the very ``Y`` the loss
+    was just evaluated on; the tracker then reuses those scores (checked: equal ``Y``), so
+    the recorded loss is exactly the sum of the recorded scores' distances to the target and
+    the measures are not evaluated twice. Any other ``Y`` is scored afresh.
+    """
+    n_targets = len(targets)
+    digest = hashlib.sha256(np.ascontiguousarray(targets).tobytes()).hexdigest()[:16]
+    bound: list[BoundMeasure] = []
+    target_cache: dict = {}
+    last: list = []  # [(Y as evaluated, its scores)] of the latest loss evaluation
+
+    def scores(reference: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        if len(Y) != n_targets:  # no stop_at: optimize passes every run, in run order
+            raise RuntimeError(f"joint loss: expected the batch of all {n_targets} targets in order, got {len(Y)}")
+        if not bound:
+            bound.extend(m.bind(reference) for m in chosen)
+        return torch.stack([b.batch(Y) for b in bound], dim=-1)  # (n_targets, n_measures)
+
+    def loss(reference: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        key = (Y.dtype, Y.device)
+        if key not in target_cache:
+            target_cache[key] = torch.as_tensor(targets, dtype=Y.dtype, device=Y.device)
+        values = scores(reference, Y)
+        last[:] = [(Y.detach().clone(), values.detach())]  # a copy: the optimizer updates Y in place
+        return (values - target_cache[key]).abs().sum(dim=-1)
+
+    def tracker(reference: torch.Tensor, Y: torch.Tensor) -> dict:
+        if last and last[0][0].shape == Y.shape and torch.equal(last[0][0], Y):
+            values = last[0][1]
+        else:
+            values = scores(reference, Y)
+        return {_TRACKER_PREFIX + label: values[:, m] for m, label in enumerate(labels)}
+
+    loss.name = f"joint-l1({','.join(m.name for m in chosen)})[targets sha256:{digest}]"
+    tracker.name = "joint-scores"
+    return loss, tracker
