@@ -616,6 +616,14 @@ class Decoding:
         accuracy = self._evaluate(self._checked(batched, "reference"))[0]
         return {column: float(accuracy[i]) for i, column in enumerate(self.columns)}
 
+    def chance_accuracy(self) -> dict[str, float]:
+        """Accuracy of always predicting the most frequent class: ``{decode_<variable>: float}``.
+
+        The frequency of each variable's most common label over the conditions (0.5 for a balanced
+        binary variable such as ``context`` or ``choice`` of :func:`~repalign.datasets.mante_like`).
+        """
+        return {column: float(np.bincount(code).max() / len(code)) for column, code in zip(self.columns, self._codes)}
+
     def _checked(self, data: Data, name: str) -> torch.Tensor:
         if data.n_conditions is None:
             raise ValueError(f"{name}: Decoding needs (time, condition, unit) activity (one decoder per time bin), "
