@@ -143,3 +143,61 @@ def test_match_argument_errors(populations, capsys, arguments, message):
     path, _, _ = populations
     assert main(["match", str(path / "x.npy"), str(path / "y.npy"), *arguments]) == 2
     assert message in capsys.readouterr().err
+
+
+# -- the seed paper's experiments on a dataset file ------------------------------------------------------------
+
+
+@pytest.fixture
+def dataset_file(tmp_path):
+    from repalign.datasets import mante_like
+
+    return mante_like(n_units=24, n_time=3, seed=0).save(tmp_path / "mante.npz")
+
+
+def test_optimize_writes_trajectory_thresholds_and_decoding(dataset_file, tmp_path, capsys):
+    out = tmp_path / "opt"
+    code = main(["optimize", str(dataset_file), "-m", "cka", "--steps", "40", "--lr", "0.05", "--pcs", "3",
+                 "--decode", "context", "--record-every", "5", "--out", str(out)])
+    assert code == 0
+    for stem in ("trajectory", "pc_capture", "decoding"):
+        assert (out / f"{stem}.csv").exists() and (out / f"{stem}.png").exists()
+    Y = np.load(out / "final_Y.npy")
+    assert Y.shape == (1, 3, 72, 24)
+    trajectory = np.genfromtxt(out / "trajectory.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
+    assert {"pc1_r2", "pc3_r2", "decode_context"} <= set(trajectory.dtype.names)
+    # the file's final score is the library's, for the same settings
+    from repalign.datasets import load
+
+    again = repalign.optimize(load(dataset_file).activity, "cka", max_steps=40, lr=0.05, stop_at=0.99, seed=0,
+                              dtype="float32")
+    np.testing.assert_allclose(Y[0], again.Y[0], rtol=1e-6, atol=1e-6)
+    assert "cka" in capsys.readouterr().out
+
+
+def test_optimize_refuses_unknown_variables_and_measures(dataset_file, tmp_path, capsys):
+    assert main(["optimize", str(dataset_file), "--decode", "nope", "--out", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["optimize", str(dataset_file), "-m", "not-a-measure", "--out", str(tmp_path)]) == 2
+
+
+def test_perturb_matches_the_closed_forms(dataset_file, tmp_path, capsys):
+    out = tmp_path / "perturb"
+    assert main(["perturb", str(dataset_file), "-m", "cka", "-m", "nbs", "--pcs", "3", "--out", str(out)]) == 0
+    import pandas as pd
+
+    table = pd.read_csv(out / "perturbation.csv")
+    assert len(table) == 6 and (table.simulated - table.closed_form).abs().max() < 1e-10
+    assert "closed form" in capsys.readouterr().out
+
+
+def test_baselines_and_joint_write_their_tables(dataset_file, tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "base"
+    assert main(["baselines", str(dataset_file), "-m", "cka", "--splits", "2", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "baselines.csv")
+    assert set(table.baseline) == {"condition_average", "neuron_split"}
+    out = tmp_path / "joint"
+    assert main(["joint", str(dataset_file), "--grid", "2", "--steps", "20", "--out", str(out)]) == 0
+    assert (out / "joint.png").exists() and (out / "joint.csv").exists()

@@ -1,4 +1,5 @@
-"""Command line: ``repalign measures``, ``describe``, ``compare`` and ``match``.
+"""Command line: ``repalign measures``, ``describe``, ``compare``, ``match``, and the seed paper's
+experiments on any dataset file: ``optimize``, ``perturb``, ``joint`` and ``baselines``.
 
 Follows the library's conventions: the same names, aliases and keyword-free canonical
 spellings; errors are the library's ``ValueError`` messages, printed without a traceback.
@@ -10,6 +11,8 @@ import json
 import math
 import sys
 import time
+
+import numpy as np
 
 
 def _invariance_text(invariances: dict) -> str:
@@ -186,7 +189,184 @@ def _build_app():
                 print(f"unmatched units of {side.upper()} ({len(result[f'unmatched_{side}'])}): "
                       f"{_compact(result[f'unmatched_{side}'])}")
 
+    # -- the seed paper's experiments on a dataset file --------------------------------------------------------
+    data_help = "dataset: .npz or .nc (a saved Dataset, or a plain file; FILE:NAME picks the activity array)"
+    measure_help = "measure name or alias (repeatable)"
+    out_help = "output folder for tables (CSV) and figures (PNG + PDF)"
+
+    @app.command("optimize")
+    def optimize_command(
+        data: str = typer.Argument(..., help=data_help),
+        measure: list[str] = typer.Option(["angular-procrustes", "cka"], "-m", "--measure", help=measure_help),
+        steps: int = typer.Option(1000, "--steps", help="maximum number of Adam steps"),
+        lr: float = typer.Option(0.02, "--lr", help="learning rate"),
+        stop_at: float = typer.Option(0.99, "--stop-at", help="stop a run once its score reaches this"),
+        runs: int = typer.Option(1, "--runs", help="runs (seeds) per measure"),
+        seed: int = typer.Option(0, "--seed", help="seed of the first run's noise and of the folds"),
+        record_every: int = typer.Option(5, "--record-every", help="record scores and trackers every N steps"),
+        pcs: int = typer.Option(10, "--pcs", help="track the R² of this many reference PCs (0: none)"),
+        decode: list[str] = typer.Option(None, "--decode", help="task variable to decode (repeatable; "
+                                         "default: every column of the conditions table with 2+ values)"),
+        no_decode: bool = typer.Option(False, "--no-decode", help="do not track decoding"),
+        dtype: str = typer.Option("float32", "--dtype", help="float32 or float64"),
+        checkpoint: str = typer.Option(None, "--checkpoint", help="checkpoint file (resumed from if present)"),
+        out: str = typer.Option("results/optimize", "--out", help=out_help),
+    ):
+        """Optimize Gaussian noise towards the dataset (the seed paper's method) and track what it learns."""
+        from pathlib import Path
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from . import analyses, registry
+        from .optimize import optimize
+        from .trackers import PCCapture
+
+        if pcs < 0:
+            raise ValueError(f"--pcs must be >= 0, got {pcs}")
+        selected = [registry.measure(name) for name in measure]  # unknown names fail before any work
+        dataset = _load_dataset(data)
+        folder = Path(out)
+        trackers = []
+        capture = PCCapture(dataset, n_pcs=pcs) if pcs else None
+        if capture is not None:
+            trackers.append(capture)
+        decoding = None if no_decode else _decoding_tracker(dataset, decode, seed)
+        if decoding is not None:
+            trackers.append(decoding)
+        result = optimize(dataset.activity, selected, max_steps=steps, lr=lr, stop_at=stop_at, seed=seed,
+                          n_runs=runs, record_every=record_every, trackers=trackers, dtype=dtype,
+                          checkpoint=checkpoint)
+        written = result.save(folder / "trajectory")
+        if capture is not None:
+            table = analyses.capture_thresholds(result, capture)
+            written += analyses.save(analyses.plot_pc_capture(table), table, folder / "pc_capture")
+        if decoding is not None:
+            reference = decoding.reference_accuracy(dataset)
+            table = analyses.decoding_thresholds(result, reference, decoding.chance_accuracy())
+            written += analyses.save(analyses.plot_decoding(result, table), table, folder / "decoding")
+        np.save(folder / "final_Y.npy", result.Y)
+        rows = [{"measure": name, "run": str(r), "steps": str(result.reached_step[r] or result.steps),
+                 "final score": f"{result.final_score[r]:.4f}"}
+                for r, name in enumerate(n for n in measure for _ in range(runs))]
+        _print_table(rows, ["measure", "run", "steps", "final score"])
+        print(f"wrote {len(written) + 1} files to {folder}")
+
+    @app.command("perturb")
+    def perturb_command(
+        data: str = typer.Argument(..., help=data_help),
+        measure: list[str] = typer.Option(["cka", "nbs", "angular-procrustes", "angular-cka"], "-m", "--measure",
+                                          help=measure_help),
+        pcs: int = typer.Option(10, "--pcs", help="perturb each of the first N PCs"),
+        mode: str = typer.Option("orthogonal", "--mode", help="orthogonal (exact closed forms) or resample"),
+        repeats: int = typer.Option(1, "--repeats", help="independent draws per PC"),
+        seed: int = typer.Option(0, "--seed", help="seed of the new PC scores"),
+        out: str = typer.Option("results/perturb", "--out", help=out_help),
+    ):
+        """Replace one PC at a time and compare the scores with the closed forms (the paper's Fig. 6a)."""
+        from pathlib import Path
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from . import perturbation
+
+        if pcs < 1:
+            raise ValueError(f"--pcs must be >= 1, got {pcs}")
+        dataset = _load_dataset(data)
+        table = perturbation.perturbation_table(dataset.activity, measures=measure, ks=range(pcs), mode=mode,
+                                                seed=seed, n_repeats=repeats)
+        written = perturbation.save(table, Path(out) / "perturbation")
+        summary = table.groupby("measure", sort=False).apply(
+            lambda g: float((g.simulated - g.closed_form).abs().max()), include_groups=False)
+        _print_table([{"measure": m, "max |simulated - closed form|": f"{v:.2e}"} for m, v in summary.items()],
+                     ["measure", "max |simulated - closed form|"])
+        print(f"wrote {', '.join(written)}")
+
+    @app.command("joint")
+    def joint_command(
+        data: str = typer.Argument(..., help=data_help),
+        measure: list[str] = typer.Option(["cka", "angular-procrustes"], "-m", "--measure",
+                                          help=measure_help + "; at least two scores in [0, 1]"),
+        grid: int = typer.Option(5, "--grid", help="targets per axis of the unit square (cube)"),
+        steps: int = typer.Option(300, "--steps", help="Adam steps"),
+        lr: float = typer.Option(0.05, "--lr", help="learning rate"),
+        seed: int = typer.Option(0, "--seed", help="seed of the first target's noise"),
+        record_every: int = typer.Option(10, "--record-every", help="record every N steps"),
+        checkpoint: str = typer.Option(None, "--checkpoint", help="checkpoint file (resumed from if present)"),
+        out: str = typer.Option("results/joint", "--out", help=out_help),
+    ):
+        """Optimize several scores jointly towards a grid of targets: their allowed region (Fig. 6b,c)."""
+        from pathlib import Path
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from . import joint
+
+        dataset = _load_dataset(data)
+        result = joint.joint_optimize(dataset, tuple(measure), grid=grid, max_steps=steps, lr=lr, seed=seed,
+                                      record_every=record_every, checkpoint=checkpoint)
+        written = result.save(Path(out) / "joint")
+        final = result.final
+        print(final[list(result.measures) + ["loss"]].describe().loc[["min", "max"]].to_string(float_format="%.3f"))
+        print(f"wrote {', '.join(written)}")
+
+    @app.command("baselines")
+    def baselines_command(
+        data: str = typer.Argument(..., help=data_help),
+        measure: list[str] = typer.Option(["angular-procrustes", "cka", "angular-cka", "ridge-cv"], "-m",
+                                          "--measure", help=measure_help),
+        splits: int = typer.Option(10, "--splits", help="random halvings of the units (neuron-split baseline)"),
+        seed: int = typer.Option(0, "--seed", help="seed of the neuron splits"),
+        out: str = typer.Option("results/baselines", "--out", help=out_help),
+    ):
+        """Condition-average and neuron-split baseline scores of each measure (the paper's Fig. 2)."""
+        from pathlib import Path
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from . import baselines
+
+        dataset = _load_dataset(data)
+        which = baselines.BASELINES if dataset.n_conditions is not None else ("neuron_split",)
+        table = baselines.baseline_table(dataset, list(measure), n_splits=splits, seed=seed, baselines=which)
+        written = baselines.save(table, Path(out) / "baselines")
+        _print_table([{"measure": r.measure, "baseline": r.baseline, "score": f"{r.score:.4f}",
+                       "std": "-" if math.isnan(r.std) else f"{r.std:.4f}"} for r in table.itertuples()],
+                     ["measure", "baseline", "score", "std"])
+        print(f"wrote {', '.join(written)}")
+
     return app
+
+
+def _load_dataset(spec: str):
+    """A Dataset from ``FILE`` or ``FILE:NAME`` (.npz/.nc); a plain 2D/3D .npy is accepted too."""
+    from pathlib import Path
+
+    from .datasets import Dataset, load
+
+    path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    if Path(path).suffix.lower() == ".npy":
+        return Dataset(np.load(path, allow_pickle=False))
+    return load(path, name or None)
+
+
+def _decoding_tracker(dataset, variables, seed: int):
+    """A Decoding tracker for the chosen (or every decodable) column of the conditions table, or None."""
+    from .trackers import Decoding
+
+    if dataset.n_conditions is None or dataset.conditions is None or len(dataset.conditions.columns) == 0:
+        if variables:
+            raise ValueError("--decode needs a (time, condition, unit) dataset with a conditions table")
+        return None
+    if not variables:
+        table = dataset.conditions
+        variables = [c for c in table.columns if table[c].nunique() >= 2 and table[c].value_counts().min() >= 5]
+        if not variables:
+            return None
+    return Decoding(dataset, variables=tuple(variables), seed=seed)
 
 
 def _compact(indices: list[int]) -> str:
