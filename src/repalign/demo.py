@@ -69,17 +69,24 @@ def run(out: Path, *, seed: int = 0, n_units: int = 727, quick: bool = False) ->
     _log(f"reference: mante_like {reference.shape} (time, condition, unit); decoding "
          + ", ".join(f"{k.removeprefix('decode_')} {v:.2f}" for k, v in reference_accuracy.items()), start)
 
-    # 1. the headline optimization: the measures in one batched loop, both trackers. Ridge-CV cannot reach
-    #    0.99 (its penalty and cross-validation cap it at ridge-cv(X, X) < 1): it stops at 0.99 of that ceiling.
-    max_steps = 150 if quick else 1000
-    settings = dict(max_steps=max_steps, lr=0.02, seed=seed, record_every=10 if quick else 5,
+    # 1. the headline optimization, both trackers. Each run stops once its score reaches a fixed threshold, as
+    #    in the paper: 0.99 for angular Procrustes and CKA; 0.95 for angular CKA (= CKA 0.994: its arccos
+    #    stretches the top of the scale); 0.99 of its ceiling ridge-cv(X, X) < 1 for ridge-CV (its penalty
+    #    and cross-validation keep it below 1). Measures with the same threshold share one batched loop.
+    max_steps = 150 if quick else 300
+    settings = dict(max_steps=max_steps, lr=0.02, seed=seed, record_every=10,
                     trackers=[pcs, decoding], dtype="float32", progress=False)
-    unbounded = [m for m in MEASURES if m != "ridge-cv"]
-    results = [optimize(X, unbounded, stop_at=0.99, **settings)]
-    stops = dict.fromkeys(unbounded, 0.99)
+    stops = {"angular-procrustes": 0.99, "cka": 0.99, "angular-cka": 0.95}
     if "ridge-cv" in MEASURES:
         stops["ridge-cv"] = 0.99 * float(registry.measure("ridge-cv")(X, X))
-        results.append(optimize(X, "ridge-cv", stop_at=stops["ridge-cv"], **settings))
+    groups: dict[float, list[str]] = {}
+    for name in MEASURES:
+        groups.setdefault(stops[name], []).append(name)
+    # a ridge-CV step is five ridge fits and their gradients (several times a CKA step): its loop gets a
+    # larger learning rate and fewer steps, to keep the demo within a few minutes
+    results = [optimize(X, names, stop_at=stop, **(settings | ({"lr": 0.05, "max_steps": min(max_steps, 100)}
+                                                              if names == ["ridge-cv"] else {})))
+               for stop, names in groups.items()]
     frame = _combined(results)
     names = list(dict.fromkeys(frame["measure"]))
     steps = {}
@@ -93,8 +100,8 @@ def run(out: Path, *, seed: int = 0, n_units: int = 727, quick: bool = False) ->
     # 2. PC capture (Fig. 5): the data, and the matched Gaussian (every step, PCCapture only)
     capture = analyses.capture_thresholds(frame, pcs)
     capture.insert(0, "reference", "data")
-    gaussian = analyses.pc_capture(reference, unbounded, n_pcs=n_pcs, max_steps=max_steps, lr=0.02, seed=seed,
-                                   record_every=2, progress=False)
+    gaussian = analyses.pc_capture(reference, ["angular-procrustes", "cka"], n_pcs=n_pcs, max_steps=max_steps,
+                                   lr=0.02, seed=seed, record_every=5, progress=False)
     gaussian = gaussian[gaussian.reference == "matched Gaussian"]
     import pandas as pd
 
@@ -120,7 +127,7 @@ def run(out: Path, *, seed: int = 0, n_units: int = 727, quick: bool = False) ->
 
     # 4. the two-PC variance sweep (Fig. 4d,e) and the single-PC perturbation (Fig. 6a)
     sweep = analyses.variance_sweep((1.0, 0.3, 0.1, 0.03), ("angular-procrustes", "cka", "linreg"), seed=seed,
-                                    max_steps=600 if quick else 3000, progress=False)
+                                    max_steps=600 if quick else 2000, record_every=2, progress=False)
     sweep_pc2 = analyses.sweep_thresholds(sweep)
     sweep_pc2 = sweep_pc2[sweep_pc2.pc == 2]
     analyses.save(analyses.plot_variance_sweep(sweep), sweep, out / "variance_sweep")
@@ -130,9 +137,9 @@ def run(out: Path, *, seed: int = 0, n_units: int = 727, quick: bool = False) ->
     _log("variance sweep and single-PC perturbation", start)
 
     # 5. joint optimization of CKA and angular Procrustes (Fig. 6c), on fewer units to keep it short
-    joint_reference = mante_like(n_units=min(n_units, 40 if quick else 100), seed=seed)
+    joint_reference = mante_like(n_units=min(n_units, 40 if quick else 60), seed=seed)
     jointly = joint.joint_optimize(joint_reference, JOINT_MEASURES, grid=3 if quick else 6,
-                                   max_steps=100 if quick else 300, lr=0.05, seed=seed, dtype="float32",
+                                   max_steps=100 if quick else 200, lr=0.05, seed=seed, dtype="float32",
                                    record_every=10, progress=False)
     jointly.save(out / "joint")
     final = jointly.trajectory  # every recorded point is a dataset that reached that pair of scores
@@ -234,8 +241,9 @@ def _summary_markdown(summary: dict, out: Path, quick: bool) -> str:
         + ", ".join(f"{v} {ref['accuracy']['decode_' + v]:.2f}" for v in variables)
         + f" (chance {min(ref['chance'].values()):.2f}).",
         "",
-        "Gaussian noise was optimized towards it with Adam (lr 0.02) until each score reached 0.99 "
-        "(ridge-CV: 0.99 of its ceiling ridge-cv(X, X) < 1).",
+        "Gaussian noise was optimized towards it with Adam (lr 0.02) until each score reached a fixed "
+        "threshold: 0.99 (angular Procrustes, CKA), 0.95 (angular CKA, i.e. CKA 0.994), 0.99 of its ceiling "
+        "ridge-cv(X, X) < 1 (ridge-CV, lr 0.05 and at most 100 steps).",
         "",
         "## Principal components: score at which each PC is captured (R² halfway to its maximum)",
         "",
@@ -248,7 +256,7 @@ def _summary_markdown(summary: dict, out: Path, quick: bool) -> str:
                      + " | ".join(_fmt(pcs.get(k)) for k in (1, 2, 5, 10, 20))
                      + f" | {row['pcs_captured_at_0.9']} of {len(pcs)} |")
     lines += ["", "Matched Gaussian (same spectrum, random directions) — the spectrum's prediction "
-              "(ridge-CV, whose stopping score depends on its ceiling, is not run on it):", "",
+              "(angular Procrustes and CKA):", "",
               "| measure | PC 1 | PC 2 | PC 5 | PC 10 | PC 20 |", "|---|---|---|---|---|---|"]
     for row in summary["measures"]:
         pcs = row["pc_score_matched_gaussian"]
@@ -261,7 +269,7 @@ def _summary_markdown(summary: dict, out: Path, quick: bool) -> str:
     for row in summary["measures"]:
         lines.append(f"| {row['measure']} | " + " | ".join(_fmt(row["decoding_score"].get(v)) for v in variables)
                      + f" | {_fmt(row['condition_average'])} | {_fmt(row['neuron_split'])} |")
-    lines += ["", "— : not reached before the score reached 0.99.", ""]
+    lines += ["", "— : not reached before the run stopped.", ""]
     sweep = summary["variance_sweep_pc2"]
     if sweep:
         ratios = sorted({r for v in sweep.values() for r in v}, reverse=True)
