@@ -1,5 +1,6 @@
 """repalign.optimize: noise optimized towards a reference (seed paper, appendix B.2)."""
 
+import importlib
 import math
 
 import numpy as np
@@ -114,6 +115,147 @@ def test_several_measures_in_one_loop_equal_separate_loops(X):
     # every measure starts from the same noise
     start = together.trajectory[together.trajectory.step == 0]
     assert start.seed.tolist() == [3, 4] * 3
+
+
+def test_runs_evaluated_in_chunks_or_in_threads_follow_their_own_trajectories(X, monkeypatch):
+    """On the CPU, large runs are scored a few at a time (chunks) or in parallel threads; neither may
+    change a run's trajectory, including around runs that stopped (gaps between the active runs)."""
+    optimize_module = importlib.import_module("repalign.optimize")
+
+    names = ["cka", "angular-procrustes", ridge3()]
+    settings = dict(max_steps=40, stop_at=0.97, seed=[0, 1, 2], n_runs=3, record_every=5)
+    whole = optimize(X, names, **settings)  # tiny runs: one call per measure and step
+    assert len(set(whole.reached_step)) > 2  # runs stop at different steps, leaving gaps
+    monkeypatch.setattr(optimize_module, "_CPU_CHUNK_BYTES", 2 * np.prod(SHAPE) * 8)  # two runs per call
+    chunked = optimize(X, names, **settings)
+    monkeypatch.setattr(optimize_module, "_PARALLEL_MIN_BYTES", 0)  # one run per call, two threads
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert optimize_module._parallel_workers(torch.zeros(2, *SHAPE), [optimize_module._objective(
+            "cka", torch.as_tensor(X), None)]) == 2
+        threaded = optimize(X, names, **settings)
+        assert torch.get_num_threads() == 2  # restored after each step
+    finally:
+        torch.set_num_threads(threads)
+    for result in (chunked, threaded):
+        assert result.reached_step == whole.reached_step
+        assert np.allclose(result.Y, whole.Y, rtol=0, atol=1e-10)
+        assert np.allclose(result.trajectory.score, whole.trajectory.score, rtol=0, atol=1e-10)
+
+
+def test_user_callables_are_not_called_from_other_threads(X, monkeypatch):
+    import threading
+
+    optimize_module = importlib.import_module("repalign.optimize")
+    seen = set()
+
+    def my_score(reference, Y):
+        seen.add(threading.current_thread().name)
+        return repalign.measure("cka").bind(reference).batch(Y)
+
+    monkeypatch.setattr(optimize_module, "_PARALLEL_MIN_BYTES", 0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        optimize(X, my_score, maximize=True, max_steps=3, n_runs=3)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == {threading.current_thread().name}
+
+
+@pytest.fixture
+def evaluation(monkeypatch):
+    """Switch the loop's CPU evaluation between one call per measure ("whole"), two runs per call
+    ("chunked") and one run per call in two threads ("threaded")."""
+    optimize_module = importlib.import_module("repalign.optimize")
+    threads = torch.get_num_threads()
+
+    def use(mode):
+        monkeypatch.setattr(optimize_module, "_CPU_CHUNK_BYTES", 2**40 if mode == "whole" else 2 * np.prod(SHAPE) * 8)
+        monkeypatch.setattr(optimize_module, "_PARALLEL_MIN_BYTES", 0 if mode == "threaded" else 2**40)
+        torch.set_num_threads(2 if mode == "threaded" else 1)
+
+    yield use
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("mode", ["chunked", "threaded"])
+def test_chunked_and_threaded_gradients_equal_one_batched_call(X, evaluation, mode):
+    """_evaluate's values and Y.grad, chunk by chunk or thread by thread, against one call per measure,
+    with a gap of frozen runs and two measures of opposite direction (score up, distance down)."""
+    optimize_module = importlib.import_module("repalign.optimize")
+    reference = torch.as_tensor(X)
+    objectives = [optimize_module._objective(name, reference, None) for name in ("cka", "procrustes")]
+    n_runs = 4
+    Y = torch.randn(2 * n_runs, *SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    runs = torch.tensor([0, 1, 3, 4, 5, 6, 7])  # run 2 is frozen
+    sign = torch.tensor([-1.0] * n_runs + [1.0] * n_runs, dtype=torch.float64)
+
+    def evaluate(chunk_runs, pool):
+        Y.grad = torch.zeros_like(Y)
+        values, finite = optimize_module._evaluate(objectives, Y, runs, n_runs, sign, chunk_runs, pool)
+        return values, Y.grad.clone(), finite
+
+    whole = evaluate(len(Y), None)
+    evaluation(mode)
+    pool = None
+    if mode == "threaded":
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(2)
+    try:
+        split = evaluate(1 if mode == "threaded" else 2, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    assert torch.allclose(split[0], whole[0], rtol=0, atol=1e-13)
+    assert torch.allclose(split[1], whole[1], rtol=0, atol=1e-13)
+    assert bool(split[2].all()) and split[2].shape == (len(runs),)
+    assert torch.count_nonzero(whole[1][2]) == 0  # the frozen run gets no gradient
+    assert torch.count_nonzero(whole[1][runs]) > 0
+    # the independent reference: autograd through one call per run
+    for r in runs.tolist():
+        y = Y[r].clone().requires_grad_(True)
+        value = objectives[r // n_runs].evaluate(y[None])[0]
+        (grad,) = torch.autograd.grad(sign[r] * value, y)
+        assert torch.allclose(split[1][r], grad, rtol=0, atol=1e-13)
+
+
+def test_a_users_callable_gets_all_its_active_runs_in_one_call(X, evaluation):
+    """Chunking is for registry measures only: a callable that needs the whole batch (joint_optimize's
+    loss) gets every active run at once, in order, also after some runs stopped."""
+    evaluation("chunked")
+    cka = repalign.measure("cka")
+    sizes = []
+
+    def whole_batch_cka(reference, Y):
+        sizes.append(len(Y))
+        return cka.batch(reference.expand(len(Y), *reference.shape), Y)
+
+    settings = dict(max_steps=40, stop_at=0.97, seed=[0, 1, 2, 3], n_runs=4, record_every=5)
+    mine = optimize(X, whole_batch_cka, maximize=True, **settings)
+    registry = optimize(X, "cka", **settings)
+    assert len(set(mine.reached_step)) > 1  # runs stop at different steps
+    active = [sum(1 for s in mine.reached_step if s is None or s >= step) for step in range(mine.steps + 1)]
+    assert sizes == active  # one call per step, with every run still active
+    assert mine.reached_step == registry.reached_step
+    assert np.allclose(mine.Y, registry.Y, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["whole", "chunked", "threaded"])
+def test_checkpoint_resume_is_bit_identical_in_chunks_and_threads(X, tmp_path, evaluation, mode):
+    """Also when a run stops at the very step the first call ends on (run 4 at step 12): resuming
+    evaluates that step again, so the checkpoint must hold the run as still active there."""
+    evaluation(mode)
+    settings = dict(max_steps=30, seed=1, n_runs=3, record_every=4, stop_at=0.9)
+    straight = optimize(X, ["angular-procrustes", "cka"], **settings)
+    assert straight.reached_step[4] == 12
+    path = tmp_path / "run.pt"
+    optimize(X, ["angular-procrustes", "cka"], **{**settings, "max_steps": 12}, checkpoint=path)
+    resumed = optimize(X, ["angular-procrustes", "cka"], **settings, checkpoint=path)
+    assert torch.equal(torch.from_numpy(resumed.Y), torch.from_numpy(straight.Y))
+    assert resumed.trajectory.equals(straight.trajectory)
 
 
 # -- stopping, recording, trackers -------------------------------------------------------------------------------

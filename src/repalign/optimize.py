@@ -19,7 +19,15 @@ Algorithm (:func:`optimize`):
 2. All runs live in one tensor ``Y`` of shape ``(n_measures * n_runs, *shape)`` updated by one
    optimizer on the loss :math:`L = \sum_r \mp v_r(Y_r)` (−score, +distance). Each run's value
    depends on its own slice only, and Adam and SGD act element-wise, so every run follows
-   exactly the trajectory it would follow alone; the measure sees all runs in one batched call.
+   exactly the trajectory it would follow alone (Adam is torch's fused implementation where
+   available). The measure sees the runs in batched calls: on an accelerator all at once; on
+   the CPU a few at a time (about 16 MB of Y per call: a call over many megabytes gets its
+   temporaries as fresh pages from the operating system, which made one call for 16 runs slower
+   than 16 calls), and, with several torch threads and runs of at least 1 MB, in parallel, one
+   run per thread with ``torch.set_num_threads(1)`` while they are evaluated (restored after
+   each step): independent runs use the cores better than LAPACK's factorizations (eigh,
+   Cholesky) do, and do not collapse when other processes share the cores. Each call's backward
+   follows its forward at once; the gradients are written into ``Y.grad``.
 3. At every step the values are checked: a non-finite value or gradient raises
    :class:`FloatingPointError` naming the step, the run and the measure (nothing is clipped or
    replaced). A run whose value reaches ``stop_at`` is frozen (its slice is restored after each
@@ -68,6 +76,7 @@ import numbers
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -76,7 +85,7 @@ import numpy as np
 import torch
 
 from ._figures import save_figure
-from .inputs import as_data
+from .inputs import Data, as_data, check_same_samples
 from .registry import BoundMeasure, Measure, measure as _named_measure
 
 __all__ = ["optimize", "OptimizationResult"]
@@ -87,6 +96,10 @@ _CHECKPOINT_FORMAT = "repalign.optimize checkpoint 1"
 _RESERVED_COLUMNS = ("run", "measure", "seed", "step", "score")
 # settings that may change between an interrupted run and its resumption
 _RESUMABLE = ("max_steps", "checkpoint", "checkpoint_every", "device", "progress")
+# on the CPU, the measures see at most this many bytes of Y per call (see _chunk_runs)
+_CPU_CHUNK_BYTES = 16 * 2**20
+# on the CPU, runs at least this large are evaluated in parallel threads (see _parallel_workers)
+_PARALLEL_MIN_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,7 @@ class _Objective:
     name: str
     maximize: bool
     evaluate: Callable[[torch.Tensor], torch.Tensor]  # (batch, *shape) -> (batch,)
+    thread_safe: bool = False  # may be called from several threads at once (registry measures)
 
 
 @dataclass
@@ -306,7 +320,8 @@ def optimize(
     }
 
     Y = y0.requires_grad_(True)
-    opt = _OPTIMIZERS[optimizer]([Y], lr=lr)
+    Y.grad = torch.zeros_like(Y)  # written run by run in _evaluate (no backward through Y itself)
+    opt = _optimizer(optimizer, Y, lr)
     state = _State(active=torch.ones(n_total, dtype=torch.bool), reached=torch.full((n_total,), -1),
                    last_value=torch.full((n_total,), math.nan, dtype=torch.float64), rows=_Rows())
     if checkpoint is not None and Path(checkpoint).exists():
@@ -314,29 +329,36 @@ def optimize(
         if state.step > max_steps:
             raise ValueError(f"checkpoint {str(checkpoint)!r} is at step {state.step}, beyond max_steps={max_steps}")
 
-    def save(n_rows: int) -> None:
+    def save(n_rows: int, active, reached, last_value) -> None:
         _save_checkpoint(Path(checkpoint), {
             "format": _CHECKPOINT_FORMAT, "settings": settings, "step": state.step, "Y": Y.detach().cpu(),
-            "optimizer": _to_cpu(opt.state_dict()), "active": state.active, "reached": state.reached,
-            "last_value": state.last_value, "rows": state.rows.state(n_rows), "rng": torch.get_rng_state(),
+            "optimizer": _to_cpu(opt.state_dict()), "active": active, "reached": reached,
+            "last_value": last_value, "rows": state.rows.state(n_rows), "rng": torch.get_rng_state(),
         })
 
     run_maximize = torch.tensor([o.maximize for o in objectives]).repeat_interleave(n_runs)
     run_sign = (1.0 - 2.0 * run_maximize.to(dtype)).to(device)  # the loss is -score, +distance
     active, reached, last_value, rows = state.active, state.reached, state.last_value, state.rows
     start = state.step
+    workers = _parallel_workers(Y, objectives)
+    chunk_runs = 1 if workers > 1 else _chunk_runs(Y)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="repalign-optimize") if workers > 1 else None
+    n_frozen, frozen, held = 0, None, None
     bar = _progress_bar(progress, max_steps, start)
     try:
         while True:
             step = state.step
             if checkpoint is not None and step > start and step % checkpoint_every == 0:
-                save(len(rows))
+                save(len(rows), active, reached, last_value)
             final = step == max_steps
-            n_rows_before = len(rows)
+            # the state at the start of this step: what the closing checkpoint saves, as resuming
+            # evaluates the last step again (a run that stops there must still be active then)
+            n_rows_before, before = len(rows), (active.clone(), reached.clone(), last_value.clone())
             runs_now = torch.nonzero(active).flatten()
-            with torch.set_grad_enabled(not final):
-                values = _evaluate(objectives, Y, runs_now, n_runs, n_total)
-            value_cpu = values.detach().to("cpu", torch.float64)
+            # the gradient is computed with the values (chunk by chunk); unused when every run stops here
+            values, grad_finite = _evaluate(objectives, Y, runs_now, n_runs,
+                                            None if final else run_sign, chunk_runs, pool)
+            value_cpu = values.to("cpu", torch.float64)
             _check_finite_values(value_cpu, runs_now, step, objectives, n_runs)
             last_value[runs_now] = value_cpu
             newly = torch.zeros(n_total, dtype=torch.bool)
@@ -354,14 +376,14 @@ def optimize(
                 bar.set_postfix_str(_postfix(value_cpu, runs_now, objectives, n_runs), refresh=False)
             if final or stop_all:
                 break
-            loss = (run_sign[runs_now.to(device)] * values).sum()
-            opt.zero_grad(set_to_none=False)
-            loss.backward()
-            _check_gradient(Y, step, objectives, n_runs)
-            frozen = torch.nonzero(~active).flatten().to(device)
-            held = Y.detach().index_select(0, frozen) if frozen.numel() else None
+            _check_gradient(grad_finite, runs_now, step, objectives, n_runs)
+            if int((~active).sum()) != n_frozen:  # runs stopped: keep their Y, and no gradient from now on
+                frozen = torch.nonzero(~active).flatten().to(device)
+                n_frozen = frozen.numel()
+                held = Y.detach().index_select(0, frozen)
+                Y.grad.index_fill_(0, frozen, 0)
             opt.step()
-            if held is not None:  # a frozen run stays put whatever the optimizer's momentum says
+            if n_frozen:  # a frozen run stays put whatever the optimizer's momentum says
                 with torch.no_grad():
                     Y.index_copy_(0, frozen, held)
             state.step += 1
@@ -370,8 +392,10 @@ def optimize(
     finally:
         if bar is not None:
             bar.close()
+        if pool is not None:
+            pool.shutdown()
     if checkpoint is not None:
-        save(n_rows_before)
+        save(n_rows_before, *before)
     return OptimizationResult(
         Y=Y.detach().cpu().numpy().copy(),
         settings=settings,
@@ -385,22 +409,114 @@ def optimize(
 # -- the loop's pieces ------------------------------------------------------------------------------------------
 
 
+def _optimizer(name: str, Y: torch.Tensor, lr: float) -> torch.optim.Optimizer:
+    """Adam fused into one pass over Y where this torch supports it (no full-size temporaries, several
+    times faster on a large batch of runs; the same update up to rounding), else the plain loop."""
+    if name == "adam":
+        try:
+            return torch.optim.Adam([Y], lr=lr, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # torch < 2.4 on the CPU, or an unsupported device
+            pass
+    return _OPTIMIZERS[name]([Y], lr=lr)
+
+
+def _chunk_runs(Y: torch.Tensor) -> int:
+    """Runs per measure call: all of them on an accelerator; on the CPU as many as fit in
+    ``_CPU_CHUNK_BYTES`` of Y. A batch's temporaries of many megabytes are mapped fresh from the
+    operating system at every allocation (page faults, zeroing), while those of a run or two are
+    recycled by the allocator: a single call for 16 runs of 15 x 72 x 727 was slower than 16 calls."""
+    if Y.device.type != "cpu":
+        return max(1, len(Y))
+    per_run = max(1, Y[0].numel() * Y.element_size())
+    return max(1, _CPU_CHUNK_BYTES // per_run)
+
+
+def _parallel_workers(Y: torch.Tensor, objectives) -> int:
+    """Threads over runs: on the CPU, with several torch threads, several runs of at least
+    ``_PARALLEL_MIN_BYTES`` each and registry measures only, one run per thread at a time, each on
+    one torch thread (``torch.set_num_threads(1)`` while the runs are evaluated, restored after).
+    Independent runs keep every core busy, where a single run leaves LAPACK's factorizations (eigh,
+    Cholesky) poorly parallel, and a shared machine makes multi-threaded LAPACK far slower still."""
+    threads = torch.get_num_threads()
+    if (Y.device.type != "cpu" or threads < 2 or len(Y) < 2 or not all(o.thread_safe for o in objectives)
+            or Y[0].numel() * Y.element_size() < _PARALLEL_MIN_BYTES):
+        return 1
+    return min(threads, len(Y))
+
+
 def _measure_index(runs: torch.Tensor, n_runs: int) -> torch.Tensor:
     return torch.div(runs, n_runs, rounding_mode="floor")
 
 
-def _evaluate(objectives, Y: torch.Tensor, runs: torch.Tensor, n_runs: int, n_total: int) -> torch.Tensor:
-    """Values of the runs ``runs`` (in that order): one batched call per measure."""
-    if runs.numel() == n_total:
-        parts = [o.evaluate(Y[m * n_runs:(m + 1) * n_runs]) for m, o in enumerate(objectives)]
-        return torch.cat(parts)
-    parts = []
+def _evaluate(objectives, Y: torch.Tensor, runs: torch.Tensor, n_runs: int, sign, chunk_runs: int, pool=None):
+    """Values of the runs ``runs`` (in that order), and with ``sign`` their gradients, written into ``Y.grad``.
+
+    Each registry measure is called on chunks of at most ``chunk_runs`` runs that sit next to each
+    other in Y (views, no copies); a user's callable gets all its active runs in one call, in order
+    (it may need the whole batch, as ``joint_optimize``'s loss does). With ``sign`` (per run: -1 to maximize, +1 to minimize) each chunk's backward
+    follows its forward at once, so that only one chunk's intermediates are alive at a time. With a
+    thread ``pool`` the chunks run in parallel, each on one torch thread (see ``_parallel_workers``).
+    Returns the detached values and, per run, whether its gradient is finite (None without ``sign``).
+    """
     which = _measure_index(runs, n_runs)
+    tasks = []
     for m, objective in enumerate(objectives):
         chosen = runs[which == m]
-        if chosen.numel():
-            parts.append(objective.evaluate(Y.index_select(0, chosen.to(Y.device))))
-    return torch.cat(parts)
+        if not chosen.numel():
+            continue
+        if objective.thread_safe:  # registry measures: any chunk of runs
+            tasks += [(objective, slice(lo, hi)) for lo, hi in _chunks(chosen.tolist(), chunk_runs)]
+        else:  # a user's callable sees all its active runs at once, in order (it may need the whole batch)
+            tasks.append((objective, chosen.to(Y.device)))
+
+    def run(task):
+        objective, where = task
+        part = Y.detach()[where] if isinstance(where, slice) else Y.detach().index_select(0, where)
+        if sign is None:
+            with torch.no_grad():
+                return objective.evaluate(part), None
+        part.requires_grad_(True)
+        with torch.enable_grad():
+            value = objective.evaluate(part)
+            run_sign = sign[where] if isinstance(where, slice) else sign.index_select(0, where)
+            (grad,) = torch.autograd.grad((run_sign * value).sum(), part)
+        if isinstance(where, slice):
+            Y.grad[where] = grad  # chunks are disjoint slices
+        else:
+            Y.grad.index_copy_(0, where, grad)
+        return value.detach(), _finite_rows(grad)
+
+    if pool is not None and len(tasks) > 1:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            results = list(pool.map(run, tasks))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        results = [run(task) for task in tasks]
+    if not results:
+        return Y.new_zeros(0), None
+    values = torch.cat([value for value, _ in results])
+    return values, (None if sign is None else torch.cat([ok for _, ok in results]).cpu())
+
+
+def _chunks(runs: list[int], size: int):
+    """(lo, hi) ranges of consecutive run indices, at most ``size`` runs each."""
+    start = 0
+    for i in range(1, len(runs) + 1):
+        if i == len(runs) or runs[i] != runs[i - 1] + 1 or i - start == size:
+            yield runs[start], runs[i - 1] + 1
+            start = i
+
+
+def _finite_rows(grad: torch.Tensor) -> torch.Tensor:
+    """Per run: are all entries of its gradient finite? (A sum is non-finite if any entry is; the exact
+    test runs only then, as a sum may also overflow.)"""
+    ok = torch.isfinite(grad.flatten(1).sum(dim=1))
+    if not bool(ok.all()):
+        ok = torch.isfinite(grad).flatten(1).all(dim=1)
+    return ok
 
 
 def _describe_run(run: int, objectives, n_runs: int) -> str:
@@ -417,10 +533,9 @@ def _check_finite_values(values: torch.Tensor, runs: torch.Tensor, step: int, ob
         )
 
 
-def _check_gradient(Y: torch.Tensor, step: int, objectives, n_runs: int) -> None:
-    finite = torch.isfinite(Y.grad).flatten(1).all(dim=1).cpu()
+def _check_gradient(finite: torch.Tensor, runs: torch.Tensor, step: int, objectives, n_runs: int) -> None:
     if not bool(finite.all()):
-        which = [_describe_run(int(r), objectives, n_runs) for r in torch.nonzero(~finite).flatten()[:5]]
+        which = [_describe_run(int(r), objectives, n_runs) for r in runs[~finite][:5]]
         raise FloatingPointError(
             f"non-finite gradient at step {step} for {', '.join(which)}; the run is stopped rather "
             f"than continued with altered gradients (try a smaller lr or float64)"
@@ -622,7 +737,7 @@ def _objective(spec, reference: torch.Tensor, maximize: bool | None) -> _Objecti
             raise ValueError(f"measure: {spec.name!r} is not differentiable and cannot be optimized by gradient")
         bound = spec.bind(reference)
         direction = spec.kind == "score" if maximize is None else maximize
-        return _Objective(spec.name, direction, bound.batch)
+        return _Objective(spec.name, direction, _batch_of_runs(bound, reference), thread_safe=True)
     if not callable(spec):
         raise ValueError(f"measure: expected a measure name, a Measure or a callable f(reference, Y), "
                          f"got {type(spec).__name__}")
@@ -652,6 +767,26 @@ def _objective(spec, reference: torch.Tensor, maximize: bool | None) -> _Objecti
         return values
 
     return _Objective(name, direction, evaluate)
+
+
+def _batch_of_runs(bound: BoundMeasure, reference: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``bound.batch`` for the loop's own runs, without validating them again at every step.
+
+    Y is checked where it is made (the initial noise, or ``init`` through ``inputs.as_data``) and the
+    loop checks every value and gradient for finiteness; the per-call checks of ``as_data`` (finite
+    values, constant units) would re-read all of Y several times per step. Shapes are still checked.
+    """
+
+    def evaluate(Y: torch.Tensor) -> torch.Tensor:
+        structured = Y.ndim == 4  # (batch, time, condition, unit)
+        values = Y.reshape(Y.shape[0], Y.shape[1] * Y.shape[2], Y.shape[3]) if structured else Y
+        dy = Data(values, "Ys", Y.shape[2] if structured else None, Y.shape[1] if structured else None, True)
+        dx, px = bound._reference_for(values)  # the reference prepared once per dtype and device
+        check_same_samples(dx, dy)
+        return bound.measure._score(dx, dy, px)
+
+    bound._reference_for(reference)  # prepared here, before any threads share the bound measure
+    return evaluate
 
 
 def _trackers(trackers) -> list[_Tracker]:

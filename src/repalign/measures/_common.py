@@ -19,9 +19,41 @@ def snap_tolerance(dtype: torch.dtype) -> float:
     return SNAP_ULPS * torch.finfo(dtype).eps
 
 
+class _Center(torch.autograd.Function):
+    """x − its mean over samples. The centring projection is symmetric, so the backward is the same
+    map applied to the gradient: two passes over it, where autograd's sub/mean/expand chain takes four."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x - x.mean(dim=-2, keepdim=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _Center.apply(grad)  # linear: differentiable again through the same function
+
+
 def center(x: torch.Tensor) -> torch.Tensor:
     """Subtract each unit's mean over samples (columns centred)."""
-    return x - x.mean(dim=-2, keepdim=True)
+    return _Center.apply(x)
+
+
+class _SquaredNorm(torch.autograd.Function):
+    """‖x‖²_F over the last two dimensions in one reading pass (no squared copy), gradient 2·x·g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.linalg.vector_norm(x, dim=(-2, -1)).square()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return x * (2 * grad)[..., None, None]
+
+
+def squared_norm(x: torch.Tensor) -> torch.Tensor:
+    """Squared Frobenius norm of the last two dimensions of ``x``."""
+    return _SquaredNorm.apply(x)
 
 
 def reduce_units(x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +108,7 @@ class _GramFrobeniusSq(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, gram = ctx.saved_tensors
-        return (4 * grad)[..., None, None] * (x @ gram)
+        return x @ (gram * (4 * grad)[..., None, None])  # the scale on the q x q factor, not on the result
 
 
 def gram_frobenius_sq(x: torch.Tensor) -> torch.Tensor:

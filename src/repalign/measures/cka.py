@@ -128,8 +128,10 @@ class CKA(Family):
             prepared["self"] = self._kernel_hsic(prepared["gram"], prepared["gram"], params)
             return prepared
         xc = center(reduce_units(x))
-        diag = xc.square().sum(dim=-1)  # K_ii
-        prepared = {"x": xc, "diag": diag, "sum": diag.sum(dim=-1)}
+        prepared = {"x": xc}
+        if params["hsic"] != "gretton":  # the diagonal terms of the unbiased and Lange estimators
+            diag = xc.square().sum(dim=-1)  # K_ii
+            prepared.update(diag=diag, sum=diag.sum(dim=-1))
         prepared["self"] = self._linear_hsic(prepared, prepared, gram_frobenius_sq(xc), params)
         return prepared
 

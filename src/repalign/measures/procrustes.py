@@ -35,7 +35,16 @@ import math
 
 import torch
 
-from ._common import angular, angular_score, center, nuclear_norm, reduce_units, snapped_nonnegative, snapped_sqrt
+from ._common import (
+    angular,
+    angular_score,
+    center,
+    nuclear_norm,
+    reduce_units,
+    snapped_nonnegative,
+    snapped_sqrt,
+    squared_norm,
+)
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 NBS_REFERENCE = "Tang et al. 2020 (NBS); Harvey, Larsen & Williams 2023, Duality of Bures and shape distances"
@@ -44,7 +53,7 @@ PROCRUSTES_REFERENCE = "Williams et al. 2021, Generalized shape metrics on neura
 
 def _prepare_centred(data) -> dict:
     xc = center(reduce_units(data.values))
-    return {"x": xc, "norm_sq": xc.square().sum(dim=(-2, -1))}
+    return {"x": xc, "norm_sq": squared_norm(xc)}
 
 
 def _nbs_parts(px, py):
@@ -158,7 +167,7 @@ class ShapeMetric(Family):
         if params["alpha"] == 1.0:
             xc = reduce_units(xc)
         xw = _partial_whitening(xc, params["alpha"], data.name)
-        return {"x": xw, "norm_sq": xw.square().sum(dim=(-2, -1))}
+        return {"x": xw, "norm_sq": squared_norm(xw)}
 
     def evaluate(self, px, py, params, output):
         nbs = _nbs_parts(px, py)[1]

@@ -141,13 +141,15 @@ def _ridge_scores(target, predictor, lam: float, bounds: list[int] | None, aggre
         return _fold_score(target, prediction, aggregate)
 
     n = predictor.shape[-2]
+    # one output per fold: each fold's gradient arrives on its own (slicing one output would
+    # scatter every fold's gradient into a zero-filled tensor of the full size)
     predictions = _KFoldRidgePredictions.apply(target, predictor, lam, tuple(bounds), family)
     target_sums = target.sum(dim=-2)
     scores = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for (lo, hi), prediction in zip(zip(bounds[:-1], bounds[1:]), predictions):
         t_f = target[..., lo:hi, :]
         mean_t = (target_sums - t_f.sum(dim=-2)) / (n - (hi - lo))  # training mean of the target
-        scores.append(_fold_score(t_f - mean_t[..., None, :], predictions[..., lo:hi, :], aggregate))
+        scores.append(_fold_score(t_f - mean_t[..., None, :], prediction, aggregate))
     return torch.stack(scores, dim=-1).mean(dim=-1)
 
 
@@ -163,6 +165,16 @@ def _outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return u[..., :, None] * v[..., None, :]
 
 
+def _sub_outer_(a: torch.Tensor, u: torch.Tensor, v: torch.Tensor, alpha: float) -> torch.Tensor:
+    """a −= alpha · u vᵀ in place (u, v broadcast over a's leading dimensions), without forming u vᵀ."""
+    if a.ndim == 2:
+        return a.addr_(u, v, alpha=-alpha)
+    if a.ndim == 3:
+        lead = a.shape[:1]
+        return a.baddbmm_(u.expand(*lead, -1)[..., :, None], v.expand(*lead, -1)[..., None, :], alpha=-alpha)
+    return a.sub_(_outer(u, v), alpha=alpha)
+
+
 def _matvec(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (m @ v[..., None])[..., 0]
 
@@ -175,7 +187,7 @@ def _sum_to_shape(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
 
 class _KFoldRidgePredictions(torch.autograd.Function):
-    """Test-fold predictions of K-fold ridge, every fold centred with its training means.
+    """Test-fold predictions of K-fold ridge (one tensor per fold), every fold centred with its training means.
 
     Fold f (rows in ``bounds[f]:bounds[f+1]``, everything else trains): with training means μ_P,
     μ_T, A = G − G_f − n_tr μ_P μ_Pᵀ + λI, C = PᵀT − P_fᵀT_f − n_tr μ_P μ_Tᵀ and P̃_f = P_f − μ_P,
@@ -200,10 +212,11 @@ class _KFoldRidgePredictions(torch.autograd.Function):
             n_train = n - (hi - lo)
             mean_p = (sum_p - p_f.sum(dim=-2)) / n_train
             mean_t = (sum_t - t_f.sum(dim=-2)) / n_train
-            # in place: these q x q passes are memory-bound and add up over folds
-            a = torch.sub(gram_all, grams[f]).sub_(_outer(mean_p, mean_p), alpha=n_train)
+            # in place, into the fold's own Grams (not needed any more): a fresh q x q tensor costs more
+            # in page faults than the pass over it
+            a = _sub_outer_(torch.sub(gram_all, grams[f], out=grams[f]), mean_p, mean_p, n_train)
             a.diagonal(dim1=-2, dim2=-1).add_(lam)
-            cross = torch.sub(cross_all, crosses[f]).sub_(_outer(mean_p, mean_t), alpha=n_train)
+            cross = _sub_outer_(torch.sub(cross_all, crosses[f], out=crosses[f]), mean_p, mean_t, n_train)
             chol, info = torch.linalg.cholesky_ex(a)
             _raise_if_singular(info, family, f"fold {f + 1}")
             solved = torch.cholesky_solve((p_f - mean_p[..., None, :]).mT, chol)  # A⁻¹ P̃_fᵀ
@@ -211,11 +224,11 @@ class _KFoldRidgePredictions(torch.autograd.Function):
             saved += [chol, cross, solved, mean_p, mean_t]
         ctx.save_for_backward(target, predictor, *saved)
         ctx.bounds = bounds
-        return torch.cat(predictions, dim=-2)
+        return tuple(predictions)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
+    def backward(ctx, *grads):
         target, predictor, *saved = ctx.saved_tensors
         need_target, need_predictor = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         folds = list(zip(ctx.bounds[:-1], ctx.bounds[1:]))
@@ -224,7 +237,7 @@ class _KFoldRidgePredictions(torch.autograd.Function):
         for f, (lo, hi) in enumerate(folds):
             chol, cross, solved, mean_p, mean_t = saved[5 * f: 5 * f + 5]
             n_train = n - (hi - lo)
-            g_f = grad[..., lo:hi, :]
+            g_f = grads[f]
             z = torch.cholesky_solve(cross @ g_f.mT, chol)  # A⁻¹ C gEᵀ  (q x n_f)
             g_cross = solved @ g_f
             g_a = solved @ z.mT
@@ -249,10 +262,10 @@ class _KFoldRidgePredictions(torch.autograd.Function):
         for f, (lo, hi) in enumerate(folds):
             g_a, g_cross, g_rows, g_mean_p, g_mean_t = per_fold[f]
             p_f, t_f = predictor[..., lo:hi, :], target[..., lo:hi, :]
-            others_cross = g_cross_all - g_cross
+            others_cross = torch.sub(g_cross_all, g_cross, out=g_cross)  # in place: each fold's own is done
             if need_predictor:
                 rows = grad_p[..., lo:hi, :]
-                rows.copy_(p_f @ (g_a_all - g_a))
+                rows.copy_(p_f @ torch.sub(g_a_all, g_a, out=g_a))
                 rows.add_(t_f @ others_cross.mT).add_(g_rows).add_((g_mean_p_all - g_mean_p)[..., None, :])
             if need_target:
                 grad_t[..., lo:hi, :] = p_f @ others_cross + (g_mean_t_all - g_mean_t)[..., None, :]
@@ -359,7 +372,8 @@ class _Regression(Family):
         bounds = None
         if folds is not None:
             order, bounds = fold_order(data.n_samples, data.n_conditions, folds, params["split"], params.get("seed", 0))
-            centred = centred[..., torch.as_tensor(order, device=centred.device), :]
+            if not np.array_equal(order, np.arange(len(order))):  # split="samples" keeps the rows in place
+                centred = centred[..., torch.as_tensor(order, device=centred.device), :]
         # the predictor role only sees the Gram of its rows, so its units can be reduced exactly
         return {"target": centred, "predictor": reduce_units(centred), "bounds": bounds}
 
