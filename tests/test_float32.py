@@ -22,3 +22,27 @@ def test_float32_close_to_float64_with_finite_gradient(name):
     if m.differentiable:
         value.backward()
         assert torch.isfinite(y32.grad).all()
+
+
+def test_float32_nuclear_norm_gradient_keeps_small_singular_values():
+    """‖A‖_* in float32 on an ill-conditioned A (σ from 1 down to 1e-5, as X̄ᵀȲ once Y nears an
+    ill-conditioned reference) takes the SVD route; its gradient U Vᵀ must keep every singular
+    direction that float32 resolves. The former cut at max(p, q)·ε·σ_max (2.4e-5 here) dropped
+    the smallest ones, which bent angular-Procrustes optimization in float32."""
+    from repalign.measures._common import nuclear_norm
+
+    p = 200
+    gen = torch.Generator().manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(p, p, dtype=torch.float64, generator=gen))
+    v, _ = torch.linalg.qr(torch.randn(p, p, dtype=torch.float64, generator=gen))
+    sigma = torch.logspace(0, -5, p, dtype=torch.float64)
+    a = (u * sigma) @ v.T
+    a32 = a.float().requires_grad_(True)
+    value = nuclear_norm(a32)
+    value.backward()
+    assert abs(value.item() - sigma.sum().item()) <= 1e-5 * sigma.sum().item()
+    exact = u @ v.T  # the gradient of ‖A‖_* at full rank
+    # float32 resolves singular vectors to about ε·σ_max/gap: the error is spread over the small, close
+    # values; a dropped direction would leave an error of 1 in the spectral norm
+    assert torch.linalg.matrix_norm(a32.grad.double() - exact, ord=2) < 0.5
+    assert torch.linalg.matrix_norm(a32.grad.double() - exact) < 0.1 * torch.linalg.matrix_norm(exact)
