@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-optimize clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_measures.py
+
+bench-optimize: $(STAMP)
+	$(PY) bench/bench_optimize.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
