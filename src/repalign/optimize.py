@@ -20,14 +20,15 @@ Algorithm (:func:`optimize`):
    optimizer on the loss :math:`L = \sum_r \mp v_r(Y_r)` (−score, +distance). Each run's value
    depends on its own slice only, and Adam and SGD act element-wise, so every run follows
    exactly the trajectory it would follow alone (Adam is torch's fused implementation where
-   available). The measure sees the runs in batched calls: on an accelerator all at once; on
+   available). A registry measure sees the runs in batched calls: on an accelerator all at once; on
    the CPU a few at a time (about 16 MB of Y per call: a call over many megabytes gets its
    temporaries as fresh pages from the operating system, which made one call for 16 runs slower
    than 16 calls), and, with several torch threads and runs of at least 1 MB, in parallel, one
    run per thread with ``torch.set_num_threads(1)`` while they are evaluated (restored after
    each step): independent runs use the cores better than LAPACK's factorizations (eigh,
-   Cholesky) do, and do not collapse when other processes share the cores. Each call's backward
-   follows its forward at once; the gradients are written into ``Y.grad``.
+   Cholesky) do, and do not collapse when other processes share the cores. A user's callable
+   always gets all its active runs in one call, in order, on the calling thread. Each call's
+   backward follows its forward at once; the gradients are written into ``Y.grad``.
 3. At every step the values are checked: a non-finite value or gradient raises
    :class:`FloatingPointError` naming the step, the run and the measure (nothing is clipped or
    replaced). A run whose value reaches ``stop_at`` is frozen (its slice is restored after each
