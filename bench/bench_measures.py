@@ -609,6 +609,25 @@ def tables(result: dict) -> str:
     return "\n".join(lines)
 
 
+def machine_info(repalign, **extra) -> dict:
+    """The machine, the software and the code a benchmark ran on, with ``extra`` entries."""
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "blas": "mkl" if torch.backends.mkl.is_available() else "other",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "loadavg_start": os.getloadavg(),
+        "repalign_version": getattr(repalign, "__version__", None),
+        "git_commit": git_commit(),
+        "repalign_source_sha256_12": source_digest(),
+        **extra,
+    }
+
+
 def write_results(out: Path, result: dict, md: str, script: str, log) -> None:
     """``out`` (JSON of everything) and ``out`` with ``.md`` (a machine line and the tables ``md``); prints the tables."""
     machine = result["machine"]
@@ -685,21 +704,7 @@ def main(argv=None) -> int:
         log(f"updated {out} and {md_path}")
         return 0
 
-    machine = {
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_version": torch.__version__,
-        "blas": "mkl" if torch.backends.mkl.is_available() else "other",
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "loadavg_start": os.getloadavg(),
-        "repalign_version": getattr(repalign, "__version__", None),
-        "git_commit": git_commit(),
-        "repalign_source_sha256_12": source_digest(),
-        "repalign_file": getattr(repalign, "__file__", None),
-    }
+    machine = machine_info(repalign, repalign_file=getattr(repalign, "__file__", None))
     log(f"machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, torch {machine['torch_version']} "
         f"with {machine['torch_threads']} threads, load average {machine['loadavg_start']}")
     big = sizes_spec["large"]

@@ -37,10 +37,8 @@ Run:  cd /work/main && PYTHONPATH=src python bench/bench_optimize.py [--quick] [
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -53,12 +51,10 @@ sys.path.insert(0, str(HERE))
 import baselines  # noqa: E402  (bench/baselines.py)
 from bench_measures import (  # noqa: E402  (shared helpers of bench/bench_measures.py)
     _cpu_snapshot,
-    cpu_model,
     fmt_t,
     fmt_x,
-    git_commit,
     other_load,
-    source_digest,
+    machine_info,
     wait_for_quiet,
     write_results,
 )
@@ -190,24 +186,6 @@ def trajectory_gap(base: dict, lib: dict) -> float | None:
     gaps = [abs(base["scores"][s] - v) for s, v in zip(lib["recorded_steps"], lib["recorded_scores"])
             if s < len(base["scores"])]
     return max(gaps) if gaps else None
-
-
-def machine_info(repalign, args) -> dict:
-    return {
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_version": torch.__version__,
-        "blas": "mkl" if torch.backends.mkl.is_available() else "other",
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "loadavg_start": os.getloadavg(),
-        "repalign_version": getattr(repalign, "__version__", None),
-        "git_commit": git_commit(),
-        "repalign_source_sha256_12": source_digest(),
-        "memory_total_gb": _memory_gb(),
-    }
 
 
 def _memory_gb() -> float | None:
@@ -428,7 +406,7 @@ def main(argv=None) -> int:
     def log(msg):
         print(f"[{time.perf_counter() - t_run:7.1f}s] {msg}", flush=True)
 
-    machine = machine_info(repalign, args)
+    machine = machine_info(repalign, memory_total_gb=_memory_gb())
     log(f"machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, torch {machine['torch_version']} with "
         f"{machine['torch_threads']} threads, load average {machine['loadavg_start']}")
     references = []
