@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -442,10 +441,7 @@ def main(argv=None) -> int:
                 f"({dtype_name}) ...")
             rows = batch_part(repalign, ref["name"], ref["X"], dtype_name, args, log)
             result["batch"].append({"reference": ref["name"], "dtype": dtype_name, "rows": rows})
-    machine["loadavg_end"] = os.getloadavg()
-    machine["total_wall_s"] = time.perf_counter() - t_run
-
-    write_results(out, result, tables(result), "bench_optimize.py", log)
+    write_results(out, result, tables(result), "bench_optimize.py", log, t_run)
     return 0
 
 
