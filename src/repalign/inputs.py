@@ -4,9 +4,10 @@ Every measure receives :class:`Data` objects built here, so every error message 
 bad input comes from this module and names the argument, what was expected and what
 was found.
 
-Accepted inputs: numpy arrays, torch tensors, xarray DataArrays and nested lists.
-Shapes: ``(sample, unit)`` or ``(time, condition, unit)``; batched calls add a leading
-``batch`` axis. 3D input is flattened row-major to ``(time * condition, unit)`` (row
+Accepted inputs: numpy arrays, torch tensors, xarray DataArrays, nested lists, and anything
+with an ``activity`` attribute holding one of these (a :class:`repalign.data.Dataset`), so that
+no caller unwraps a dataset by hand. Shapes: ``(sample, unit)`` or ``(time, condition, unit)``;
+batched calls add a leading ``batch`` axis. 3D input is flattened row-major to ``(time * condition, unit)`` (row
 index ``t * n_conditions + c``) and remembers its condition count, which
 cross-validated measures use to hold out whole conditions.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Data", "as_data", "as_pair"]
+__all__ = ["Data", "as_data", "as_pair", "as_activity", "as_matrix", "check_same_samples"]
 
 # dimension names recognised on xarray inputs, in the order the measures expect
 _XARRAY_ORDERS = (("time", "condition", "unit"), ("sample", "unit"))
@@ -75,6 +76,8 @@ def _is_xarray(x) -> bool:
 
 def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
     """Convert to a floating tensor; returns (tensor, came_from_torch)."""
+    if not isinstance(x, (torch.Tensor, np.ndarray, list, tuple)) and not _is_xarray(x) and hasattr(x, "activity"):
+        x = x.activity  # a Dataset (or any container of activity)
     if isinstance(x, torch.Tensor):
         if x.is_complex():
             raise ValueError(f"{name}: expected real numbers, got a complex tensor of dtype {x.dtype}")
@@ -90,7 +93,7 @@ def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
             raise ValueError(f"{name}: nested list is ragged (rows of different lengths): {err}") from None
     elif not isinstance(x, np.ndarray):
         raise ValueError(
-            f"{name}: expected a numpy array, torch tensor, xarray DataArray or nested list, "
+            f"{name}: expected a numpy array, torch tensor, xarray DataArray, nested list or Dataset, "
             f"got {type(x).__name__}"
         )
     if x.dtype.kind not in "biuf":
@@ -102,6 +105,11 @@ def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
 
 
 def _check_values(t: torch.Tensor, name: str, batched: bool) -> None:
+    _check_dimensions(t, name, batched)
+    _check_finite(t, name)
+
+
+def _check_dimensions(t: torch.Tensor, name: str, batched: bool) -> None:
     allowed = (3, 4) if batched else (2, 3)
     layout = (
         "(batch, sample, unit) or (batch, time, condition, unit)"
@@ -112,6 +120,9 @@ def _check_values(t: torch.Tensor, name: str, batched: bool) -> None:
         raise ValueError(f"{name}: expected a {layout} array, got {t.ndim} dimension(s) with shape {_shape(t)}")
     if t.numel() == 0:
         raise ValueError(f"{name}: empty array with shape {_shape(t)}")
+
+
+def _check_finite(t: torch.Tensor, name: str) -> None:
     finite = torch.isfinite(t.detach())
     if not bool(finite.all()):
         n_nan = int(torch.isnan(t.detach()).sum())
@@ -119,14 +130,20 @@ def _check_values(t: torch.Tensor, name: str, batched: bool) -> None:
         raise ValueError(f"{name}: contains {n_nan} NaN and {n_inf} infinite value(s); clean or impute them first")
 
 
-def as_data(x, name: str, *, batched: bool = False) -> tuple[Data, bool]:
+def as_data(x, name: str, *, batched: bool = False, check_values: bool = True) -> tuple[Data, bool]:
     """Check one input and return ``(Data, came_from_torch)``.
 
     Raises ``ValueError`` for unsupported types, non-numeric dtypes, wrong number of
     dimensions, empty arrays, NaN/Inf, fewer than 2 samples and constant input.
+    ``check_values=False`` skips the two scans of the values (NaN/Inf, constant units) for
+    callers that check them otherwise (the optimizer checks every value and gradient it
+    computes); types, dimensions and sample counts are still checked.
     """
     t, from_torch = _to_tensor(x, name)
-    _check_values(t, name, batched)
+    if check_values:
+        _check_values(t, name, batched)
+    else:
+        _check_dimensions(t, name, batched)
     n_conditions = n_time = None
     structured = t.ndim == (4 if batched else 3)
     if structured:
@@ -134,14 +151,59 @@ def as_data(x, name: str, *, batched: bool = False) -> tuple[Data, bool]:
         t = t.reshape(*t.shape[:-3], n_time * n_conditions, t.shape[-1])
     if t.shape[-2] < 2:
         raise ValueError(f"{name}: at least 2 samples are needed, got {t.shape[-2]}")
-    low, high = torch.aminmax(t.detach(), dim=-2)  # per unit, in one pass
-    constant = (low == high).all(dim=-1)
-    if bool(constant.any()):
-        which = "" if not batched else f" (batch item(s) {torch.nonzero(constant).flatten().tolist()})"
-        raise ValueError(
-            f"{name}: every unit is constant across samples{which}; similarity to constant data is undefined"
-        )
+    if check_values:
+        low, high = torch.aminmax(t.detach(), dim=-2)  # per unit, in one pass
+        constant = (low == high).all(dim=-1)
+        if bool(constant.any()):
+            which = "" if not batched else f" (batch item(s) {torch.nonzero(constant).flatten().tolist()})"
+            raise ValueError(
+                f"{name}: every unit is constant across samples{which}; similarity to constant data is undefined"
+            )
     return Data(t, name, n_conditions, n_time, batched), from_torch
+
+
+def as_activity(x, name: str) -> tuple[torch.Tensor, bool]:
+    """Check one input and return ``(values, came_from_torch)`` in its own layout.
+
+    The checks of :func:`as_data`; ``values`` keeps the ``(sample, unit)`` or
+    ``(time, condition, unit)`` shape (float64 unless the input was a floating torch tensor),
+    for analyses that work on units or conditions rather than on the flattened samples.
+
+    >>> values, from_torch = as_activity([[[0.0, 1.0], [2.0, 4.0]]], "X")
+    >>> tuple(values.shape), from_torch
+    ((1, 2, 2), False)
+    """
+    data, from_torch = as_data(x, name)
+    values = data.values
+    if data.n_conditions is not None:
+        values = values.reshape(data.n_time, data.n_conditions, data.n_units)
+    return values, from_torch
+
+
+def as_matrix(x, name: str, *, layout: str = "(sample, unit)") -> np.ndarray:
+    """A float64 numpy copy of a 2-D input, finite and non-empty (constant columns allowed).
+
+    For analyses whose matrices are not activity (encoding features and targets, rotation
+    matrices): the same type, dtype, NaN/Inf and shape messages as every measure, without the
+    sample-count and constant-unit rules of :func:`as_data`. ``layout`` names the expected axes
+    in the message.
+
+    >>> as_matrix([[1, 2], [3, 4]], "features").dtype
+    dtype('float64')
+    >>> as_matrix([1.0, 2.0], "features")
+    Traceback (most recent call last):
+    ...
+    ValueError: features: expected a 2D (sample, unit) array, got 1 dimension(s) with shape (2,)
+    """
+    tensor, _ = _to_tensor(x, name)
+    values = np.array(tensor.detach().to(device="cpu", dtype=torch.float64).numpy())
+    if values.ndim != 2:
+        raise ValueError(f"{name}: expected a 2D {layout} array, got {values.ndim} dimension(s) with shape "
+                         f"{values.shape}")
+    if values.size == 0:
+        raise ValueError(f"{name}: empty array with shape {values.shape}")
+    _check_finite(torch.from_numpy(values), name)
+    return values
 
 
 def _common_dtype_device(tensors: list[torch.Tensor], names: list[str]) -> tuple[torch.dtype, torch.device]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._optional import require
+
 __all__ = ["Transport", "exact_transport", "partial_transport", "assignment", "sinkhorn", "SinkhornResult"]
 
 
@@ -41,14 +43,8 @@ class Transport:
 
 
 def _import_pot():
-    try:
-        import ot  # noqa: PLC0415 -- POT is optional and slow to import
-    except ImportError as error:  # pragma: no cover - exercised only without POT
-        raise ImportError(
-            "exact optimal transport between populations of different sizes needs POT: "
-            "pip install 'repalign[matching]'"
-        ) from error
-    return ot
+    # POT is optional and slow to import: loaded by the first solve that needs it
+    return require("ot", "matching", "exact optimal transport between populations of different sizes")
 
 
 def _check_cost(cost, name: str = "cost") -> np.ndarray:

@@ -16,11 +16,11 @@ import functools
 import torch
 
 from .inputs import Data, as_data, as_pair, check_same_samples
-from .measures import FAMILIES
-from .measures._family import Family, Parameter
+
+from .measures import FAMILIES, Family, Parameter
 from .names import format_value, parse_name, split_top_level
 
-__all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases"]
+__all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "short_name"]
 
 ALIASES = {
     "cka": "cka-kernel=linear-hsic=gretton-score",
@@ -40,12 +40,14 @@ ALIASES = {
     "partial-soft-matching": "partial_soft_matching-score",
 }
 
+_SHORT = {canonical: alias for alias, canonical in reversed(ALIASES.items())}  # the first alias of each
+
 # one number, one canonical name: spellings of the same measure that resolve elsewhere
 _EQUIVALENT_FAMILY_OUTPUT = {("procrustes", "score"): ("nbs", "score")}
 
 _OUTPUT_WORDS = ("score", "squared_score", "angular_score", "r2", "normalized_score")
 
-# the entries listed by measures(): default parameters of each family and output, plus the
+# the entries listed by catalogue(): default parameters of each family and output, plus the
 # variants the spec names explicitly
 _CATALOGUE_SEEDS = (
     [f"cka-kernel=linear-hsic={h}-{o}" for h in ("gretton", "song", "lange")
@@ -85,7 +87,7 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
     from_alias = text != name.strip()  # an alias's parameters are defaults that keywords may override
     parsed = parse_name(text)
     if parsed.family not in FAMILIES:
-        valid = list(FAMILIES) + list(ALIASES) + measures()
+        valid = list(FAMILIES) + list(ALIASES) + catalogue()
         raise ValueError(f"unknown measure {name!r}{_closest(name, valid)}")
     family = FAMILIES[parsed.family]
     by_name = {p.name: p for p in family.parameters}
@@ -310,6 +312,14 @@ class BoundMeasure:
         shape = tuple(self._reference.values.shape)
         return f"BoundMeasure({self.measure.name!r}, reference of shape {shape})"
 
+    def prepare(self, dtype: torch.dtype = torch.float64, device="cpu") -> None:
+        """Compute the reference's cached quantities for ``dtype`` and ``device`` now.
+
+        They are otherwise computed on the first call with inputs of that dtype and device; call
+        this before sharing the bound measure between threads.
+        """
+        self._reference_for(torch.empty(0, dtype=dtype, device=device))
+
     def _reference_for(self, values: torch.Tensor) -> tuple[Data, dict]:
         key = (values.dtype, values.device)
         if key not in self._cache:
@@ -318,8 +328,8 @@ class BoundMeasure:
             self._cache[key] = (data, self.measure._prepare(data))
         return self._cache[key]
 
-    def _run(self, Y, name: str, batched: bool):
-        dy, torch_y = as_data(Y, name, batched=batched)
+    def _run(self, Y, name: str, batched: bool, check_values: bool = True):
+        dy, torch_y = as_data(Y, name, batched=batched, check_values=check_values)
         if not torch_y and self._torch_reference:
             ref = self._reference.values
             dy = Data(dy.values.to(dtype=ref.dtype, device=ref.device), dy.name, dy.n_conditions, dy.n_time, batched)
@@ -328,10 +338,17 @@ class BoundMeasure:
         return _finish(self.measure._score(dx, dy, px), torch_y or self._torch_reference)
 
     def __call__(self, Y):
+        """Score ``Y`` against the reference (types as :meth:`Measure.__call__`)."""
         return self._run(Y, "Y", batched=False)
 
-    def batch(self, Ys):
-        return self._run(Ys, "Ys", batched=True)
+    def batch(self, Ys, *, check_values: bool = True):
+        """Score a stack ``(batch, *shape)`` against the reference in one call.
+
+        ``check_values=False`` skips the scans for NaN/Inf and constant units (shapes are still
+        checked), for callers that check the values themselves: the optimizer checks every value
+        and gradient it computes.
+        """
+        return self._run(Ys, "Ys", batched=True, check_values=check_values)
 
 
 def measure(name: str, **params) -> Measure:
@@ -345,10 +362,13 @@ def measure(name: str, **params) -> Measure:
     return Measure(*_resolve(name, params))
 
 
-def measures(pattern: str | None = None) -> list[str]:
+def catalogue(pattern: str | None = None) -> list[str]:
     """Sorted canonical names of the catalogue, optionally filtered by a shell-style wildcard.
 
-    >>> measures("procrustes-*")[:2]
+    The catalogue holds each family's default parameters for every output, and the variants
+    that the measure spec names; :func:`measure` accepts any valid parameters beyond them.
+
+    >>> catalogue("procrustes-*")[:2]
     ['procrustes-angular_score', 'procrustes-distance=angular']
     """
     names = _catalogue()
@@ -365,4 +385,13 @@ def _catalogue() -> list[str]:
 def aliases() -> dict[str, str]:
     """Short names and the canonical measures they stand for."""
     return dict(ALIASES)
+
+
+def short_name(name: str) -> str:
+    """The alias of a canonical name when there is one, else the name (labels of tables and figures).
+
+    >>> short_name("cka-kernel=linear-hsic=gretton-score"), short_name("nbs-score"), short_name("ridge-lambda=1-r2")
+    ('cka', 'nbs', 'ridge-lambda=1-r2')
+    """
+    return _SHORT.get(name, name)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from ._common import center, nuclear_norm, orthonormal_basis
+from .._linalg import center, nuclear_norm, orthonormal_basis
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 CCA_INVARIANT = ROTATION_INVARIANT | {"invertible_linear"}

@@ -32,7 +32,7 @@ import math
 import torch
 
 from ..inputs import Data
-from ._common import angular, angular_score, center, frobenius_cross_sq, gram_frobenius_sq, reduce_units
+from .._linalg import angular, angular_score, center, frobenius_cross_sq, gram_frobenius_sq, reduce_units
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 REFERENCE = (

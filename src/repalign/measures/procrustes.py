@@ -35,7 +35,7 @@ import math
 
 import torch
 
-from ._common import (
+from .._linalg import (
     angular,
     angular_score,
     center,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._common import center
+from .._linalg import center
 from ._family import Family, Metadata, Parameter, symmetric_invariances
 
 RDMS = ("correlation", "euclidean", "squared_euclidean", "cosine")

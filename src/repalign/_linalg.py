@@ -1,4 +1,4 @@
-"""Numerical building blocks shared by the measure families.
+"""Numerical building blocks shared by the measure families and the trackers (private to repalign).
 
 All functions take tensors with optional leading batch dimensions ``(..., n, p)``.
 """
