@@ -13,20 +13,22 @@ each comparing a modified copy of the data with the data:
   compared with each other, ``s(X[..., A], X[..., B])``, averaged over random splits. A model
   that reaches this score is as similar to the data as other neurons of the same recording.
 
-:func:`baseline_table` computes both for several measures (tidy table), :func:`plot_baselines`
-draws them per measure as in Fig. 2c,d (dashed: condition average; dotted: neuron split,
-with its spread over splits), optionally beside model scores, and :func:`save` writes the
-figure as PNG and PDF with the table as CSV.
+:func:`baseline_scores` computes both for several measures: a :class:`BaselineResult` whose
+``table`` is tidy, whose ``plot(models=...)`` draws them per measure as in Fig. 2c,d (dashed:
+condition average; dotted: neuron split, with its spread over splits), optionally beside model
+scores, and whose ``save(path)`` writes the figure as PNG and PDF with the table as CSV.
+(``baseline_table``, ``plot_baselines`` and ``save`` of repalign 0.1 remain until 0.3 as
+deprecated aliases.)
 
 Inputs are ``(time, condition, unit)`` arrays (numpy, torch, xarray, nested lists) or a
-:class:`~repalign.datasets.Dataset`; ``(sample, unit)`` data have no conditions to average
+:class:`~repalign.data.Dataset`; ``(sample, unit)`` data have no conditions to average
 over, so only the neuron split applies to them. The activity is taken as given: for trial
 data, average the trials of each condition first.
 
 Example:
-    >>> from repalign.datasets import mante_like
-    >>> from repalign.baselines import baseline_table
-    >>> table = baseline_table(mante_like(n_units=40, n_time=5, seed=0), ["cka", "angular-procrustes"], n_splits=3)
+    >>> from repalign.data import mante_like
+    >>> from repalign.baselines import baseline_scores
+    >>> table = baseline_scores(mante_like(n_units=40, n_time=5, seed=0), ["cka", "angular-procrustes"], n_splits=3).table
     >>> table[["measure", "baseline", "n"]].values.tolist()
     [['cka', 'condition_average', 1], ['cka', 'neuron_split', 3], ['angular-procrustes', 'condition_average', 1], ['angular-procrustes', 'neuron_split', 3]]
     >>> bool(((table.score > 0) & (table.score < 1)).all())
@@ -36,26 +38,29 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._checks import check_count
-from ._figures import save_figure
-from .inputs import as_data
-from .registry import BoundMeasure, Measure, measure as _named_measure
+from ._checks import check_count, check_seed
+from .inputs import as_activity
+from .registry import BoundMeasure, Measure, measure as named_measure
+from .results import Result, save_figure
 
 __all__ = [
     "condition_average",
     "split_units",
     "neuron_split",
     "NeuronSplit",
+    "baseline_scores",
+    "BaselineResult",
+    "BASELINES",
     "baseline_table",
     "plot_baselines",
     "save",
-    "BASELINES",
 ]
 
 BASELINES = ("condition_average", "neuron_split")
@@ -64,21 +69,6 @@ BASELINES = ("condition_average", "neuron_split")
 _LABELS = {"condition_average": "condition average", "neuron_split": "neuron split"}
 _STYLES = {"condition_average": "--", "neuron_split": ":"}
 _COLUMNS = ("measure", "baseline", "score", "std", "n")
-
-
-def _activity(X, name: str = "X"):
-    """(values as a float tensor in X's layout, came from torch); a Dataset gives its activity."""
-    from .datasets import Dataset  # noqa: PLC0415 -- an analysis module, loaded when used
-
-    if isinstance(X, Dataset):
-        X = X.activity
-    if isinstance(X, np.ndarray) and not X.flags.writeable:
-        X = X.copy()  # torch.from_numpy warns on read-only memory (a Dataset's activity)
-    data, from_torch = as_data(X, name)  # the one validator: type, 2D/3D, NaN/Inf, >= 2 samples
-    values = data.values
-    if data.n_conditions is not None:
-        values = values.reshape(data.n_time, data.n_conditions, data.n_units)
-    return values, from_torch
 
 
 def _output(values: torch.Tensor, from_torch: bool):
@@ -100,7 +90,7 @@ def condition_average(X):
     Args:
         X: ``(time, condition, unit)`` numpy array, torch tensor (the result is then a tensor
             on the same device, differentiable), xarray DataArray, nested list, or a 3D
-            :class:`~repalign.datasets.Dataset`.
+            :class:`~repalign.data.Dataset`.
 
     Returns:
         An array of X's shape (float64 numpy unless X is a torch tensor).
@@ -115,7 +105,7 @@ def condition_average(X):
         >>> condition_average(X)[:, 0].tolist()            # the same for every condition
         [[2.0, 3.0], [8.0, 9.0]]
     """
-    values, from_torch = _activity(X)
+    values, from_torch = as_activity(X, "X")
     if values.ndim != 3:
         raise ValueError(f"X: the condition average needs (time, condition, unit) activity to average over "
                          f"conditions; got 2D (sample, unit) data of shape {tuple(values.shape)}")
@@ -140,7 +130,7 @@ def split_units(n_units: int, *, n_splits: int = 10, seed: int = 0) -> np.ndarra
     """
     n_units = check_count(n_units, "n_units", 2)
     n_splits = check_count(n_splits, "n_splits", 1)
-    seed = check_count(seed, "seed", 0)
+    seed = check_seed(seed)
     half = n_units // 2
     out = np.empty((n_splits, 2, half), dtype=np.int64)
     for s in range(n_splits):
@@ -150,18 +140,52 @@ def split_units(n_units: int, *, n_splits: int = 10, seed: int = 0) -> np.ndarra
 
 
 @dataclass(frozen=True, eq=False)
-class NeuronSplit:
+class NeuronSplit(Result):
     """Scores of :func:`neuron_split`.
 
     Attributes:
         measure: canonical name of the measure.
         scores: ``(n_splits,)`` float64, ``measure(X[..., A_s], X[..., B_s])`` for split ``s``.
         halves: ``(n_splits, 2, h)`` unit indices (``halves[s, 0]`` = A_s, the reference).
+        seed: the seed of the splits.
     """
+
+    record_kind = "neuron_split"
 
     measure: str
     scores: np.ndarray
     halves: np.ndarray
+    seed: int = 0
+
+    @property
+    def table(self):
+        """One row per split: ``split``, ``measure``, ``score``."""
+        import pandas as pd  # noqa: PLC0415
+
+        return pd.DataFrame({"split": np.arange(len(self.scores)), "measure": self.measure, "score": self.scores})
+
+    def plot(self, ax=None):
+        """The score of every split, their mean (line) and ± one standard deviation (band)."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4, 3))
+        splits = np.arange(len(self.scores))
+        if np.isfinite(self.std):
+            ax.axhspan(self.mean - self.std, self.mean + self.std, color="0.88", lw=0, label="± 1 std")
+        ax.axhline(self.mean, color="k", lw=1.2, label=f"mean {self.mean:.4f}")
+        ax.plot(splits, self.scores, "o", ms=4, color="tab:blue", label="split")
+        ax.set_xlabel("random split of the units")
+        ax.set_ylabel(f"{self.measure} (half A vs half B)" if len(self.measure) <= 30 else "score")
+        ax.set_title("neuron-split baseline", fontsize="small")
+        ax.legend(frameon=False, fontsize="x-small")
+        return ax
+
+    def _record_settings(self) -> dict:
+        return {"measure": self.measure, "n_splits": len(self.scores), "seed": self.seed}
+
+    def _record_arrays(self) -> dict:
+        return {"halves": self.halves}
 
     @property
     def mean(self) -> float:
@@ -178,7 +202,7 @@ def _check_measure(spec, name: str = "measure") -> tuple[str, Measure]:
     if isinstance(spec, BoundMeasure):
         raise ValueError(f"{name}: got a BoundMeasure for {spec.measure.name!r}; pass the Measure or its name")
     if isinstance(spec, str):
-        return spec, _named_measure(spec)
+        return spec, named_measure(spec)
     if isinstance(spec, Measure):
         return spec.name, spec
     raise ValueError(f"{name}: expected a measure name or a repalign.Measure, got {type(spec).__name__}")
@@ -211,7 +235,7 @@ def neuron_split(X, measure, *, n_splits: int = 10, seed: int = 0) -> NeuronSpli
 
     Args:
         X: ``(sample, unit)`` or ``(time, condition, unit)`` data (numpy, torch, xarray,
-            lists) or a :class:`~repalign.datasets.Dataset`; at least 2 units.
+            lists) or a :class:`~repalign.data.Dataset`; at least 2 units.
         measure: a registry name or a :class:`~repalign.registry.Measure`.
         n_splits: number of random splits (``>= 1``).
         seed: non-negative integer; split ``s`` uses ``numpy.random.default_rng([seed, s])``.
@@ -231,30 +255,31 @@ def neuron_split(X, measure, *, n_splits: int = 10, seed: int = 0) -> NeuronSpli
         ((4,), (4, 2, 4), True)
     """
     _, chosen = _check_measure(measure)
-    values, _ = _activity(X)
+    values, _ = as_activity(X, "X")
     if values.shape[-1] < 2:
         raise ValueError(f"X: the neuron split needs at least 2 units, got {values.shape[-1]}")
     halves = split_units(values.shape[-1], n_splits=n_splits, seed=seed)
-    return NeuronSplit(chosen.name, _split_scores(values, chosen, halves), halves)
+    return NeuronSplit(chosen.name, _split_scores(values, chosen, halves), halves, int(seed))
 
 
-def baseline_table(X, measures, *, n_splits: int = 10, seed: int = 0, baselines: Sequence[str] = BASELINES):
-    """Both baselines of Fig. 2c,d for several measures, as a tidy table.
+def baseline_scores(X, measures, *, n_splits: int = 10, seed: int = 0,
+                    baselines: Sequence[str] = BASELINES) -> BaselineResult:
+    """Both baselines of Fig. 2c,d for several measures.
 
     Every measure sees the same neuron splits (:func:`split_units` with ``seed``), so the
     rows are paired across measures. ``condition_average``: ``measure(X, condition_average(X))``
     (X the reference); ``neuron_split``: :func:`neuron_split`.
 
     Args:
-        X: ``(time, condition, unit)`` data or a :class:`~repalign.datasets.Dataset`
+        X: ``(time, condition, unit)`` data or a :class:`~repalign.data.Dataset`
             (``(sample, unit)`` data only with ``baselines=("neuron_split",)``).
         measures: registry names or :class:`~repalign.registry.Measure` objects (or one of them).
         n_splits, seed: of the neuron split.
         baselines: which baselines, among :data:`BASELINES`.
 
     Returns:
-        A pandas DataFrame, one row per (measure, baseline), with columns ``measure`` (the
-        name as given, or the canonical name of a Measure), ``baseline``
+        A :class:`BaselineResult`: its ``table`` has one row per (measure, baseline), with columns
+        ``measure`` (the name as given, or the canonical name of a Measure), ``baseline``
         (``"condition_average"`` or ``"neuron_split"``), ``score`` (the score, or the mean over
         splits), ``std`` (over splits, ``ddof=1``; ``nan`` for the deterministic condition
         average and for a single split) and ``n`` (number of scores averaged: 1 or ``n_splits``).
@@ -282,7 +307,8 @@ def baseline_table(X, measures, *, n_splits: int = 10, seed: int = 0, baselines:
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown or not baselines or len(set(baselines)) != len(baselines):
         raise ValueError(f"baselines: expected distinct names among {BASELINES}, got {baselines!r}")
-    values, _ = _activity(X)
+    n_splits, seed = check_count(n_splits, "n_splits", 1), check_seed(seed)
+    values, _ = as_activity(X, "X")
     average = None
     if "condition_average" in baselines:
         if values.ndim != 3:
@@ -304,33 +330,62 @@ def baseline_table(X, measures, *, n_splits: int = 10, seed: int = 0, baselines:
             else:
                 split = NeuronSplit(m.name, _split_scores(values, m, halves), halves)
                 rows.append((label, baseline, split.mean, split.std, len(halves)))
-    return pd.DataFrame(rows, columns=list(_COLUMNS))
+    return BaselineResult(pd.DataFrame(rows, columns=list(_COLUMNS)), seed, n_splits)
 
 
 def _check_table(table) -> None:
     missing = [c for c in _COLUMNS if c not in getattr(table, "columns", ())]
     if missing:
-        raise ValueError(f"table: expected a baseline_table DataFrame, missing column(s) {missing}")
+        raise ValueError(f"table: expected a baseline table, missing column(s) {missing}")
     if len(table) == 0:
         raise ValueError("table: empty table, nothing to plot")
 
 
-def plot_baselines(table, ax=None, *, models=None):
-    """Fig. 2c,d: per measure, the baselines as short horizontal lines, optionally beside models.
+@dataclass(frozen=True, eq=False)
+class BaselineResult(Result):
+    """The baselines of Fig. 2c,d for several measures (:func:`baseline_scores`).
 
-    Measures are placed along x in the table's order. Condition average: a dashed line;
-    neuron split: a dotted line with a grey band of ± one standard deviation over splits.
-    ``models`` adds model scores as dots, one colour and marker per model.
-
-    Args:
-        table: a :func:`baseline_table` DataFrame.
-        ax: matplotlib axes (a new figure when ``None``).
-        models: optional tidy DataFrame (or mapping of columns) with columns ``measure`` (as in
-            ``table``), ``model`` and ``score``; measures absent from ``table`` are refused.
-
-    Returns:
-        The axes.
+    Attributes:
+        table: one row per (measure, baseline): ``measure``, ``baseline``, ``score``, ``std``, ``n``.
+        seed, n_splits: of the neuron splits.
     """
+
+    record_kind = "baselines"
+
+    table: object
+    seed: int
+    n_splits: int
+
+    def score(self, measure: str, baseline: str) -> float:
+        """The score (mean over splits for the neuron split) of ``baseline`` for ``measure`` (as in the table)."""
+        rows = self.table[(self.table["measure"] == measure) & (self.table["baseline"] == baseline)]
+        if rows.empty:
+            raise ValueError(f"measure, baseline: no row for ({measure!r}, {baseline!r}); the table has measures "
+                             f"{list(dict.fromkeys(self.table['measure']))} and baselines "
+                             f"{list(dict.fromkeys(self.table['baseline']))}")
+        return float(rows["score"].iloc[0])
+
+    def plot(self, ax=None, *, models=None):
+        """Fig. 2c,d: per measure, the baselines as short horizontal lines, optionally beside models.
+
+        Measures are placed along x in the table's order. Condition average: a dashed line;
+        neuron split: a dotted line with a grey band of ± one standard deviation over splits.
+        ``models`` adds model scores as dots, one colour and marker per model: a tidy DataFrame (or
+        mapping of columns) with columns ``measure`` (as in the table), ``model`` and ``score``;
+        measures absent from the table are refused.
+        """
+        return _plot(self.table, ax, models)
+
+    def save(self, path, *, models=None) -> list[str]:
+        """Write :meth:`plot` as ``path``.png/.pdf and the table as ``path``.csv; returns the paths."""
+        return save_figure(self.plot(models=models), self.table, path)
+
+    def _record_settings(self) -> dict:
+        return {"seed": self.seed, "n_splits": self.n_splits, "measures": list(dict.fromkeys(self.table["measure"])),
+                "baselines": list(dict.fromkeys(self.table["baseline"]))}
+
+
+def _plot(table, ax=None, models=None):
     _check_table(table)
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
     import pandas as pd  # noqa: PLC0415
@@ -377,10 +432,34 @@ def plot_baselines(table, ax=None, *, models=None):
     return ax
 
 
-def save(table, path, *, models=None) -> list[str]:
-    """Write :func:`plot_baselines` as ``path.png`` and ``path.pdf`` and ``table`` as ``path.csv``.
 
-    ``path`` is taken without suffix; missing directories are created. Returns the written paths.
-    """
-    _check_table(table)
-    return save_figure(plot_baselines(table, models=models), table, path)
+
+# -- deprecated aliases of repalign 0.1 (removed in 0.3) ------------------------------------------------------
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"repalign.baselines.{old} is deprecated and will be removed in 0.3; use {new}",
+                  DeprecationWarning, stacklevel=3)
+
+
+def _table_of(table):
+    return table.table if isinstance(table, Result) else table
+
+
+def baseline_table(X, measures, *, n_splits: int = 10, seed: int = 0, baselines: Sequence[str] = BASELINES):
+    """Deprecated: ``baseline_scores(...).table``."""
+    _deprecated("baseline_table", "baseline_scores(...).table")
+    return baseline_scores(X, measures, n_splits=n_splits, seed=seed, baselines=baselines).table
+
+
+def plot_baselines(table, ax=None, *, models=None):
+    """Deprecated: ``baseline_scores(...).plot(models=...)``."""
+    _deprecated("plot_baselines", "baseline_scores(...).plot(models=...)")
+    return _plot(_table_of(table), ax, models)
+
+
+def save(table, path, *, models=None) -> list[str]:
+    """Deprecated: ``baseline_scores(...).save(path, models=...)``."""
+    _deprecated("save", "baseline_scores(...).save(path)")
+    table = _table_of(table)
+    return save_figure(_plot(table, models=models), table, path)

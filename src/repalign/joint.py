@@ -56,10 +56,10 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from ._checks import check_count, check_real
-from ._figures import save_figure
-from .optimize import OptimizationResult, optimize
-from .registry import BoundMeasure, Measure, measure as _named_measure
+from ._checks import check_choice, check_count, check_real
+from .optimization import OptimizationResult, optimize
+from .registry import BoundMeasure, Measure, measure as named_measure
+from .results import Result
 
 __all__ = ["joint_optimize", "JointResult", "target_grid"]
 
@@ -71,7 +71,7 @@ _POINTS = ("all", "final")
 
 
 @dataclass(frozen=True, eq=False)
-class JointResult:
+class JointResult(Result):
     """What :func:`joint_optimize` returns.
 
     Attributes:
@@ -79,10 +79,12 @@ class JointResult:
             for a :class:`~repalign.registry.Measure`; the score columns of the tables.
         names: the canonical names, in the same order.
         targets: ``(n_targets, n_measures)`` float64, row ``k`` the target of run ``k``.
-        optimization: the :class:`~repalign.optimize.OptimizationResult` of the underlying
+        optimization: the :class:`~repalign.optimization.OptimizationResult` of the underlying
             :func:`repalign.optimize` call (its ``score`` is the loss :math:`L_t`; its ``Y``
             the final datasets, one per target).
     """
+
+    record_kind = "joint"
 
     measures: tuple
     names: tuple
@@ -95,7 +97,7 @@ class JointResult:
         return self.optimization.Y
 
     @cached_property
-    def trajectory(self):
+    def table(self):
         """Tidy table (pandas), one row per target and recorded step, sorted by target then step.
 
         Columns: ``target`` (index k, the row of :attr:`targets`), ``target_<m>`` for each
@@ -118,15 +120,16 @@ class JointResult:
         table = pd.DataFrame(frame)
         return table.sort_values(["target", "step"], kind="stable").reset_index(drop=True)
 
+    @property
+    def trajectory(self):
+        """The recorded trajectories: :attr:`table`."""
+        return self.table
+
     @cached_property
     def final(self):
-        """The final reached points: the :attr:`trajectory` rows of the last step, one per target."""
-        table = self.trajectory
+        """The final reached points: the :attr:`table` rows of the last step, one per target."""
+        table = self.table
         return table[table.step == self.optimization.steps].reset_index(drop=True)
-
-    def to_frame(self):
-        """A copy of :attr:`trajectory`."""
-        return self.trajectory.copy()
 
     # -- what the reached points say ------------------------------------------------------------
 
@@ -136,9 +139,8 @@ class JointResult:
         raise ValueError(f"{name}: expected one of the measures {list(self.measures)}, got {value!r}")
 
     def _points(self, points: str):
-        if points not in _POINTS:
-            raise ValueError(f"points: expected one of {_POINTS}, got {points!r}")
-        return self.trajectory if points == "all" else self.final
+        check_choice(points, "points", _POINTS)
+        return self.table if points == "all" else self.final
 
     def _pair(self, x, y) -> tuple[str, str]:
         x = self.measures[0] if x is None else self._label(x, "x")
@@ -267,9 +269,12 @@ class JointResult:
         ax.legend(frameon=False, fontsize="x-small", loc="upper left")
         return ax
 
-    def save(self, path, **plot_options) -> list[str]:
-        """Write :meth:`plot` as PNG and PDF and :attr:`trajectory` as CSV (``path`` without suffix)."""
-        return save_figure(self.plot(**plot_options), self.trajectory, path)
+    def _record_settings(self) -> dict:
+        return {"measures": list(self.measures), "names": list(self.names), "targets": self.targets,
+                "optimization": self.optimization.settings}
+
+    def _record_arrays(self) -> dict:
+        return {"Y": self.optimization.Y, "targets": self.targets}
 
 
 def _steps(region) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -339,7 +344,7 @@ def joint_optimize(
 
     Args:
         reference: X, ``(sample, unit)`` or ``(time, condition, unit)`` (numpy, torch, xarray,
-            lists) or a :class:`~repalign.datasets.Dataset`.
+            lists) or a :class:`~repalign.data.Dataset`.
         measures: two or more registry names or :class:`~repalign.registry.Measure` objects,
             each a differentiable score whose range contains ``[0, 1]``; no measure twice.
         targets: ``(n_targets, n_measures)`` values in ``[0, 1]`` (one row per target; a single
@@ -366,7 +371,6 @@ def joint_optimize(
     """
     labels, chosen = _check_measures(measures)
     targets = _check_targets(targets, grid, len(chosen))
-    reference = _unwrap_dataset(reference)
     loss, tracker = _loss_and_tracker(labels, chosen, targets)
     result = optimize(
         reference, loss, max_steps=max_steps, lr=lr, seed=seed, n_runs=len(targets), record_every=record_every,
@@ -379,12 +383,6 @@ def joint_optimize(
 # -- arguments ----------------------------------------------------------------------------------------------------
 
 
-def _unwrap_dataset(x):
-    from .datasets import Dataset  # noqa: PLC0415 -- an analysis module, loaded when used
-
-    return x.activity if isinstance(x, Dataset) else x
-
-
 def _check_measures(measures) -> tuple[list[str], list[Measure]]:
     if isinstance(measures, (str, Measure)) or not isinstance(measures, Sequence):
         raise ValueError(f"measures: expected a sequence of two or more measure names or Measures, got {measures!r}")
@@ -395,7 +393,7 @@ def _check_measures(measures) -> tuple[list[str], list[Measure]]:
         if isinstance(spec, BoundMeasure):
             raise ValueError(f"measures: got a BoundMeasure for {spec.measure.name!r}; pass the Measure or its name")
         if isinstance(spec, str):
-            label, m = spec, _named_measure(spec)
+            label, m = spec, named_measure(spec)
         elif isinstance(spec, Measure):
             label, m = spec.name, spec
         else:

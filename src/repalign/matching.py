@@ -19,8 +19,10 @@ one number; this module returns what lies behind it.
   re-solving soft matching without each remaining unit) and :func:`correlation_ranking`
   (correlation of each unit with its barycentric projection through the soft-matching plan).
 
-All arrays are float64 numpy; inputs are (samples, units) or (time, condition, units), checked
-by :mod:`repalign.inputs`. Plots use matplotlib (loaded on first use); tables are pandas.
+All arrays are float64 numpy; inputs are (samples, units) or (time, condition, units) or
+Datasets, checked by :mod:`repalign.inputs`. Every result is a :class:`~repalign.results.Result`
+(``.table``, ``.plot()``, ``.save(path)``, ``.record()``); plots use matplotlib (loaded on first
+use); tables are pandas.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ import numpy as np
 import torch
 
 from . import ot
-from ._checks import progress_bar
-from ._figures import save_figure
+from ._checks import check_choice, check_count, check_real, progress_bar
 from .inputs import as_pair
 from .measures.matching import correlations, constant_units, squared_distances
+from .results import Result
 
 __all__ = [
     "Matching", "PartialMatching", "LCurve", "Ranking",
@@ -46,9 +48,9 @@ __all__ = [
 _COSTS = ("correlation", "sqeuclidean")
 
 
-def _check_threshold(threshold) -> None:
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1] (a fraction of a unit's full mass 1/N), got {threshold!r}")
+def _check_threshold(threshold) -> float:
+    """A fraction of a unit's full mass 1/N, in (0, 1]."""
+    return check_real(threshold, "threshold", low=0.0, high=1.0, inclusive=(False, True))
 
 
 def _carries(mass: np.ndarray, level: float) -> np.ndarray:
@@ -76,8 +78,7 @@ def _prepared(values: np.ndarray, side: str, need_correlation: bool) -> dict:
 
 def cost_matrix(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
     """C (p, q): 1 − ρ for ``correlation`` or ‖x̄_i − ȳ_j‖² for ``sqeuclidean``."""
-    if cost not in _COSTS:
-        raise ValueError(f"cost must be one of {list(_COSTS)}, got {cost!r}")
+    check_choice(cost, "cost", _COSTS)
     correlation = cost == "correlation"
     px, py = _prepared(x, "X", correlation), _prepared(y, "Y", correlation)
     matrix = 1.0 - correlations(px, py) if correlation else squared_distances(px, py)
@@ -97,17 +98,20 @@ def _plot_plan(plan: np.ndarray, title: str, ax=None):
     return ax
 
 
-@dataclass(frozen=True)
-class Matching:
+@dataclass(frozen=True, eq=False)
+class Matching(Result):
     """The optimal soft-matching plan and its value (s_T for correlation, d_T for sqeuclidean)."""
+
+    record_kind = "soft_matching"
 
     plan: np.ndarray
     value: float
     cost: str
     cost_matrix: np.ndarray = field(repr=False)
 
-    def to_frame(self):
-        """Tidy table of the non-zero entries: unit_x, unit_y, mass, cost."""
+    @property
+    def table(self):
+        """Tidy table of the non-zero entries of the plan: unit_x, unit_y, mass, cost."""
         import pandas as pd  # noqa: PLC0415
 
         rows, cols = np.nonzero(self.plan)
@@ -115,8 +119,15 @@ class Matching:
                              "cost": self.cost_matrix[rows, cols]})
 
     def plot(self, ax=None):
+        """The plan as an image (mass × √(pq), so that a permutation shows as ones)."""
         name = "s_T" if self.cost == "correlation" else "d_T"
         return _plot_plan(self.plan, f"soft matching plan ({name} = {self.value:.4f})", ax)
+
+    def _record_settings(self) -> dict:
+        return {"cost": self.cost, "value": self.value}
+
+    def _record_arrays(self) -> dict:
+        return {"plan": self.plan, "cost_matrix": self.cost_matrix}
 
 
 def soft_matching(X, Y, cost: str = "correlation") -> Matching:
@@ -147,8 +158,8 @@ def soft_matching(X, Y, cost: str = "correlation") -> Matching:
     return Matching(plan=transport.plan, value=value, cost=cost, cost_matrix=matrix)
 
 
-@dataclass(frozen=True)
-class PartialMatching:
+@dataclass(frozen=True, eq=False)
+class PartialMatching(Result):
     r"""Result of partial soft matching with transported mass s.
 
     ``transported_cost`` = ⟨P, C⟩; ``score`` = 1 − ⟨P, C⟩ and ``normalized_score`` =
@@ -156,6 +167,8 @@ class PartialMatching:
     ``transported_cost`` is the quantity to report). ``mass_x`` (row sums) and ``mass_y``
     (column sums) are what each unit sends and receives, at most 1/p and 1/q.
     """
+
+    record_kind = "partial_soft_matching"
 
     plan: np.ndarray
     mass: float
@@ -173,11 +186,12 @@ class PartialMatching:
         The plan of the exact solver is a vertex of the polytope, so almost every unit carries
         either its full mass or none; the threshold only decides the few split units.
         """
-        _check_threshold(threshold)
+        threshold = _check_threshold(threshold)
         p, q = self.plan.shape
         return _carries(self.mass_x, threshold / p), _carries(self.mass_y, threshold / q)
 
-    def to_frame(self):
+    @property
+    def table(self):
         """Tidy per-unit table: side, unit, mass, relative_mass (mass × N), matched."""
         import pandas as pd  # noqa: PLC0415
 
@@ -189,7 +203,15 @@ class PartialMatching:
         return pd.concat(frames, ignore_index=True)
 
     def plot(self, ax=None):
+        """The plan as an image (mass × √(pq))."""
         return _plot_plan(self.plan, f"partial soft matching plan (s = {self.mass:g})", ax)
+
+    def _record_settings(self) -> dict:
+        return {"mass": self.mass, "cost": self.cost, "transported_cost": self.transported_cost, "score": self.score,
+                "normalized_score": self.normalized_score}
+
+    def _record_arrays(self) -> dict:
+        return {"plan": self.plan, "cost_matrix": self.cost_matrix}
 
 
 def partial_soft_matching(X, Y, mass: float, cost: str = "correlation") -> PartialMatching:
@@ -227,15 +249,17 @@ def _mass_grid(masses, points: int = 50) -> np.ndarray:
         return np.linspace(1.0 / points, 1.0, points)
     grid = np.asarray(masses, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 3:
-        raise ValueError(f"masses must be a 1-D grid of at least 3 values, got shape {grid.shape}")
+        raise ValueError(f"masses: expected a 1-D grid of at least 3 values, got shape {grid.shape}")
     if not ((grid > 0) & (grid <= 1 + 1e-12)).all() or not (np.diff(grid) > 0).all():
-        raise ValueError("masses must be strictly increasing values in (0, 1]")
+        raise ValueError("masses: expected strictly increasing values in (0, 1]")
     return np.minimum(grid, 1.0)  # a grid built by summing steps may end at 1 + 1 ulp
 
 
-@dataclass(frozen=True)
-class Ranking:
+@dataclass(frozen=True, eq=False)
+class Ranking(Result):
     """Units of one side ordered best-matched first, with the quantity that ordered them."""
+
+    record_kind = "ranking"
 
     side: str
     order: np.ndarray  # unit indices, best matched first
@@ -248,11 +272,30 @@ class Ranking:
         ranks[self.order] = np.arange(len(self.order))
         return ranks
 
-    def to_frame(self):
+    @property
+    def table(self):
+        """One row per unit, best matched first: side, unit, rank and the ranking quantity."""
         import pandas as pd  # noqa: PLC0415
 
         return pd.DataFrame({"side": self.side, "unit": self.order, "rank": np.arange(len(self.order)),
                              self.key_name: self.key[self.order]})
+
+    def plot(self, ax=None):
+        """The ranking quantity of each unit in rank order (units that never enter are left out)."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.2))
+        values = self.key[self.order]
+        shown = np.isfinite(values)
+        ax.bar(np.arange(len(values))[shown], values[shown], color="tab:blue", width=0.8)
+        ax.set_xlabel(f"rank of the unit of {self.side} (0: best matched)")
+        ax.set_ylabel(self.key_name.replace("_", " "))
+        ax.set_title(f"units of {self.side} ranked by {self.key_name.replace('_', ' ')}", fontsize="small")
+        return ax
+
+    def _record_settings(self) -> dict:
+        return {"side": self.side, "key_name": self.key_name}
 
 
 def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation", threshold: float = 0.5,
@@ -272,9 +315,8 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
         >>> entry_ranking(X, Y).order[:2].tolist()     # the two noisy copies enter first
         [2, 3]
     """
-    if side not in ("X", "Y"):
-        raise ValueError(f"side must be 'X' or 'Y', got {side!r}")
-    _check_threshold(threshold)
+    check_choice(side, "side", ("X", "Y"))
+    threshold = _check_threshold(threshold)
     x, y = _units(X, Y)
     matrix = cost_matrix(x, y, cost)
     grid = _mass_grid(masses)
@@ -282,7 +324,7 @@ def entry_ranking(X, Y, side: str = "Y", masses=None, cost: str = "correlation",
     units = matrix.shape[1 - axis]
     entry = np.full(units, np.inf)
     cost_at_entry = np.full(units, np.inf)
-    for s in progress_bar(grid, progress, len(grid), "entry ranking"):
+    for s in progress_bar(grid, enabled=progress, total=len(grid), description="entry ranking"):
         plan = ot.partial_transport(matrix, s).plan
         carried = plan.sum(axis=axis)
         new = np.isinf(entry) & _carries(carried, threshold / units)
@@ -305,7 +347,7 @@ def elbow_index(masses: np.ndarray, costs: np.ndarray) -> int:
     s = np.asarray(masses, dtype=np.float64)
     c = np.asarray(costs, dtype=np.float64)
     if s.shape != c.shape or s.ndim != 1 or s.size < 3:
-        raise ValueError("masses and costs must be 1-D of equal length >= 3")
+        raise ValueError("masses, costs: expected 1-D arrays of equal length >= 3")
     return int(np.argmax(second_differences(s, c))) + 1
 
 
@@ -316,9 +358,11 @@ def second_differences(masses: np.ndarray, costs: np.ndarray) -> np.ndarray:
     return 2 * (np.diff(c)[1:] / np.diff(s)[1:] - np.diff(c)[:-1] / np.diff(s)[:-1]) / (s[2:] - s[:-2])
 
 
-@dataclass(frozen=True)
-class LCurve:
+@dataclass(frozen=True, eq=False)
+class LCurve(Result):
     """Transport cost against unmatched mass over a grid of transported masses s, with its elbow."""
+
+    record_kind = "lcurve"
 
     masses: np.ndarray
     costs: np.ndarray  # ⟨P_s, C⟩ (mean over folds when cross-validated)
@@ -341,7 +385,9 @@ class LCurve:
         """The transported mass s at the elbow."""
         return float(self.masses[self.elbow])
 
-    def to_frame(self):
+    @property
+    def table(self):
+        """One row per grid point: mass, unmatched_mass, transport_cost, curvature, elbow."""
         import pandas as pd  # noqa: PLC0415
 
         return pd.DataFrame({"mass": self.masses, "unmatched_mass": self.unmatched, "transport_cost": self.costs,
@@ -363,9 +409,8 @@ class LCurve:
         ax.legend(frameon=False)
         return ax
 
-    def save(self, path) -> list[str]:
-        """Write the plot as PNG and PDF and the curve as CSV (``path`` without suffix)."""
-        return save_figure(self.plot(), self.to_frame(), path)
+    def _record_settings(self) -> dict:
+        return {"cost": self.cost, "folds": self.folds, "elbow": self.elbow, "best_mass": self.best_mass}
 
 
 def _checked_curve(curve: LCurve) -> LCurve:
@@ -409,17 +454,17 @@ def lcurve(X, Y, masses=None, cost: str = "correlation", cv: int | None = None, 
     grid = _mass_grid(masses)
     if cv is None:
         matrix = cost_matrix(x, y, cost)
-        costs = [ot.partial_transport(matrix, s).cost for s in progress_bar(grid, progress, len(grid), "L-curve")]
+        costs = [ot.partial_transport(matrix, s).cost
+                 for s in progress_bar(grid, enabled=progress, total=len(grid), description="L-curve")]
         return _checked_curve(LCurve(masses=grid, costs=np.asarray(costs), cost=cost, folds=None,
                                      elbow=elbow_index(grid, costs)))
-    if not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"cv must be an integer >= 2 or None, got {cv!r}")
+    cv = check_count(cv, "cv", 2)
     n = x.shape[0]
     if n < 2 * cv:
-        raise ValueError(f"cv={cv} folds need at least {2 * cv} samples, got {n}")
+        raise ValueError(f"cv: {cv} folds need at least {2 * cv} samples, got {n}")
     totals = np.zeros(len(grid))
     blocks = _fold_rows(n, cv, seed)
-    steps = progress_bar(range(cv * len(grid)), progress, cv * len(grid), "L-curve (cv)")
+    steps = progress_bar(range(cv * len(grid)), enabled=progress, total=cv * len(grid), description="L-curve (cv)")
     steps = iter(steps)
     for test in blocks:
         train = np.setdiff1d(np.arange(n), test)
@@ -450,8 +495,7 @@ def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Rankin
     read backwards ranks the units best-matched first. The key is the step at which a unit
     was deleted (larger = kept longer = better matched).
     """
-    if side not in ("X", "Y"):
-        raise ValueError(f"side must be 'X' or 'Y', got {side!r}")
+    check_choice(side, "side", ("X", "Y"))
     x, y = _units(X, Y)
     matrix = cost_matrix(x, y, "correlation")
     if side == "X":
@@ -459,7 +503,7 @@ def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Rankin
     remaining = list(range(matrix.shape[1]))
     deleted: list[int] = []
     total = len(remaining) * (len(remaining) + 1) // 2
-    bar = progress_bar(iter(range(total)), progress, total, "brute-force ranking")
+    bar = progress_bar(iter(range(total)), enabled=progress, total=total, description="brute-force ranking")
     while len(remaining) > 1:
         scores = []
         for unit in remaining:
@@ -483,8 +527,7 @@ def correlation_ranking(X, Y, side: str = "Y") -> Ranking:
     ŷ_j = Σ_i P_ij x̄_i / Σ_i P_ij, with P the soft-matching plan (and symmetrically for X);
     units are ranked by Pearson r(ŷ_j, y_j), highest first (partial soft-matching paper, appendix A1.4).
     """
-    if side not in ("X", "Y"):
-        raise ValueError(f"side must be 'X' or 'Y', got {side!r}")
+    check_choice(side, "side", ("X", "Y"))
     x, y = _units(X, Y)
     plan = soft_matching(x, y).plan
     source, target, weights = (x, y, plan) if side == "Y" else (y, x, plan.T)

@@ -23,9 +23,11 @@ the paper's assumption ``⟨u_X^i, u_Y^k⟩ ≈ 0`` for every ``i``. Two ways to
 - ``mode="resample"`` is the paper's random-resampling variant, approximate: the new ``u_k``
   is drawn i.i.d. Gaussian with the variance of ``u_k``'s entries.
 
-:func:`closed_form` gives the predictions (CKA, NBS and their angular transforms),
-:func:`perturbation_table` simulates them with the library's measures, :func:`plot_perturbation`
-draws Fig. 6a and :func:`save` writes it as PNG, PDF and CSV.
+:func:`closed_form` gives the predictions (CKA, NBS and their angular transforms) and
+:func:`perturb_pcs` simulates them with the library's measures: a :class:`PerturbationResult` whose
+``table`` sets simulated and closed-form scores side by side, whose ``plot()`` draws Fig. 6a and
+whose ``save(path)`` writes it as PNG, PDF and CSV. (``perturbation_table``, ``plot_perturbation``
+and ``save`` of repalign 0.1 remain until 0.3 as deprecated aliases.)
 
 Example:
     >>> import numpy as np, repalign
@@ -41,23 +43,28 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._checks import check_rng
+from ._checks import check_choice, check_count, check_rng, check_seed
 from .inputs import as_data
+from .registry import Measure, measure as named_measure
+from .results import Result, colours, log_variance_axis, save_figure
 
 __all__ = [
     "replace_pc",
     "pc_spectrum",
     "closed_form",
+    "perturb_pcs",
+    "PerturbationResult",
+    "MODES",
+    "CLOSED_FORM_MEASURES",
     "perturbation_table",
     "plot_perturbation",
     "save",
-    "MODES",
-    "CLOSED_FORM_MEASURES",
 ]
 
 MODES = ("orthogonal", "resample")
@@ -109,8 +116,6 @@ class _PCs:
 
 
 def _decompose(X, name: str = "X") -> _PCs:
-    if isinstance(X, np.ndarray) and not X.flags.writeable:
-        X = X.copy()  # e.g. a Dataset's read-only activity: torch.from_numpy warns on read-only memory
     data, _ = as_data(X, name)  # the one validator: type, 2D/3D, NaN/Inf, >= 2 samples, not constant
     flat = data.values.detach().cpu().to(dtype=torch.float64).numpy().copy()
     shape = (flat.shape if data.n_conditions is None else (data.n_time, data.n_conditions, data.n_units))
@@ -135,9 +140,7 @@ def _check_k(k, rank: int, name: str = "k", owner: str = _X_RANK) -> int:
 
 
 def _check_mode(mode) -> str:
-    if mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
-    return mode
+    return check_choice(mode, "mode", MODES)
 
 
 def _orthogonal_scores(pcs: _PCs, rng: np.random.Generator) -> np.ndarray:
@@ -266,12 +269,10 @@ def _spectrum(spectrum) -> np.ndarray:
 
 
 def _closed_form_kind(measure) -> tuple[str, str, str]:
-    from .registry import Measure, measure as by_name  # noqa: PLC0415
-
     if isinstance(measure, Measure):
         m = measure
     elif isinstance(measure, str):
-        m = by_name(measure)
+        m = named_measure(measure)
     else:
         raise ValueError(f"measure: expected a measure name or a repalign.Measure, got {type(measure).__name__}")
     if m.name not in CLOSED_FORM_MEASURES:
@@ -328,14 +329,52 @@ def closed_form(spectrum, k: int, measure: str = "cka") -> float:
     return angle if transform == "angular_distance" else 1.0 - angle / (math.pi / 2)
 
 
-def perturbation_table(
+@dataclass(frozen=True, eq=False)
+class PerturbationResult(Result):
+    """Fig. 6a: scores between X and single-PC perturbations of it, simulated and in closed form.
+
+    Attributes:
+        table: one row per (repeat, k, measure): ``measure`` (canonical name), ``k``,
+            ``explained_variance`` (``λ_k / Σλ``), ``simulated``, ``closed_form``, ``mode``, ``repeat``.
+        measures, ks, mode, seed, n_repeats: the arguments of :func:`perturb_pcs`.
+    """
+
+    record_kind = "perturbation"
+
+    table: object
+    measures: tuple
+    ks: tuple
+    mode: str
+    seed: int
+    n_repeats: int
+
+    @property
+    def max_error(self) -> float:
+        """Largest ``|simulated − closed form|`` over the table."""
+        return float((self.table.simulated - self.table.closed_form).abs().max())
+
+    def plot(self, ax=None, x: str = "explained_variance"):
+        """Fig. 6a: score against the perturbed PC, simulated points and closed-form lines.
+
+        One colour per measure; every simulated value (all repeats) is an open circle, the closed
+        form a line through the PCs in order. ``x``: ``"explained_variance"`` (log scale, as in the
+        paper's variance axes) or ``"k"`` (PC index, 1-based on the axis as in the paper's "PC 1").
+        """
+        return _plot(self.table, ax, x)
+
+    def _record_settings(self) -> dict:
+        return {"measures": list(self.measures), "ks": list(self.ks), "mode": self.mode, "seed": self.seed,
+                "n_repeats": self.n_repeats}
+
+
+def perturb_pcs(
     X,
     measures=("cka", "nbs", "angular-procrustes", "angular-cka"),
     ks=range(10),
     mode: str = "orthogonal",
     seed: int = 0,
     n_repeats: int = 1,
-):
+) -> PerturbationResult:
     """Simulate Fig. 6a: each measure between X and :func:`replace_pc` copies, beside the closed forms.
 
     Repeat ``r`` of PC ``k`` draws its new scores from
@@ -344,7 +383,7 @@ def perturbation_table(
     seed=numpy.random.default_rng([seed, r, k]))`` rebuilds its perturbed data.
 
     Args:
-        X: ``(sample, unit)`` or ``(time, condition, unit)`` data (see :func:`replace_pc`).
+        X: ``(sample, unit)`` or ``(time, condition, unit)`` data or a Dataset (see :func:`replace_pc`).
         measures: names or ``repalign.Measure`` objects with a closed form
             (:data:`CLOSED_FORM_MEASURES`).
         ks: PC indices (0 = largest variance), each in ``[0, rank)``; duplicates are refused.
@@ -353,9 +392,7 @@ def perturbation_table(
         n_repeats: number of independent draws per PC (``>= 1``).
 
     Returns:
-        A tidy pandas DataFrame, one row per (repeat, k, measure), with columns ``measure``
-        (canonical name), ``k``, ``explained_variance`` (``λ_k / Σλ``), ``simulated``,
-        ``closed_form``, ``mode``, ``repeat``.
+        A :class:`PerturbationResult` (``.table``, ``.plot()``, ``.save(path)``, ``.max_error``).
 
     Raises:
         ValueError: as :func:`replace_pc`, plus measures without a closed form, empty or
@@ -364,21 +401,18 @@ def perturbation_table(
     Example:
         >>> import numpy as np
         >>> X = np.random.default_rng(0).normal(size=(100, 5)) * [4, 2, 1, 0.5, 0.25]
-        >>> t = perturbation_table(X, measures=("cka", "nbs"), ks=[0, 1])
-        >>> list(t.columns)
+        >>> result = perturb_pcs(X, measures=("cka", "nbs"), ks=[0, 1])
+        >>> list(result.table.columns)
         ['measure', 'k', 'explained_variance', 'simulated', 'closed_form', 'mode', 'repeat']
-        >>> bool((t.simulated - t.closed_form).abs().max() < 1e-10)
+        >>> bool(result.max_error < 1e-10)
         True
     """
     import pandas as pd  # noqa: PLC0415
-    from .registry import measure as by_name  # noqa: PLC0415
 
     mode = _check_mode(mode)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
-        raise ValueError(f"n_repeats: expected an integer >= 1, got {n_repeats!r}")
-    if isinstance(measures, str):
+    seed = check_seed(seed)
+    n_repeats = check_count(n_repeats, "n_repeats", 1)
+    if isinstance(measures, (str, Measure)):
         measures = (measures,)
     resolved = [_closed_form_kind(m) for m in measures]
     if not resolved:
@@ -398,16 +432,17 @@ def perturbation_table(
         raise ValueError(f"ks: duplicated PC indices in {ks}")
 
     lam = pcs.s**2
-    bound = [by_name(name).bind(pcs.flat) for name in names]
+    bound = [named_measure(name).bind(pcs.flat) for name in names]
     rows = []
-    for repeat in range(int(n_repeats)):
+    for repeat in range(n_repeats):
         for k in ks:
-            Y = _perturbed(pcs, k, mode, np.random.default_rng([int(seed), repeat, k]))
+            Y = _perturbed(pcs, k, mode, np.random.default_rng([seed, repeat, k]))
             for name, m in zip(names, bound):
                 rows.append((name, k, float(lam[k] / lam.sum()), float(m(Y)), closed_form(lam, k, name),
                              mode, repeat))
-    return pd.DataFrame(rows, columns=["measure", "k", "explained_variance", "simulated", "closed_form",
-                                       "mode", "repeat"])
+    table = pd.DataFrame(rows, columns=["measure", "k", "explained_variance", "simulated", "closed_form", "mode",
+                                        "repeat"])
+    return PerturbationResult(table, tuple(names), tuple(ks), mode, seed, n_repeats)
 
 
 _COLUMNS = ("measure", "k", "explained_variance", "simulated", "closed_form")
@@ -416,52 +451,33 @@ _COLUMNS = ("measure", "k", "explained_variance", "simulated", "closed_form")
 def _check_table(table) -> None:
     missing = [c for c in _COLUMNS if c not in getattr(table, "columns", ())]
     if missing:
-        raise ValueError(f"table: expected a perturbation_table DataFrame, missing column(s) {missing}")
+        raise ValueError(f"table: expected a perturbation table, missing column(s) {missing}")
     if len(table) == 0:
         raise ValueError("table: empty table, nothing to plot")
 
 
-def plot_perturbation(table, ax=None, x: str = "explained_variance"):
-    """Fig. 6a: score against the perturbed PC, simulated points and closed-form lines.
-
-    One colour per measure; every simulated value (all repeats) is an open circle, the closed
-    form a line through the PCs in order (drawn per measure: its line, then its circles).
-
-    Args:
-        table: a :func:`perturbation_table` DataFrame.
-        ax: matplotlib axes to draw on (a new figure when ``None``).
-        x: ``"explained_variance"`` (log scale, as in the paper's variance axes) or ``"k"``
-            (PC index, 1-based on the axis as in the paper's "PC 1").
-
-    Returns:
-        The axes.
-    """
+def _plot(table, ax=None, x: str = "explained_variance"):
     _check_table(table)
     if x not in ("explained_variance", "k"):
         raise ValueError(f"x: expected 'explained_variance' or 'k', got {x!r}")
     import matplotlib.pyplot as plt  # noqa: PLC0415
     from matplotlib.lines import Line2D  # noqa: PLC0415
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: PLC0415
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 3.5))
 
-    colours = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    palette = colours()
     shift = 1 if x == "k" else 0  # the paper counts PCs from 1
     handles = []
     for i, (name, rows) in enumerate(table.groupby("measure", sort=False)):
-        colour = colours[i % len(colours)]
+        colour = palette[i % len(palette)]
         line = rows.drop_duplicates("k").sort_values("k")
         handles += ax.plot(line[x] + shift, line["closed_form"], "-", color=colour, label=_LABELS.get(name, name))
         ax.plot(rows[x] + shift, rows["simulated"], "o", ms=4, mfc="none", color=colour)
     handles += [Line2D([], [], color="0.3", ls="-", label="closed form"),
                 Line2D([], [], color="0.3", ls="none", marker="o", mfc="none", ms=4, label="simulated")]
     if x == "explained_variance":
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.01, 0.02, 0.05, 0.1 ...
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("variance explained by the perturbed PC")
+        log_variance_axis(ax, "variance explained by the perturbed PC")
     else:
         ax.set_xlabel("perturbed PC")
     ax.set_ylabel("similarity with the perturbed data")
@@ -472,26 +488,29 @@ def plot_perturbation(table, ax=None, x: str = "explained_variance"):
     return ax
 
 
+# -- deprecated aliases of repalign 0.1 (removed in 0.3) ------------------------------------------------------
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"repalign.perturbation.{old} is deprecated and will be removed in 0.3; use {new}",
+                  DeprecationWarning, stacklevel=3)
+
+
+def perturbation_table(X, measures=("cka", "nbs", "angular-procrustes", "angular-cka"), ks=range(10),
+                       mode: str = "orthogonal", seed: int = 0, n_repeats: int = 1):
+    """Deprecated: ``perturb_pcs(...).table``."""
+    _deprecated("perturbation_table", "perturb_pcs(...).table")
+    return perturb_pcs(X, measures, ks, mode, seed, n_repeats).table
+
+
+def plot_perturbation(table, ax=None, x: str = "explained_variance"):
+    """Deprecated: ``perturb_pcs(...).plot()``."""
+    _deprecated("plot_perturbation", "perturb_pcs(...).plot()")
+    return _plot(getattr(table, "table", table) if isinstance(table, Result) else table, ax, x)
+
+
 def save(table, path, x: str = "explained_variance") -> list[str]:
-    """Write Fig. 6a as ``path.png`` and ``path.pdf`` and the table as ``path.csv``.
-
-    ``path`` is taken without suffix; missing directories are created. Returns the written paths.
-    """
-    from pathlib import Path  # noqa: PLC0415
-
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    _check_table(table)
-    stem = Path(path).with_suffix("")
-    ax = plot_perturbation(table, x=x)
-    try:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        written = []
-        for suffix in (".png", ".pdf"):
-            ax.figure.savefig(stem.with_suffix(suffix), bbox_inches="tight")
-            written.append(str(stem.with_suffix(suffix)))
-        table.to_csv(stem.with_suffix(".csv"), index=False)
-        written.append(str(stem.with_suffix(".csv")))
-        return written
-    finally:
-        plt.close(ax.figure)
+    """Deprecated: ``perturb_pcs(...).save(path)``."""
+    _deprecated("save", "perturb_pcs(...).save(path)")
+    table = table.table if isinstance(table, Result) else table
+    return save_figure(_plot(table, x=x), table, path)

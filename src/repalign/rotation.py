@@ -18,8 +18,6 @@ Building blocks: :func:`haar_rotation` and :func:`fractional_rotation`.
 
 from __future__ import annotations
 
-import math
-import numbers
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,8 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_count, check_rng, progress_bar
-from .inputs import as_data
+from ._checks import check_bool, check_count, check_real, check_rng, check_seed, progress_bar
+from .inputs import as_activity, as_matrix
+from .registry import Measure, measure as named_measure
+from .results import Result
 
 __all__ = [
     "haar_rotation",
@@ -46,16 +46,8 @@ _ORTHOGONAL_TOL = 1e-6
 _LOG_TOL = 1e-6
 
 
-def _check_alpha(alpha, name: str = "alpha") -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha):
-        raise ValueError(f"{name}: expected a finite real number, got {alpha!r}")
-    return float(alpha)
-
-
 def _progress(iterable, enabled: bool, total: int, desc: str):
-    if not isinstance(enabled, bool):
-        raise ValueError(f"progress: expected True or False, got {enabled!r}")
-    return progress_bar(iterable, enabled, total, desc)
+    return progress_bar(iterable, enabled=check_bool(enabled, "progress"), total=total, description=desc)
 
 
 def haar_rotation(n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
@@ -95,19 +87,9 @@ def haar_rotation(n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
 
 
 def _as_matrix(Q, name: str) -> np.ndarray:
-    if isinstance(Q, torch.Tensor):
-        Q = Q.detach().cpu().numpy()
-    try:
-        Q = np.asarray(Q)
-    except ValueError as err:
-        raise ValueError(f"{name}: expected a square matrix, could not convert: {err}") from None
-    if Q.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: expected a real matrix, got an array of dtype {Q.dtype}")
-    Q = Q.astype(np.float64)
-    if Q.ndim != 2 or Q.shape[0] != Q.shape[1] or Q.shape[0] == 0:
+    Q = as_matrix(Q, name, layout="(N, N)")
+    if Q.shape[0] != Q.shape[1]:
         raise ValueError(f"{name}: expected a square (N, N) matrix, got shape {Q.shape}")
-    if not np.isfinite(Q).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
     return Q
 
 
@@ -203,27 +185,22 @@ def fractional_rotation(Q, alpha: float) -> np.ndarray:
         >>> bool(np.allclose(fractional_rotation(Q, 0.0), np.eye(5)))
         True
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_real(alpha, "alpha")
     return _exp_skew(_rotation_log(Q), alpha)
 
 
 def _resolve_measure(measure):
-    from .registry import Measure, measure as by_name
-
     if isinstance(measure, Measure):
         return measure
     if isinstance(measure, str):
-        return by_name(measure)
+        return named_measure(measure)
     raise ValueError(f"measure: expected a measure name or a repalign.Measure, got {type(measure).__name__}")
 
 
 def _units_last(X, name: str) -> tuple[torch.Tensor, bool]:
     """Checked values of X in their original layout, (sample, unit) or (time, condition, unit)."""
-    data, from_torch = as_data(X, name)
-    values = data.values.detach()
-    if data.n_conditions is not None:
-        values = values.reshape(data.n_time, data.n_conditions, data.n_units)
-    return values, from_torch
+    values, from_torch = as_activity(X, name)
+    return values.detach(), from_torch
 
 
 def _score(measure, values: torch.Tensor, from_torch: bool, Y) -> float:
@@ -236,7 +213,7 @@ def _rotated(values: torch.Tensor, rotation: np.ndarray) -> torch.Tensor:
 
 
 @dataclass(frozen=True, eq=False)
-class RotationCurve:
+class RotationCurve(Result):
     """``measure(X Q^α, Y)`` along the geodesic from the original basis (α = 0) to a rotation ``Q``.
 
     Attributes:
@@ -255,7 +232,10 @@ class RotationCurve:
     rotation: np.ndarray
     seed: int | None
 
-    def to_frame(self):
+    record_kind = "rotation_curve"
+
+    @property
+    def table(self):
         """Tidy table: one row per α with columns ``alpha, score, measure, seed`` (pandas)."""
         import pandas as pd
 
@@ -277,6 +257,12 @@ class RotationCurve:
         ax.set_ylabel(self.measure if len(self.measure) <= 30 else self.kind)
         ax.set_title(f"{self.measure}(X Q^α, Y)", fontsize="small")
         return ax
+
+    def _record_settings(self) -> dict:
+        return {"measure": self.measure, "seed": self.seed}
+
+    def _record_arrays(self) -> dict:
+        return {"rotation": self.rotation}
 
 
 def rotation_curve(
@@ -313,7 +299,7 @@ def rotation_curve(
         progress: show a progress bar over α (with tqdm, when installed).
 
     Returns:
-        A :class:`RotationCurve` with ``.plot()`` and ``.to_frame()``.
+        A :class:`RotationCurve` (``.table``, ``.plot()``, ``.save(path)``).
 
     Raises:
         ValueError: for bad X or Y (from the input checks), an unknown measure, empty or
@@ -363,7 +349,7 @@ def _check_alphas(alphas) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class PrivilegedAxesResult:
+class PrivilegedAxesResult(Result):
     """Scores in the original basis and under random rotations, per population.
 
     Attributes:
@@ -380,6 +366,8 @@ class PrivilegedAxesResult:
     p-value ``(1 + #{rotated at least as aligned as original}) / (1 + n_rotations)``, where
     "at least as aligned" is ``>=`` for scores and ``<=`` for distances.
     """
+
+    record_kind = "privileged_axes"
 
     measure: str
     kind: str
@@ -402,7 +390,8 @@ class PrivilegedAxesResult:
             as_aligned = self.rotated >= self.original[:, None]
         return (1 + as_aligned.sum(axis=1)) / (1 + self.rotated.shape[1])
 
-    def to_frame(self):
+    @property
+    def table(self):
         """Tidy table, one row per value: ``population, basis ("original"/"rotated"), rotation, score``.
 
         ``rotation`` is the index of the random rotation (missing for the original basis).
@@ -434,6 +423,32 @@ class PrivilegedAxesResult:
             "p_value": self.p_value,
             "measure": self.measure,
         })
+
+    def plot(self, ax=None):
+        """Per population: the rotated values (grey dots, their mean as a bar) and the original basis (red)."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(3.0, 1.2 * len(self.populations) + 1.5), 3.4))
+        jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=self.rotated.shape[1])  # display only
+        for k in range(len(self.populations)):
+            ax.plot(k + jitter, self.rotated[k], "o", ms=3, color="0.6", label="random rotations" if k == 0 else None)
+            ax.plot([k - 0.3, k + 0.3], [self.rotated[k].mean()] * 2, "-", color="0.3", lw=1.2)
+            ax.plot(k, self.original[k], "D", ms=6, color="tab:red", label="original basis" if k == 0 else None)
+        ax.set_xticks(range(len(self.populations)))
+        ax.set_xticklabels([f"{name}\np = {p:.3g}" for name, p in zip(self.populations, self.p_value)],
+                           fontsize="small")
+        ax.set_ylabel(self.measure if len(self.measure) <= 30 else self.kind)
+        ax.set_title("privileged axes: original basis against random rotations", fontsize="small")
+        ax.legend(frameon=False, fontsize="x-small")
+        return ax
+
+    def _record_settings(self) -> dict:
+        return {"measure": self.measure, "populations": list(self.populations), "seed": self.seed,
+                "n_rotations": int(self.rotated.shape[1])}
+
+    def _record_tables(self) -> dict:
+        return {"table": self.table, "summary": self.summary()}
 
 
 def _subset_indices(value, size: int, where: str) -> np.ndarray:
@@ -495,7 +510,7 @@ def privileged_axes_test(
         progress: show a progress bar over the rotations (with tqdm, when installed).
 
     Returns:
-        A :class:`PrivilegedAxesResult` (``.summary()`` and ``.to_frame()`` give pandas tables).
+        A :class:`PrivilegedAxesResult` (``.table`` and ``.summary()`` give pandas tables; ``.plot()``).
 
     Raises:
         ValueError: for bad X or Y, an unknown measure, ``n_rotations < 1``, an invalid seed,
@@ -513,8 +528,7 @@ def privileged_axes_test(
     """
     m = _resolve_measure(measure)
     n_rotations = check_count(n_rotations, "n_rotations", 1)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     values, from_torch = _units_last(X, "X")
     y_values, y_torch = _units_last(Y, "Y")
     p, q = values.shape[-1], y_values.shape[-1]
@@ -543,7 +557,7 @@ def privileged_axes_test(
     pairs = [(values[..., torch.as_tensor(ix)], y_input[..., torch.as_tensor(iy) if y_torch else iy])
              for ix, iy in populations.values()]
     original = np.array([_score(m, x_sub, from_torch, y_sub) for x_sub, y_sub in pairs])
-    rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(int(seed)).spawn(len(pairs))]
+    rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(len(pairs))]
     rotated = np.empty((len(pairs), n_rotations))
     jobs = [(k, r) for k in range(len(pairs)) for r in range(n_rotations)]
     for k, r in _progress(jobs, progress, len(jobs), "random rotations"):
@@ -558,5 +572,5 @@ def privileged_axes_test(
         n_units_y=np.array([iy.size for _, iy in populations.values()]),
         original=original,
         rotated=rotated,
-        seed=int(seed),
+        seed=seed,
     )

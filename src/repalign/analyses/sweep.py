@@ -1,0 +1,151 @@
+r"""How the variance of a principal component decides when it is captured: the seed paper's Figure 4d,e.
+
+:func:`variance_sweep` optimizes noise towards the two-PC reference of Fig. 4a
+(:func:`~repalign.data.two_pc`) for several ratios of the PCs' variances and tracks both PCs; its
+:class:`VarianceSweep` result reads the capture thresholds and draws Fig. 4e.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .._checks import check_real
+from ..data import two_pc
+from ..optimization import optimize
+from ..registry import short_name
+from ..results import Result
+from ..trackers import PCCapture
+from ._common import check_columns
+from .capture import CaptureThresholds, capture_thresholds
+
+__all__ = ["variance_sweep", "VarianceSweep"]
+
+
+@dataclass(frozen=True, eq=False)
+class VarianceSweep(Result):
+    """Trajectories towards the two-PC reference for several variance ratios (:func:`variance_sweep`).
+
+    Attributes:
+        table: the trajectories, ``ratio``, ``measure``, ``run``, ``seed``, ``step``, ``score``,
+            ``pc1_r2``, ``pc2_r2``.
+        options: the settings that produced it.
+    """
+
+    record_kind = "variance_sweep"
+
+    table: object
+    options: dict = field(default_factory=dict)
+
+    def thresholds(self, *, min_gain: float = 0.05) -> CaptureThresholds:
+        """Score at which each PC is captured, per ratio, measure and run.
+
+        :func:`~repalign.analyses.capture_thresholds` per ratio (the explained variance of PC i
+        being ``1/(1+ρ)`` and ``ρ/(1+ρ)``); the table has the ``ratio`` column first.
+        """
+        return _sweep_thresholds(self.table, min_gain)
+
+    def plot(self, axes=None):
+        """Fig. 4e: R² of PC 2 against the score, one panel per measure, one curve per variance ratio.
+
+        Curves are coloured by the ratio λ₂/λ₁ (light: 1, equal variances; dark: most asymmetric);
+        the first run of each (ratio, measure) is drawn. ``axes``: one per measure (a new figure
+        when None); returns the first.
+        """
+        return _plot_variance_sweep(self.table, axes)
+
+    def _record_settings(self) -> dict:
+        return self.options
+
+
+def variance_sweep(
+    ratios=(1.0, 0.3, 0.1, 0.03),
+    measures=("angular-procrustes", "cka", "linreg"),
+    *,
+    n_runs: int = 1,
+    seed: int = 0,
+    lr: float = 0.01,
+    max_steps: int = 2000,
+    stop_at: float | None = 0.995,
+    record_every: int = 1,
+    dtype=torch.float64,
+    progress: bool | None = None,
+) -> VarianceSweep:
+    r"""Fig. 4d,e: optimize noise towards the two-PC reference for several variance ratios.
+
+    For each ratio :math:`\rho = \lambda_2/\lambda_1` (``ratios``), the reference is
+    :func:`~repalign.data.two_pc(ρ) <repalign.data.two_pc>` (10 time points × 6 conditions
+    × 2 units, the paper's Fig. 4a with PC 2 rescaled); every measure is optimized from
+    Gaussian noise of the same shape (all measures and runs in one batched loop), tracking the R²
+    of both PCs (:class:`~repalign.trackers.PCCapture`, in-sample).
+
+    Returns:
+        A :class:`VarianceSweep`: its ``table`` holds the trajectories (``ratio``, ``measure``,
+        ``run``, ``seed``, ``step``, ``score``, ``pc1_r2``, ``pc2_r2``), ``thresholds()`` the score at
+        which each PC is captured and ``plot()`` draws Fig. 4e.
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    if isinstance(ratios, (int, float)):
+        ratios = (ratios,)
+    ratios = [check_real(r, "ratios", low=0.0, high=1.0, inclusive=(False, True)) for r in ratios]
+    if not ratios:
+        raise ValueError("ratios: expected at least one variance ratio")
+    tables = []
+    for ratio in ratios:
+        reference = two_pc(ratio).activity
+        tracker = PCCapture(reference, n_pcs=2)
+        result = optimize(reference, list(measures) if not isinstance(measures, str) else measures,
+                          max_steps=max_steps, lr=lr, stop_at=stop_at, seed=seed, n_runs=n_runs,
+                          record_every=record_every, trackers=[tracker], dtype=dtype, progress=progress)
+        table = result.to_frame()
+        table.insert(0, "ratio", ratio)
+        tables.append(table)
+    options = {"ratios": ratios, "measures": [measures] if isinstance(measures, str) else list(measures),
+               "n_runs": n_runs, "seed": seed, "lr": lr, "max_steps": max_steps, "stop_at": stop_at,
+               "record_every": record_every, "dtype": str(dtype)}
+    return VarianceSweep(pd.concat(tables, ignore_index=True), options)
+
+
+def _sweep_thresholds(table, min_gain: float) -> CaptureThresholds:
+    import pandas as pd  # noqa: PLC0415
+
+    check_columns(table, ("ratio", "run", "step", "score", "pc1_r2", "pc2_r2"), "variance_sweep")
+    tables = []
+    for ratio, rows in table.groupby("ratio", sort=False):
+        variance = np.array([1.0, ratio]) / (1.0 + ratio)
+        tables.append(capture_thresholds(rows, variance, min_gain=min_gain, by=("ratio",)).table)
+    return CaptureThresholds(pd.concat(tables, ignore_index=True), table, {"min_gain": min_gain, "by": ["ratio"]})
+
+
+
+
+def _plot_variance_sweep(table, axes=None):
+    check_columns(table, ("ratio", "measure", "run", "step", "score", "pc2_r2"), "variance_sweep")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.colors import LogNorm  # noqa: PLC0415
+
+    measures = list(dict.fromkeys(table["measure"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 3.0), squeeze=False, sharey=True)
+        axes = axes[0]
+    if len(axes) != len(measures):
+        raise ValueError(f"axes: expected {len(measures)} axes (one per measure), got {len(axes)}")
+    ratios = sorted(set(table["ratio"]))
+    norm = LogNorm(vmin=min(ratios), vmax=max(max(ratios), min(ratios) * 1.0001))
+    colormap = plt.get_cmap("magma")
+    for ax, name in zip(axes, measures):
+        for ratio in ratios:
+            rows = table[(table["measure"] == name) & (table["ratio"] == ratio)]
+            if rows.empty:
+                continue
+            rows = rows[rows["run"] == rows["run"].iloc[0]].sort_values("step")
+            ax.plot(rows["score"], rows["pc2_r2"], lw=1.2, color=colormap(0.15 + 0.75 * norm(ratio)),
+                    label=f"λ₂/λ₁ = {ratio:g}")
+        ax.set_xlabel(f"{short_name(name)} score")
+        ax.set_title(short_name(name), fontsize="small")
+    axes[0].set_ylabel("R² of PC 2")
+    axes[0].legend(frameon=False, fontsize="x-small")
+    return axes[0]

@@ -1,0 +1,32 @@
+"""Data: the :class:`Dataset` container, the one file reader, synthetic generators and recording loaders.
+
+- :class:`Dataset` — activity ``(time, condition, unit)`` or ``(sample, unit)`` with its task
+  variables, unit metadata, time step and provenance; ``.save`` to ``.npz`` or ``.nc``.
+- :func:`read` — the one file reader: ``PATH[:NAME]`` for ``.npy``, ``.npz``, ``.csv`` and ``.nc``.
+- Synthetic datasets (:mod:`repalign.data.synthetic`): :func:`mante_like`, :func:`gaussian_like`,
+  :func:`two_pc`, :func:`ultrametric`, :func:`sparse_factor_population`.
+- Recordings (:mod:`repalign.data.recordings`): :func:`load_m1`.
+
+Every measure and analysis accepts a :class:`Dataset` wherever it accepts an array (its
+``activity`` is used). pandas and xarray load only when a table or a netCDF file is needed.
+
+Example:
+    >>> from repalign import data
+    >>> ref = data.mante_like(n_units=50, seed=0)
+    >>> ref.shape, ref.conditions.columns.tolist()[:2]
+    ((15, 72, 50), ['context', 'motion'])
+"""
+
+from .dataset import Dataset
+from .files import DataFileError, MissingFileError, read, split_source
+from .recordings import load_m1
+from .synthetic import (
+    COLOUR_COHERENCES, MOTION_COHERENCES, SparseFactorPopulation, gaussian_like, mante_like, sparse_factor_population,
+    two_pc, ultrametric,
+)
+
+__all__ = [
+    "Dataset", "read", "split_source", "DataFileError", "MissingFileError", "load_m1", "mante_like", "gaussian_like",
+    "two_pc", "ultrametric", "sparse_factor_population", "SparseFactorPopulation", "MOTION_COHERENCES",
+    "COLOUR_COHERENCES",
+]

@@ -1,0 +1,150 @@
+"""What the optimizer evaluates: objectives (measures or callables) and trackers.
+
+An objective turns a batch of runs ``Y`` (``(batch, *shape)``) into one value per run. A registry
+measure becomes a bound measure scored with ``BoundMeasure.batch(Y, check_values=False)`` (the
+loop checks every value and gradient itself); a user's callable ``f(reference, Y)`` is wrapped
+with checks of its output. Trackers watch the runs at recording steps without steering them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+from ..registry import BoundMeasure, Measure, measure as named_measure
+
+__all__ = ["Objective", "Tracker", "objectives", "trackers", "track", "RESERVED_COLUMNS"]
+
+RESERVED_COLUMNS = ("run", "measure", "seed", "step", "score")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A value per run to maximize or minimize, with its label."""
+
+    name: str
+    maximize: bool
+    evaluate: Callable[[torch.Tensor], torch.Tensor]  # (batch, *shape) -> (batch,)
+    thread_safe: bool = False  # may be called from several threads at once (registry measures)
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """A callable ``tracker(reference, Y) -> {column: (batch,) values}`` and its label."""
+
+    name: str
+    function: Callable
+
+
+def objectives(measure, reference: torch.Tensor, maximize: bool | None) -> list[Objective]:
+    """The objectives of ``measure`` (a name, Measure or callable, or a sequence of these), bound to ``reference``."""
+    specs = list(measure) if isinstance(measure, (list, tuple)) else [measure]
+    if not specs:
+        raise ValueError("measure: expected a measure or a non-empty sequence of measures, got an empty sequence")
+    objectives = [_objective(spec, reference, maximize) for spec in specs]
+    names = [o.name for o in objectives]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"measure: each measure may appear once, got {duplicates} more than once")
+    return objectives
+
+
+def _objective(spec, reference: torch.Tensor, maximize: bool | None) -> Objective:
+    if isinstance(spec, str):
+        spec = named_measure(spec)
+    if isinstance(spec, BoundMeasure):
+        raise ValueError(f"measure: got a BoundMeasure for {spec.measure.name!r}; pass the Measure "
+                         f"(bound.measure) or its name: optimize binds it to the reference itself")
+    if isinstance(spec, Measure):
+        if not spec.differentiable:
+            raise ValueError(f"measure: {spec.name!r} is not differentiable and cannot be optimized by gradient")
+        bound = spec.bind(reference)
+        direction = spec.kind == "score" if maximize is None else maximize
+        return Objective(spec.name, direction, _batch_of_runs(bound, reference), thread_safe=True)
+    if not callable(spec):
+        raise ValueError(f"measure: expected a measure name, a Measure or a callable f(reference, Y), "
+                         f"got {type(spec).__name__}")
+    name = getattr(spec, "name", None) or getattr(spec, "__name__", None) or type(spec).__name__
+    name = str(name)
+    direction = maximize
+    if direction is None:
+        direction = getattr(spec, "maximize", None)
+    if direction is None and getattr(spec, "kind", None) in ("score", "distance"):
+        direction = spec.kind == "score"
+    if not isinstance(direction, bool):
+        raise ValueError(f"measure {name!r}: cannot tell whether higher values are better; pass maximize=True "
+                         f"or False, or give the callable an attribute maximize (bool) or kind ('score'/'distance')")
+    batched = getattr(spec, "batched", True)
+
+    def evaluate(Y: torch.Tensor) -> torch.Tensor:
+        if batched:
+            values = spec(reference, Y)
+        else:
+            values = torch.stack([torch.as_tensor(spec(reference, Y[i:i + 1])).reshape(()) for i in range(len(Y))])
+        if not isinstance(values, torch.Tensor) or values.shape != (len(Y),):
+            found = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+            raise ValueError(f"measure {name!r}: expected a tensor of shape ({len(Y)},) (one value per run), "
+                             f"got {found}")
+        if torch.is_grad_enabled() and not values.requires_grad:
+            raise ValueError(f"measure {name!r}: its value does not depend differentiably on Y (no gradient)")
+        return values
+
+    return Objective(name, direction, evaluate)
+
+
+def _batch_of_runs(bound: BoundMeasure, reference: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``bound.batch`` for the loop's own runs, without scanning their values again at every step.
+
+    Y is checked where it is made (the initial noise, or ``init`` through ``inputs.as_data``) and the
+    loop checks every value and gradient for finiteness; the per-call scans of ``as_data`` (finite
+    values, constant units) would re-read all of Y several times per step. Shapes are still checked.
+    """
+    bound.prepare(reference.dtype, reference.device)  # here, before any threads share the bound measure
+
+    def evaluate(Y: torch.Tensor) -> torch.Tensor:
+        return bound.batch(Y, check_values=False)
+
+    return evaluate
+
+
+def trackers(given) -> list[Tracker]:
+    """The trackers of ``given`` (a callable or a sequence of callables), each with its label."""
+    if callable(given):
+        given = [given]
+    out = []
+    for tracker in given:
+        if not callable(tracker):
+            raise ValueError(f"trackers: expected callables tracker(reference, Y), got {type(tracker).__name__}")
+        name = getattr(tracker, "name", None) or getattr(tracker, "__name__", None) or type(tracker).__name__
+        out.append(Tracker(str(name), tracker))
+    return out
+
+
+def track(trackers: list[Tracker], reference: torch.Tensor, Y: torch.Tensor,
+          runs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every tracker's columns for the runs ``runs`` of ``Y`` (without gradient), checked."""
+    if not trackers:
+        return {}
+    with torch.no_grad():
+        batch = Y.detach().index_select(0, runs.to(Y.device))
+        out: dict[str, torch.Tensor] = {}
+        for tracker in trackers:
+            result = tracker.function(reference, batch)
+            if not isinstance(result, Mapping):
+                result = {tracker.name: result}
+            for column, values in result.items():
+                if not isinstance(column, str) or column in RESERVED_COLUMNS or column in out:
+                    taken = "is reserved" if column in RESERVED_COLUMNS else "is not a string or is already taken"
+                    raise ValueError(f"tracker {tracker.name!r}: column name {column!r} {taken}")
+                try:
+                    values = torch.as_tensor(values).detach().to("cpu", torch.float64).reshape(-1)
+                except (TypeError, ValueError, RuntimeError) as error:
+                    raise ValueError(f"tracker {tracker.name!r}: column {column!r} is not numeric: {error}") from None
+                if values.numel() != len(runs):
+                    raise ValueError(f"tracker {tracker.name!r}: column {column!r} has {values.numel()} value(s) "
+                                     f"for a batch of {len(runs)} run(s)")
+                out[column] = values
+    return out
+
