@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-optimize clean
+.PHONY: demo test test-quick lint catalogue bench bench-optimize clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,21 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m repalign.demo
 
-test: $(STAMP)
+# everything: the import contracts, then every test (slow ones included)
+test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+# the development loop: the tests not marked slow (about a minute)
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# the layers of ARCHITECTURE.md (import-linter contracts in pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+# regenerate docs/catalogue.md from the registry (a test checks that it is up to date)
+catalogue: $(STAMP)
+	$(PY) -m repalign.registry --markdown > docs/catalogue.md
 
 bench: $(STAMP)
 	$(PY) bench/bench_measures.py

@@ -9,39 +9,43 @@
 >>> 0 <= cka(X, Y) <= 1
 True
 
-See ``repalign.measures()`` for the catalogue and ``repalign.aliases()`` for short names.
+The catalogue: :func:`catalogue` lists canonical names (wildcards allowed), :func:`aliases` the
+short names, :func:`measure` resolves any of them to a :class:`Measure`.
 
-``repalign.optimize(reference, measure, max_steps=...)`` fits synthetic data to a reference by
-gradient steps on a measure (the seed paper's method; batched runs, checkpoints, trackers).
+:func:`optimize` fits synthetic data to a reference by gradient steps on a measure (the seed
+paper's method; batched runs, checkpoints, trackers).
 
-Analyses load on first access (``import repalign`` loads only torch, numpy and the measures):
+The layers, from the bottom (``ARCHITECTURE.md``; every module is importable by its dotted path,
+and the ones below load on first access: ``import repalign`` loads torch, numpy and the measures):
 
-- ``repalign.matching``: soft and partial soft matching plans, rankings, the L-curve;
-- ``repalign.rotation``: Haar rotations, fractional rotations, the privileged-axes test;
-- ``repalign.encoding``: sparse-positive encoding models and tuning reorientation;
-- ``repalign.generators``: synthetic populations (sparse factors);
-- ``repalign.datasets``: :class:`Dataset` (activity + task table + provenance, .npz/.nc/xarray) and
-  the seed paper's generators (``mante_like``, ``gaussian_like``, ``two_pc``, ``ultrametric``);
-- ``repalign.trackers``: ``PCCapture`` and ``Decoding``, evaluated during ``optimize`` (batched);
-- ``repalign.perturbation``: replace one principal component, simulation vs the closed forms (Fig. 6a);
-- ``repalign.joint``: joint optimization of several scores towards target values (Fig. 6b,c);
-- ``repalign.baselines``: the condition-average and neuron-split baseline scores (Fig. 2c,d);
-- ``repalign.ot``: the optimal transport solvers.
+- the measures: :mod:`repalign.measures` (one module per family), :mod:`repalign.registry`,
+  :mod:`repalign.inputs` (the one validator), :mod:`repalign.names`, :mod:`repalign.ot`;
+- :mod:`repalign.data`: :class:`Dataset`, the one file reader :func:`read`, synthetic datasets
+  (``mante_like``, ``gaussian_like``, ``two_pc``, ``ultrametric``, ``sparse_factor_population``)
+  and recordings (``load_m1``);
+- :mod:`repalign.results`: the result convention (``.table``, ``.plot()``, ``.save()``, ``.record()``);
+- the analyses: :mod:`repalign.optimization` and :mod:`repalign.trackers` (``PCCapture``,
+  ``Decoding``), :mod:`repalign.analyses` (what optimized data learns: Figs. 3–5),
+  :mod:`repalign.perturbation` (Fig. 6a), :mod:`repalign.joint` (Fig. 6b,c),
+  :mod:`repalign.baselines` (Fig. 2), :mod:`repalign.matching`, :mod:`repalign.rotation`,
+  :mod:`repalign.encoding`;
+- :mod:`repalign.experiments`: each experiment a settings object and an output folder in, a record out;
+- the command line (:mod:`repalign.cli`) and the main job (:mod:`repalign.demo`).
 """
 
 import importlib
 
-from .optimize import OptimizationResult, optimize  # the function: repalign.optimize(reference, measure, ...)
-from .registry import BoundMeasure, Measure, aliases, measure, measures
+from ._version import __version__
+from .optimization import OptimizationResult, OptimizeSettings, optimize
+from .registry import BoundMeasure, Measure, aliases, catalogue, measure
 
-__version__ = "0.1.0"
+__all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "optimize", "OptimizeSettings",
+           "OptimizationResult", "Dataset", "read", "Result", "Record", "__version__"]
 
-__all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases", "optimize", "OptimizationResult",
-           "__version__"]
-
-_SUBMODULES = ("matching", "rotation", "encoding", "generators", "ot", "datasets", "perturbation", "trackers",
-               "joint", "baselines")
-_LAZY = {"Dataset": "datasets"}
+_SUBMODULES = ("data", "results", "optimization", "trackers", "analyses", "perturbation", "joint", "baselines",
+               "matching", "rotation", "encoding", "ot", "experiments", "inputs", "names", "registry",
+               "datasets", "generators", "io")  # the last three: deprecated aliases, removed in 0.3
+_LAZY = {"Dataset": "data", "read": "data", "Result": "results", "Record": "results"}
 
 
 def __getattr__(name: str):
@@ -50,3 +54,7 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'repalign' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY))

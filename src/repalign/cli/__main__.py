@@ -1,0 +1,7 @@
+"""``python -m repalign.cli``: the ``repalign`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

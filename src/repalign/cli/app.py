@@ -1,0 +1,251 @@
+"""The ``repalign`` commands: each builds an experiment's settings from its options, runs it, prints a summary.
+
+The science lives in :mod:`repalign.experiments`; a command only translates options into settings
+and a record into lines of text (or JSON with ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+
+from .. import experiments
+from ..registry import measure as registry_measure, short_name
+from .output import compact, measure_rows, print_table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="repalign: standardized, differentiable similarity measures between representations.")
+
+DATA_HELP = "data file: .npy, .csv, .npz[:NAME] or .nc[:NAME] (a saved Dataset or plain arrays)"
+MEASURE_HELP = "measure name or alias (repeatable)"
+OUT_HELP = "output folder for tables (CSV) and figures (PNG + PDF)"
+
+# the option (or argument) of each settings field whose name on the command line differs
+OPTION_OF_FIELD = {"measures": "--measure", "x": "X", "y": "Y", "data": "DATA", "lcurve_name": "--plot",
+                   "save_final": "--no-final"}
+
+
+def option_of(field: str) -> str:
+    """The command-line spelling of a settings field (``n_pcs`` → ``--n-pcs``)."""
+    return OPTION_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+
+
+def _records(table) -> list[dict]:
+    """The rows of a table as dicts, missing values as None (JSON null)."""
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def _agg_backend() -> None:
+    import matplotlib  # noqa: PLC0415 -- figures are files here, never windows
+
+    matplotlib.use("Agg")
+
+
+@app.command("measures")
+def measures_command(
+    pattern: str = typer.Argument(None, help="shell-style wildcard, e.g. 'cka-*'"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+):
+    """List the catalogue: canonical names, aliases, kind, range and invariances."""
+    rows = measure_rows(pattern)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = [{**r, "aliases": ", ".join(r["aliases"]) or "-",
+              "flags": " ".join(f for f, on in (("diff", r["differentiable"]), ("n×n", r["needs_n_by_n"]),
+                                                 ("metric", r["metric"])) if on)} for r in rows]
+    print_table(table, ["name", "aliases", "kind", "range", "invariances", "flags"])
+
+
+@app.command("describe")
+def describe_command(name: str = typer.Argument(..., help="measure name or alias")):
+    """Print a measure's exact definition, parameters and metadata."""
+    print(registry_measure(name).describe())
+
+
+@app.command("compare")
+def compare_command(
+    x: str = typer.Argument(..., help="reference X: " + DATA_HELP),
+    y: str = typer.Argument(..., help="model Y, same formats"),
+    measure: list[str] = typer.Option(["cka", "angular-procrustes"], "-m", "--measure", help=MEASURE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+):
+    """Score X against Y with one or more measures."""
+    record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure)})
+    rows = _records(record.table)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print_table([{**r, "value": f"{r['value']:.6f}" if r["error"] is None else f"error: {r['error']}"}
+                     for r in rows], ["measure", "name", "kind", "value"])
+    if any(r["error"] is not None for r in rows):
+        raise typer.Exit(code=1)
+
+
+@app.command("match")
+def match_command(
+    x: str = typer.Argument(..., help="population X (samples x units): " + DATA_HELP),
+    y: str = typer.Argument(..., help="population Y, same formats"),
+    partial: bool = typer.Option(False, "--partial", help="partial soft matching with --mass"),
+    mass: float = typer.Option(None, "--mass", help="transported mass s in (0, 1] for --partial"),
+    lcurve: bool = typer.Option(False, "--lcurve", help="scan s, pick the L-curve elbow, match with it"),
+    points: int = typer.Option(50, "--points", help="grid points of s for --lcurve"),
+    cv: int = typer.Option(None, "--cv", help="K-fold cross-validated L-curve (default: in-sample)"),
+    threshold: float = typer.Option(0.5, "--threshold", help="a unit is matched above threshold/N of mass"),
+    plot: str = typer.Option("lcurve", "--plot", help="path (without suffix) of the L-curve PNG/PDF/CSV"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
+):
+    """Soft matching of X's and Y's units: the score, and with --partial/--lcurve the matched units."""
+    if plot != "lcurve" and not lcurve:
+        raise experiments.SettingsError("lcurve_name", "applies to --lcurve only")
+    _agg_backend()
+    record = experiments.run("match", {
+        "x": x, "y": y, "partial": partial, "mass": mass, "lcurve": lcurve, "points": points, "cv": cv,
+        "threshold": threshold, "lcurve_name": Path(plot).name, "progress": None if not as_json else False,
+    }, out=Path(plot).parent if lcurve else None)
+    summary = record.tables["summary"].iloc[0].to_dict()
+    result = {"soft_matching_score": summary["soft_matching_score"]}
+    if lcurve:
+        result["lcurve"] = {"elbow_mass": summary["mass"], "unmatched_mass": 1 - summary["mass"],
+                            "files": [f for f in record.files if Path(f).stem == Path(plot).name]}
+    units = record.tables.get("units")
+    if units is not None:
+        result.update({k: summary[k] for k in ("mass", "partial_score", "partial_normalized_score")})
+        for side in ("X", "Y"):
+            rows = units[units.side == side]
+            result[f"matched_{side.lower()}"] = rows.unit[rows.matched].tolist()
+            result[f"unmatched_{side.lower()}"] = rows.unit[~rows.matched].tolist()
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"soft matching score s_T: {result['soft_matching_score']:.6f}")
+    if lcurve:
+        mass = result["lcurve"]["elbow_mass"]
+        print(f"L-curve elbow: s = {mass:.4g} (unmatched mass {1 - mass:.4g}); wrote "
+              f"{', '.join(result['lcurve']['files'])}")
+    if units is not None:
+        print(f"partial soft matching, s = {result['mass']:.4g}: score {result['partial_score']:.6f}, "
+              f"normalized {result['partial_normalized_score']:.6f}")
+        for side in ("x", "y"):
+            matched, unmatched = result[f"matched_{side}"], result[f"unmatched_{side}"]
+            print(f"matched units of {side.upper()} ({len(matched)}): {compact(matched)}")
+            print(f"unmatched units of {side.upper()} ({len(unmatched)}): {compact(unmatched)}")
+
+
+@app.command("optimize")
+def optimize_command(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    measure: list[str] = typer.Option(["angular-procrustes", "cka"], "-m", "--measure", help=MEASURE_HELP),
+    steps: int = typer.Option(1000, "--steps", help="maximum number of Adam steps"),
+    lr: float = typer.Option(0.02, "--lr", help="learning rate"),
+    stop_at: float = typer.Option(0.99, "--stop-at", help="stop a run once its score reaches this"),
+    runs: int = typer.Option(1, "--runs", help="runs (seeds) per measure"),
+    seed: int = typer.Option(0, "--seed", help="seed of the first run's noise and of the folds"),
+    record_every: int = typer.Option(5, "--record-every", help="record scores and trackers every N steps"),
+    pcs: int = typer.Option(10, "--pcs", help="track the R² of this many reference PCs (0: none)"),
+    decode: list[str] = typer.Option(None, "--decode", help="task variable to decode (repeatable; default: every "
+                                     "column of the conditions table with 2+ values, 5+ conditions each)"),
+    no_decode: bool = typer.Option(False, "--no-decode", help="do not track decoding"),
+    matched_gaussian: bool = typer.Option(False, "--matched-gaussian",
+                                          help="also optimize towards the matched Gaussian (Fig. 5e)"),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 or float64"),
+    checkpoint: str = typer.Option(None, "--checkpoint", help="checkpoint file (resumed from if present)"),
+    no_final: bool = typer.Option(False, "--no-final", help="do not write the final data (final_Y.npy)"),
+    out: str = typer.Option("results/optimize", "--out", help=OUT_HELP),
+):
+    """Optimize Gaussian noise towards the dataset (the seed paper's method) and track what it learns."""
+    if no_decode and decode:
+        raise experiments.SettingsError("decode", "give either --decode or --no-decode, not both")
+    _agg_backend()
+    record = experiments.run("optimize", {
+        "data": data, "measures": tuple(measure), "steps": steps, "lr": lr, "stop_at": stop_at, "runs": runs,
+        "seed": seed, "record_every": record_every, "pcs": pcs,
+        "decode": () if no_decode else (tuple(decode) if decode else None), "matched_gaussian": matched_gaussian,
+        "dtype": dtype, "checkpoint": checkpoint, "save_final": not no_final,
+    }, out=out)
+    runs_table = record.tables["runs"]
+    print_table([{"measure": short_name(r.measure), "run": str(r.run), "steps": str(r.steps),
+                  "final score": f"{r.final_score:.4f}"} for r in runs_table.itertuples()],
+                ["measure", "run", "steps", "final score"])
+    print(f"wrote {len(record.files)} files to {out}")
+
+
+@app.command("perturb")
+def perturb_command(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    measure: list[str] = typer.Option(["cka", "nbs", "angular-procrustes", "angular-cka"], "-m", "--measure",
+                                      help=MEASURE_HELP),
+    pcs: int = typer.Option(10, "--pcs", help="perturb each of the first N PCs"),
+    mode: str = typer.Option("orthogonal", "--mode", help="orthogonal (exact closed forms) or resample"),
+    repeats: int = typer.Option(1, "--repeats", help="independent draws per PC"),
+    seed: int = typer.Option(0, "--seed", help="seed of the new PC scores"),
+    out: str = typer.Option("results/perturb", "--out", help=OUT_HELP),
+):
+    """Replace one PC at a time and compare the scores with the closed forms (the paper's Fig. 6a)."""
+    _agg_backend()
+    record = experiments.run("perturb", {"data": data, "measures": tuple(measure), "pcs": pcs, "mode": mode,
+                                         "repeats": repeats, "seed": seed}, out=out)
+    table = record.table
+    errors = (table.simulated - table.closed_form).abs().groupby(table.measure, sort=False).max()
+    print_table([{"measure": m, "max |simulated - closed form|": f"{v:.2e}"} for m, v in errors.items()],
+                ["measure", "max |simulated - closed form|"])
+    print(f"wrote {', '.join(record.files)}")
+
+
+@app.command("joint")
+def joint_command(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    measure: list[str] = typer.Option(["cka", "angular-procrustes"], "-m", "--measure",
+                                      help=MEASURE_HELP + "; at least two scores in [0, 1]"),
+    grid: int = typer.Option(5, "--grid", help="targets per axis of the unit square (cube)"),
+    steps: int = typer.Option(300, "--steps", help="Adam steps"),
+    lr: float = typer.Option(0.05, "--lr", help="learning rate"),
+    seed: int = typer.Option(0, "--seed", help="seed of the first target's noise"),
+    record_every: int = typer.Option(10, "--record-every", help="record every N steps"),
+    checkpoint: str = typer.Option(None, "--checkpoint", help="checkpoint file (resumed from if present)"),
+    out: str = typer.Option("results/joint", "--out", help=OUT_HELP),
+):
+    """Optimize several scores jointly towards a grid of targets: their allowed region (Fig. 6b,c)."""
+    _agg_backend()
+    record = experiments.run("joint", {"data": data, "measures": tuple(measure), "grid": grid, "steps": steps,
+                                       "lr": lr, "seed": seed, "record_every": record_every,
+                                       "checkpoint": checkpoint}, out=out)
+    final = record.tables["final"]
+    print(final[list(measure) + ["loss"]].describe().loc[["min", "max"]].to_string(float_format="%.3f"))
+    print(f"wrote {', '.join(record.files)}")
+
+
+@app.command("baselines")
+def baselines_command(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    measure: list[str] = typer.Option(["angular-procrustes", "cka", "angular-cka", "ridge-cv"], "-m", "--measure",
+                                      help=MEASURE_HELP),
+    splits: int = typer.Option(10, "--splits", help="random halvings of the units (neuron-split baseline)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the neuron splits"),
+    out: str = typer.Option("results/baselines", "--out", help=OUT_HELP),
+):
+    """Condition-average and neuron-split baseline scores of each measure (the paper's Fig. 2)."""
+    _agg_backend()
+    record = experiments.run("baselines", {"data": data, "measures": tuple(measure), "splits": splits,
+                                           "seed": seed}, out=out)
+    print_table([{"measure": r.measure, "baseline": r.baseline, "score": f"{r.score:.4f}",
+                  "std": "-" if math.isnan(r.std) else f"{r.std:.4f}"} for r in record.table.itertuples()],
+                ["measure", "baseline", "score", "std"])
+    print(f"wrote {', '.join(record.files)}")
+
+
+@app.command("demo")
+def demo_command(
+    quick: bool = typer.Option(False, "--quick", help="shrunk sizes, about a minute"),
+    seed: int = typer.Option(0, "--seed", help="seed of the data, the noise and the folds"),
+    units: int = typer.Option(727, "--units", help="units of the mante_like reference"),
+    out: str = typer.Option("results/demo", "--out", help=OUT_HELP),
+):
+    """The seed paper's headline experiment on mante_like (what `make demo` runs); prints summary.md."""
+    _agg_backend()
+    experiments.run("demo", {"seed": seed, "units": units, "quick": quick}, out=out)
+    print()
+    print((Path(out) / "summary.md").read_text())

@@ -1,0 +1,61 @@
+"""Experiments: each a settings object and an output folder in, a :class:`~repalign.results.Record` out.
+
+An experiment is a module with a frozen dataclass ``Settings`` (checked on construction; errors
+name the field) and a function ``run(settings, out=None) -> Record`` that reads its data, runs the
+analyses, writes its figures and tables to the folder ``out`` (nothing is written without one) and
+returns the record (settings, tables, arrays, versions, files written). The command line is a thin
+layer over them (one command each), the demo is composed of them, and a sweep runs them cell by
+cell.
+
+- :mod:`~repalign.experiments.compare` — score X against Y with several measures;
+- :mod:`~repalign.experiments.match` — soft matching, partial matching and the L-curve;
+- :mod:`~repalign.experiments.optimize` — optimize noise towards a dataset, track PCs and decoding,
+  read the thresholds (Figs. 3, 5);
+- :mod:`~repalign.experiments.perturb` — single-PC perturbation against the closed forms (Fig. 6a);
+- :mod:`~repalign.experiments.joint` — joint optimization towards a grid of targets (Fig. 6b,c);
+- :mod:`~repalign.experiments.baselines` — condition-average and neuron-split baselines (Fig. 2);
+- :mod:`~repalign.experiments.demo` — the seed paper's headline experiment on ``mante_like``.
+
+Example:
+    >>> import numpy as np
+    >>> from repalign import experiments
+    >>> from repalign.data import Dataset
+    >>> X = Dataset(np.random.default_rng(0).normal(size=(60, 5)))
+    >>> record = experiments.run("compare", {"x": X, "y": X, "measures": ["cka"]})
+    >>> record.kind, round(float(record.table.value[0]), 6)
+    ('compare', 1.0)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+from .._checks import SettingsError
+from ..results import Record
+
+__all__ = ["NAMES", "run", "settings_class", "SettingsError"]
+
+NAMES = ("compare", "match", "optimize", "perturb", "joint", "baselines", "demo")
+
+
+def _module(name: str):
+    if name not in NAMES:
+        raise SettingsError("experiment", f"unknown experiment {name!r}; expected one of {list(NAMES)}")
+    return importlib.import_module(f".{name}", __name__)
+
+
+def settings_class(name: str) -> type:
+    """The ``Settings`` dataclass of experiment ``name``."""
+    return _module(name).Settings
+
+
+def run(name: str, settings, out=None) -> Record:
+    """Run experiment ``name`` with ``settings`` (its ``Settings`` or a mapping of its fields); see the modules."""
+    module = _module(name)
+    if isinstance(settings, Mapping):
+        settings = module.Settings(**settings)
+    elif not isinstance(settings, module.Settings):
+        raise SettingsError("settings", f"expected {name}'s Settings or a mapping of its fields, got "
+                                        f"{type(settings).__name__}")
+    return module.run(settings, out)

@@ -1,0 +1,131 @@
+"""What every experiment shares: its settings' base class, the checks of their fields, its output folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import SettingsError
+from ..data import Dataset, read
+from ..registry import measure
+from ..results import Result, json_safe
+
+__all__ = ["ExperimentSettings", "Output", "check_data", "check_measures", "per_measure", "dataset_summary"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentSettings:
+    """Base class of the settings of an experiment: a frozen dataclass, checked on construction.
+
+    Each field is one setting; an error names the field (a :class:`~repalign._checks.SettingsError`,
+    whose ``argument`` the command line turns into its option). Fields that hold data are a path
+    ``PATH[:NAME]`` read with :func:`repalign.data.read`, or a :class:`~repalign.data.Dataset`.
+    """
+
+    def to_dict(self) -> dict:
+        """The settings as JSON values (a dataset as its shape and provenance)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = dataset_summary(value) if isinstance(value, Dataset) else json_safe(value)
+        return out
+
+    def dataset(self, name: str = "data") -> Dataset:
+        """The dataset of field ``name``: read from its path, or the Dataset itself."""
+        value = getattr(self, name)
+        return value if isinstance(value, Dataset) else read(value)
+
+
+def dataset_summary(dataset: Dataset) -> dict:
+    """A Dataset as JSON values: its layout, shape and provenance."""
+    return {"layout": dataset.layout, "shape": list(dataset.shape), "provenance": dataset.provenance}
+
+
+def check_data(value, name: str):
+    """A data field: a path ``PATH[:NAME]`` or a Dataset."""
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    if isinstance(value, Dataset):
+        return value
+    raise SettingsError(name, f"expected a file path PATH[:NAME] or a repalign Dataset, got {type(value).__name__}")
+
+
+def check_measures(value, name: str = "measures", *, at_least: int = 1) -> tuple[str, ...]:
+    """Measure names (aliases or canonical), each resolved once so that unknown names fail before any work."""
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, Sequence) or len(names) < at_least or not all(isinstance(n, str) for n in names):
+        raise SettingsError(name, f"expected at least {at_least} measure name(s), got {value!r}")
+    names = tuple(names)
+    for n in names:
+        try:
+            measure(n)
+        except ValueError as error:
+            raise SettingsError(name, str(error)) from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SettingsError(name, f"each measure may appear once, got {twice} more than once")
+    return names
+
+
+def per_measure(value, name: str, measures: Sequence[str], check) -> dict[str, object]:
+    """A setting given once for every measure or as a mapping measure → value; checked by ``check``."""
+    if isinstance(value, Mapping):
+        missing = [m for m in measures if m not in value]
+        extra = [k for k in value if k not in measures]
+        if missing or extra:
+            raise SettingsError(name, f"a mapping must give one value per measure {list(measures)}; missing "
+                                      f"{missing}, unknown {extra}")
+        return {m: check(value[m], name) for m in measures}
+    checked = check(value, name)
+    return dict.fromkeys(measures, checked)
+
+
+class Output:
+    """An experiment's output folder (or none): files written there are listed in ``files``."""
+
+    def __init__(self, folder: str | os.PathLike | None):
+        self.folder = None if folder is None else Path(folder)
+        self.files: list[str] = []
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+
+    def save(self, result: Result, name: str, **options) -> None:
+        """``result.save(folder / name)``: its figure (PNG, PDF) and its table (CSV)."""
+        if self.folder is not None:
+            self.files += result.save(self.folder / name, **options)
+
+    def figure(self, ax, table, name: str) -> None:
+        """An already drawn figure and the table behind it."""
+        from ..results import save_figure  # noqa: PLC0415
+
+        if self.folder is not None:
+            self.files += save_figure(ax, table, self.folder / name)
+        else:
+            import matplotlib.pyplot as plt  # noqa: PLC0415
+
+            plt.close(ax.figure)
+
+    def table(self, table, name: str) -> None:
+        """``folder / name.csv``."""
+        if self.folder is not None:
+            path = self.folder / f"{name}.csv"
+            table.to_csv(path, index=False)
+            self.files.append(str(path))
+
+    def array(self, values: np.ndarray, name: str) -> None:
+        """``folder / name.npy``."""
+        if self.folder is not None:
+            path = self.folder / f"{name}.npy"
+            np.save(path, values)
+            self.files.append(str(path))
+
+    def text(self, text: str, name: str) -> None:
+        """A text file ``folder / name``."""
+        if self.folder is not None:
+            path = self.folder / name
+            path.write_text(text)
+            self.files.append(str(path))

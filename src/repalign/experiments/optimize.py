@@ -1,0 +1,253 @@
+"""Optimize noise towards a dataset and track what it learns: ``repalign optimize`` and the demo's headline.
+
+The seed paper's method on any dataset: Gaussian noise follows the gradient of each measure
+towards the reference (:func:`repalign.optimize`, one batched loop per group of measures that share
+their stopping score, learning rate and step count), while trackers record the R² of the
+reference's top principal components (:class:`~repalign.trackers.PCCapture`) and the
+cross-validated decoding of its task variables (:class:`~repalign.trackers.Decoding`). Then the
+thresholds: the score at which each PC is captured (Fig. 5, optionally beside the matched
+Gaussian) and at which each variable becomes decodable (Fig. 3a,b, with the condition-average
+baseline of each measure).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ..analyses import capture_thresholds, decoding_thresholds
+from ..baselines import condition_average
+from ..data import gaussian_like
+from ..optimization import optimize
+from ..registry import measure, short_name
+from ..results import Record, colours
+from ..trackers import Decoding, PCCapture
+from .._checks import SettingsError, check_bool, check_choice, check_count, check_real, check_seed
+from ._base import ExperimentSettings, Output, check_data, check_measures, per_measure
+
+__all__ = ["Settings", "run", "NAME", "decodable_variables"]
+
+NAME = "optimize"
+
+
+def _stop(value, name):
+    return None if value is None else check_real(value, name)
+
+
+def _lr(value, name):
+    return check_real(value, name, low=0.0, inclusive=(False, True))
+
+
+def _steps(value, name):
+    return check_count(value, name, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings(ExperimentSettings):
+    """What to optimize towards, with which measures, how, and what to track.
+
+    Attributes:
+        data: the reference, a file ``PATH[:NAME]`` or a Dataset.
+        measures: measure names or aliases (differentiable).
+        steps: maximum number of Adam steps, one number or one per measure (a mapping).
+        lr: learning rate, one number or one per measure.
+        stop_at: stop a run once its value reaches this (None: never), one number or one per measure.
+        runs: runs (seeds) per measure.
+        seed: seed of the first run's noise, of the folds and of the matched Gaussian.
+        record_every: record scores and trackers every this many steps.
+        pcs: track the R² of this many reference PCs (0: none).
+        decode: task variables to decode (columns of the conditions table); None: every column with
+            at least 2 values and 5 conditions per value; ``()``: none.
+        matched_gaussian: also optimize towards the matched Gaussian and add its PC thresholds: True
+            (every measure), False, or the measures to run.
+        dtype: ``"float32"`` or ``"float64"``.
+        checkpoint: checkpoint file (resumed from when present); only for one group of measures.
+        save_final: write each run's final Y as ``final_Y.npy``.
+        progress: progress bar (None: in a terminal only).
+    """
+
+    data: object
+    measures: tuple = ("angular-procrustes", "cka")
+    steps: object = 1000
+    lr: object = 0.02
+    stop_at: object = 0.99
+    runs: int = 1
+    seed: int = 0
+    record_every: int = 5
+    pcs: int = 10
+    decode: tuple | None = None
+    matched_gaussian: object = False
+    dtype: str = "float32"
+    checkpoint: str | None = None
+    save_final: bool = True
+    progress: bool | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "data", check_data(self.data, "data"))
+        set_(self, "measures", check_measures(self.measures))
+        for name in self.measures:
+            if not measure(name).differentiable:
+                raise SettingsError("measures", f"{name!r} is not differentiable and cannot be optimized by gradient")
+        for field, check in (("steps", _steps), ("lr", _lr), ("stop_at", _stop)):
+            set_(self, field, per_measure(getattr(self, field), field, self.measures, check))
+        set_(self, "runs", check_count(self.runs, "runs", 1))
+        set_(self, "seed", check_seed(self.seed))
+        set_(self, "record_every", check_count(self.record_every, "record_every", 1))
+        set_(self, "pcs", check_count(self.pcs, "pcs", 0))
+        if self.decode is not None:
+            decode = (self.decode,) if isinstance(self.decode, str) else tuple(self.decode)
+            if not all(isinstance(v, str) for v in decode):
+                raise SettingsError("decode", f"expected names of task variables, got {self.decode!r}")
+            set_(self, "decode", decode)
+        if isinstance(self.matched_gaussian, (bool, str)) or self.matched_gaussian is None:
+            chosen = self.measures if check_bool(self.matched_gaussian, "matched_gaussian") else ()
+        else:
+            chosen = tuple(self.matched_gaussian)
+            unknown = [m for m in chosen if m not in self.measures]
+            if unknown:
+                raise SettingsError("matched_gaussian", f"{unknown} are not among the measures {list(self.measures)}")
+        set_(self, "matched_gaussian", chosen)
+        if self.matched_gaussian and not self.pcs:
+            raise SettingsError("matched_gaussian", "the matched Gaussian's PC thresholds need pcs > 0")
+        check_choice(self.dtype, "dtype", ("float32", "float64"))
+        check_bool(self.save_final, "save_final")
+        check_bool(self.progress, "progress", allow_none=True)
+        if self.checkpoint is not None and len(self.groups()) > 1:
+            raise SettingsError("checkpoint", "a checkpoint holds one loop; these measures run in "
+                                              f"{len(self.groups())} (different steps, lr or stop_at)")
+
+    def groups(self, measures=None) -> dict[tuple, list[str]]:
+        """Measures grouped by (steps, lr, stop_at): one batched loop each."""
+        groups: dict[tuple, list[str]] = {}
+        for name in self.measures if measures is None else measures:
+            groups.setdefault((self.steps[name], self.lr[name], self.stop_at[name]), []).append(name)
+        return groups
+
+
+def decodable_variables(dataset) -> tuple[str, ...]:
+    """Columns of the conditions table with at least 2 values and 5 conditions per value (5 folds)."""
+    table = dataset.conditions
+    if dataset.n_conditions is None or table is None:
+        return ()
+    return tuple(c for c in table.columns if table[c].nunique() >= 2 and table[c].value_counts().min() >= 5)
+
+
+def _optimize_groups(settings: Settings, reference, measures, trackers, checkpoint=None):
+    """One :func:`repalign.optimize` per group; the trajectories in one table (runs numbered across groups)."""
+    import pandas as pd  # noqa: PLC0415
+
+    results, frames, offset = [], [], 0
+    for (steps, lr, stop_at), names in settings.groups(measures).items():
+        result = optimize(reference, names, max_steps=steps, lr=lr, stop_at=stop_at, seed=settings.seed,
+                          n_runs=settings.runs, record_every=settings.record_every, trackers=trackers,
+                          dtype=settings.dtype, checkpoint=checkpoint, progress=settings.progress)
+        frame = result.table.copy()
+        frame["run"] += offset
+        offset += len(result.Y)
+        results.append(result)
+        frames.append(frame)
+    return results, pd.concat(frames, ignore_index=True)
+
+
+def run(settings: Settings, out=None) -> Record:
+    """Optimize, track, read the thresholds; write the figures and tables to ``out``.
+
+    Tables: ``trajectory`` (every recorded step of every run), ``runs`` (per run: measure, seed,
+    stopping step, final score), ``pc_capture`` (with ``pcs``), ``decoding`` (with decoded
+    variables) and ``reference`` (the reference's decoding accuracy, chance and condition-average
+    baselines). Files: ``trajectory``, ``pc_capture``, ``capture_curves``, ``decoding`` (PNG, PDF,
+    CSV) and ``final_Y.npy``.
+    """
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    output = Output(out)
+    dataset = settings.dataset()
+    trackers, capture, decoding = [], None, None
+    if settings.pcs:
+        capture = PCCapture(dataset, n_pcs=settings.pcs)
+        trackers.append(capture)
+    variables = decodable_variables(dataset) if settings.decode is None else settings.decode
+    if variables:
+        if dataset.n_conditions is None or dataset.conditions is None:
+            raise SettingsError("decode", "decoding needs a (time, condition, unit) dataset with a conditions table")
+        decoding = Decoding(dataset, variables=variables, seed=settings.seed)
+        trackers.append(decoding)
+    results, trajectory = _optimize_groups(settings, dataset, settings.measures, trackers, settings.checkpoint)
+    rows = []
+    for result in results:
+        for k, reached in enumerate(result.reached_step):
+            rows.append({"run": len(rows), "measure": result.settings["measures"][k // settings.runs],
+                         "seed": result.settings["seeds"][k % settings.runs], "reached_step": reached,
+                         "steps": result.steps if reached is None else reached,
+                         "final_score": float(result.final_score[k])})
+    runs = pd.DataFrame(rows)
+    runs["reached_step"] = runs["reached_step"].astype("Int64")
+    tables = {"trajectory": trajectory, "runs": runs}
+    output.figure(_plot_trajectory(trajectory, settings), trajectory, "trajectory")
+
+    if capture is not None:
+        captured = capture_thresholds(trajectory, capture)
+        table = captured.table
+        table.insert(0, "reference", "data")
+        if settings.matched_gaussian:
+            gaussian = gaussian_like(dataset, seed=settings.seed)
+            tracker = PCCapture(gaussian, n_pcs=settings.pcs)
+            _, frame = _optimize_groups(settings, gaussian, settings.matched_gaussian, [tracker])
+            predicted = capture_thresholds(frame, tracker).table
+            predicted.insert(0, "reference", "matched Gaussian")
+            table = pd.concat([table, predicted], ignore_index=True)
+        captured = dataclasses.replace(captured, table=table)
+        tables["pc_capture"] = table
+        output.save(captured, "pc_capture")
+        output.figure(_plot_capture_curves(captured), trajectory, "capture_curves")
+
+    if decoding is not None:
+        accuracy, chance = decoding.reference_accuracy(dataset), decoding.chance_accuracy()
+        average = condition_average(dataset)
+        baselines = {name: float(measure(name)(dataset, average)) for name in settings.measures}
+        decoded = decoding_thresholds(trajectory, accuracy, chance)
+        tables["decoding"] = decoded.table
+        output.save(decoded, "decoding", baselines=baselines)
+        tables["reference"] = pd.DataFrame(
+            [{"quantity": "accuracy", "key": k.removeprefix("decode_"), "value": v} for k, v in accuracy.items()]
+            + [{"quantity": "chance", "key": k.removeprefix("decode_"), "value": v} for k, v in chance.items()]
+            + [{"quantity": "condition_average", "key": k, "value": v} for k, v in baselines.items()])
+    final = np.concatenate([result.Y for result in results])
+    if settings.save_final:
+        output.array(final, "final_Y")
+    return Record(NAME, settings.to_dict(), tables, {"final_Y": final} if settings.save_final else {},
+                  files=output.files)
+
+
+def _plot_trajectory(frame, settings: Settings):
+    """Value against step for every run, one colour per measure, its stopping value dashed."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    _, ax = plt.subplots(figsize=(5, 3.6))
+    palette = colours()
+    given = {measure(name).name: name for name in settings.measures}  # canonical → as given
+    for i, (name, rows) in enumerate(frame.groupby("measure", sort=False)):
+        colour = palette[i % len(palette)]
+        for j, (_, one) in enumerate(rows.groupby("run")):
+            ax.plot(one["step"], one["score"], lw=1.2, color=colour, label=short_name(name) if j == 0 else None)
+        stop = settings.stop_at[given[name]]
+        if stop is not None and math.isfinite(stop):
+            ax.axhline(stop, ls="--", lw=0.7, color=colour)
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("value of the measure")
+    ax.set_title("optimizing noise towards the reference (dashed: stopping values)", fontsize="small")
+    ax.legend(frameon=False, fontsize="x-small")
+    return ax
+
+
+def _plot_capture_curves(captured):
+    """Fig. 5a for every measure, side by side."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    names = list(dict.fromkeys(captured.trajectory["measure"]))
+    _, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.2), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], names):
+        captured.plot_curves(ax, measure=name)
+    return axes[0][0]
