@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of ``repalign.optimize`` against the seed paper's optimization loop (a script, not a test).
 
-Two parts, both on the reference ``repalign.datasets.mante_like(seed=0)`` (15 x 72 x 727: time x condition x
+Two parts, both on the reference ``repalign.data.mante_like(seed=0)`` (15 x 72 x 727: time x condition x
 unit, n = 1080 rows after flattening) and, when ``../shared/data/hatsopoulos2007_m1.npz`` exists, on the real
 M1 recording (121 x 8 x 141):
 
@@ -411,10 +411,10 @@ def main(argv=None) -> int:
     references = []
     for ref in [r.strip() for r in args.references.split(",") if r.strip()]:
         if ref == "mante_like":
-            dataset = repalign.datasets.mante_like(seed=0)
+            dataset = repalign.data.mante_like(seed=0)
         elif ref == "m1":
             try:
-                dataset = repalign.datasets.load_m1()
+                dataset = repalign.data.load_m1()
             except FileNotFoundError as error:
                 log(f"M1 recording skipped: {error}")
                 continue

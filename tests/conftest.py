@@ -1,8 +1,27 @@
-"""Shared fixtures: seeded data generators (every random choice takes a seed)."""
+"""Shared fixtures and helpers: seeded data generators (every random choice takes a seed), comparisons.
+
+Figures are drawn with matplotlib's non-interactive Agg backend (set here, before any test imports
+pyplot). Tests that take more than a few seconds carry ``@pytest.mark.slow`` (``make test-quick``
+skips them).
+"""
+
+import math
+import os
 
 import numpy as np
 import pytest
 import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def assert_close(value, expected, rtol, atol, what=""):
+    """|value − expected| <= atol + rtol·|expected|, with a message giving both differences."""
+    assert math.isfinite(value), f"{what}: got non-finite {value!r}"
+    assert abs(value - expected) <= atol + rtol * abs(expected), (
+        f"{what}: got {value!r}, expected {expected!r} "
+        f"(abs diff {abs(value - expected):.3e}, rel diff {abs(value - expected) / max(abs(expected), 1e-300):.3e})"
+    )
 
 
 def random_pair(seed: int = 0, n: int = 40, p: int = 5, q: int = 6, offset: float = 0.0):
@@ -22,6 +41,14 @@ def random_orthogonal(size: int, rng) -> np.ndarray:
 @pytest.fixture
 def pair():
     return random_pair()
+
+
+@pytest.fixture(scope="session")
+def mante():
+    """The seed paper's reference at full size, ``mante_like(seed=0)`` (15 x 72 x 727), built once."""
+    from repalign.data import mante_like
+
+    return mante_like(seed=0)
 
 
 def library_measure(name, **kwargs):

@@ -6,11 +6,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import repalign
 from repalign import analyses
-from repalign.datasets import gaussian_like, mante_like, two_pc
+from repalign.data import gaussian_like, mante_like
 from repalign.trackers import Decoding, PCCapture
 
 pytestmark = pytest.mark.usefixtures("single_threaded")
@@ -27,7 +26,7 @@ def _frame(score, **columns):
 def test_capture_threshold_is_the_centre_point_and_interpolates_the_score():
     score = np.array([0.1, 0.2, 0.4, 0.8, 0.9])
     r2 = np.array([0.2, 0.3, 0.5, 0.9, 1.0])  # threshold (0.2 + 1.0)/2 = 0.6, between steps 2 and 3
-    table = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [0.7])
+    table = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [0.7]).table
     row = table.iloc[0]
     assert row.threshold == pytest.approx(0.6)
     assert row.step == 3
@@ -38,7 +37,7 @@ def test_capture_threshold_is_the_centre_point_and_interpolates_the_score():
 def test_capture_threshold_takes_the_first_crossing_not_the_last():
     score = np.linspace(0, 1, 6)
     r2 = np.array([0.0, 0.8, 0.2, 0.3, 0.9, 1.0])  # crosses 0.5 at step 1, dips, crosses again
-    row = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [1.0]).iloc[0]
+    row = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [1.0]).table.iloc[0]
     assert row.step == 1
     assert row.score == pytest.approx(0.2 * 0.5 / 0.8)
 
@@ -46,7 +45,7 @@ def test_capture_threshold_takes_the_first_crossing_not_the_last():
 def test_a_pc_that_is_not_learned_has_no_threshold_score():
     score = np.linspace(0, 1, 5)
     table = analyses.capture_thresholds(_frame(score, pc1_r2=np.full(5, 0.3), pc2_r2=[0.3, 0.31, 0.3, 0.32, 0.3]),
-                                        [0.6, 0.4])
+                                        [0.6, 0.4]).table
     assert table.score.isna().all() and (table.step == -1).all()
     with pytest.raises(ValueError, match="min_gain"):
         analyses.capture_thresholds(_frame(score, pc1_r2=np.zeros(5)), [1.0], min_gain=1.5)
@@ -68,7 +67,7 @@ def test_decoding_threshold_is_chance_plus_fraction_of_the_gap():
     score = np.array([0.1, 0.3, 0.5, 0.7])
     accuracy = np.array([0.5, 0.6, 0.9, 1.0])
     frame = _frame(score, decode_context=accuracy, decode_choice=np.full(4, 0.5))
-    table = analyses.decoding_thresholds(frame, {"decode_context": 1.0, "decode_choice": 0.9}, 0.5)
+    table = analyses.decoding_thresholds(frame, {"decode_context": 1.0, "decode_choice": 0.9}, 0.5).table
     context = table[table.variable == "context"].iloc[0]
     assert context.target == pytest.approx(0.95)
     assert context.score == pytest.approx(0.5 + (0.95 - 0.9) / (1.0 - 0.9) * 0.2)
@@ -88,7 +87,7 @@ def test_capture_thresholds_of_an_optimization_rise_with_decreasing_variance():
     tracker = PCCapture(X, n_pcs=3)
     result = repalign.optimize(X, "cka", max_steps=400, lr=0.02, stop_at=0.999, record_every=1, trackers=[tracker],
                                units=6, seed=1)
-    table = analyses.capture_thresholds(result, tracker)
+    table = analyses.capture_thresholds(result, tracker).table
     assert list(table.pc) == [1, 2, 3]
     np.testing.assert_allclose(table.explained_variance, tracker.explained_variance_ratio)
     assert table.score.notna().all()
@@ -98,7 +97,9 @@ def test_capture_thresholds_of_an_optimization_rise_with_decreasing_variance():
 
 def test_pc_capture_runs_the_data_and_its_matched_gaussian():
     X = mante_like(n_units=40, n_time=3, seed=0)
-    table = analyses.pc_capture(X, ("cka",), n_pcs=3, max_steps=300, lr=0.05, progress=False)
+    captured = analyses.pc_capture(X, ("cka",), n_pcs=3, max_steps=300, lr=0.05, progress=False)
+    table = captured.table
+    assert set(captured.trajectory.reference) == {"data", "matched Gaussian"}
     assert set(table.reference) == {"data", "matched Gaussian"}
     assert len(table) == 6 and table.measure.unique().tolist() == [repalign.measure("cka").name]
     # the matched Gaussian has the data's spectrum exactly, so the same explained variances
@@ -109,7 +110,7 @@ def test_pc_capture_runs_the_data_and_its_matched_gaussian():
 def test_topk_decoding_uses_the_projection_on_the_top_pcs():
     ds = mante_like(n_units=30, n_time=2, seed=0)
     decoding = Decoding(ds, variables=("context", "choice"))
-    table = analyses.topk_decoding(ds, decoding, ks=[1, 4])
+    table = analyses.topk_decoding(ds, decoding, ks=[1, 4]).table
     flat = ds.activity.reshape(-1, 30)
     flat = flat - flat.mean(axis=0)
     _, s, vt = np.linalg.svd(flat, full_matrices=False)
@@ -131,9 +132,9 @@ def test_chance_accuracy_is_the_majority_class_frequency():
 
 def test_variance_sweep_angular_procrustes_captures_the_small_pc_earlier_than_cka():
     """Fig. 4e: with λ₂/λ₁ small, PC 2 is captured at a lower angular Procrustes score than CKA score."""
-    table = analyses.variance_sweep((1.0, 0.3), ("angular-procrustes", "cka"), max_steps=3000, progress=False)
-    assert {"ratio", "measure", "step", "score", "pc1_r2", "pc2_r2"} <= set(table.columns)
-    thresholds = analyses.sweep_thresholds(table)
+    sweep = analyses.variance_sweep((1.0, 0.3), ("angular-procrustes", "cka"), max_steps=3000, progress=False)
+    assert {"ratio", "measure", "step", "score", "pc1_r2", "pc2_r2"} <= set(sweep.table.columns)
+    thresholds = sweep.thresholds().table
     pc2 = thresholds[thresholds.pc == 2].set_index(["ratio", "measure"]).score
     ap, cka = repalign.measure("angular-procrustes").name, repalign.measure("cka").name
     assert pc2[(0.3, ap)] < pc2[(0.3, cka)]
@@ -157,7 +158,7 @@ def test_matched_gaussian_pc_capture_orders_the_measures_as_the_paper():
     # angular Procrustes captures these PCs within a few dozen steps (its thresholds sit near its
     # starting score); 120 steps bound the run, CKA stops at 0.98 near step 50
     table = analyses.pc_capture(reference, ("angular-procrustes", "cka"), n_pcs=10, matched_gaussian=False,
-                                lr=0.03, max_steps=120, stop_at=0.98, progress=False)
+                                lr=0.03, max_steps=120, stop_at=0.98, progress=False).table
     score = table.pivot(index="pc", columns="measure", values="score")
     ap, cka = score[repalign.measure("angular-procrustes").name], score[repalign.measure("cka").name]
     assert ap[5] < cka[5]
@@ -179,7 +180,7 @@ def test_angular_procrustes_decodes_at_a_lower_score_than_cka():
     assert reference["decode_context"] > 0.8
     result = repalign.optimize(mante.activity, ["angular-procrustes", "cka"], max_steps=600, lr=0.05,
                                stop_at=0.99, record_every=2, trackers=[decoding], dtype="float32", progress=False)
-    table = analyses.decoding_thresholds(result, reference, decoding.chance_accuracy()).set_index("measure")
+    table = analyses.decoding_thresholds(result, reference, decoding.chance_accuracy()).table.set_index("measure")
     ap, cka = (table.loc[repalign.measure(m).name, "score"] for m in ("angular-procrustes", "cka"))
     assert not math.isnan(ap)
     assert math.isnan(cka) or ap < cka
@@ -190,19 +191,21 @@ def test_angular_procrustes_decodes_at_a_lower_score_than_cka():
 
 def test_plots_draw_and_save(tmp_path):
     pytest.importorskip("matplotlib")
-    import matplotlib
-
-    matplotlib.use("Agg")
     score = np.linspace(0.1, 0.9, 5)
     frame = _frame(score, pc1_r2=[0.1, 0.4, 0.8, 0.9, 1.0], pc2_r2=[0.1, 0.1, 0.2, 0.5, 0.9],
                    decode_context=[0.5, 0.5, 0.7, 0.9, 1.0])
-    table = analyses.capture_thresholds(frame, [0.8, 0.2])
-    written = analyses.save(analyses.plot_pc_capture(table), table, tmp_path / "capture")
+    captured = analyses.capture_thresholds(frame, [0.8, 0.2])
+    written = captured.save(tmp_path / "capture")
     assert [p[-3:] for p in written] == ["png", "pdf", "csv"]
-    assert analyses.plot_capture_curves(frame).get_xlabel() == "m score"
+    assert captured.plot_curves().get_xlabel() == "m score"
     thresholds = analyses.decoding_thresholds(frame, {"decode_context": 1.0}, 0.5)
-    assert analyses.plot_decoding(frame, thresholds, baselines={"m": 0.5}).get_ylabel() == "decoding accuracy"
-    sweep = frame.assign(ratio=0.5)
-    assert analyses.plot_variance_sweep(sweep).get_ylabel() == "R² of PC 2"
+    assert thresholds.plot(baselines={"m": 0.5}).get_ylabel() == "decoding accuracy"
+    written = thresholds.save(tmp_path / "decoding", baselines={"m": 0.5})
+    assert written[-1].endswith("decoding.csv")
+    sweep = analyses.VarianceSweep(frame.assign(ratio=0.5))
+    assert sweep.plot().get_ylabel() == "R² of PC 2"
+    assert sweep.thresholds().table.ratio.tolist() == [0.5, 0.5]
     with pytest.raises(ValueError, match="table"):
-        analyses.plot_pc_capture(table.iloc[:0])
+        analyses.CaptureThresholds(captured.table.iloc[:0]).plot()
+    record = thresholds.record()
+    assert set(record.tables) == {"table", "trajectory"} and record.settings["fraction"] == 0.9

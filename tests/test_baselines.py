@@ -16,14 +16,12 @@ import reference as ref
 from repalign.baselines import (
     BASELINES,
     NeuronSplit,
-    baseline_table,
+    baseline_scores,
     condition_average,
     neuron_split,
-    plot_baselines,
-    save,
     split_units,
 )
-from repalign.datasets import Dataset, mante_like
+from repalign.data import Dataset, mante_like
 
 pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
 
@@ -71,7 +69,7 @@ def test_condition_average_of_a_dataset_lists_and_torch():
 def test_condition_average_baseline_score_matches_the_reference_formulas():
     X = structured(2)
     average = np.broadcast_to(X.mean(axis=1, keepdims=True), X.shape)
-    table = baseline_table(X, ["cka", "angular-procrustes"], baselines=("condition_average",))
+    table = baseline_scores(X, ["cka", "angular-procrustes"], baselines=("condition_average",)).table
     scores = dict(zip(table.measure, table.score))
     assert scores["cka"] == pytest.approx(ref.cka_linear(X, average), rel=1e-10)
     assert scores["angular-procrustes"] == pytest.approx(ref.procrustes_angular_score(X, average), rel=1e-10)
@@ -82,7 +80,7 @@ def test_condition_average_refuses_2d_data():
     with pytest.raises(ValueError, match=r"X: the condition average needs \(time, condition, unit\)"):
         condition_average(np.random.default_rng(0).normal(size=(20, 4)))
     with pytest.raises(ValueError, match="X: the condition average needs"):
-        baseline_table(np.random.default_rng(0).normal(size=(20, 4)), "cka")
+        baseline_scores(np.random.default_rng(0).normal(size=(20, 4)), "cka")
     with pytest.raises(ValueError, match="X: expected a 2D"):
         condition_average(np.zeros(5))
 
@@ -150,7 +148,7 @@ def test_neuron_split_applies_to_measures_that_need_equal_unit_counts():
     ("data", {}, "X: expected a numpy array"),
     (np.ones((20, 4)), {}, "X: every unit is constant"),
     (np.eye(20, 4), {"n_splits": 0}, "n_splits: expected an integer >= 1"),
-    (np.eye(20, 4), {"seed": -1}, "seed: expected an integer >= 0"),
+    (np.eye(20, 4), {"seed": -1}, "seed: expected a non-negative integer"),
     (np.eye(20, 4), {"measure": 3}, "measure: expected a measure name"),
 ])
 def test_neuron_split_errors_name_the_argument(X, kwargs, message):
@@ -164,7 +162,7 @@ def test_neuron_split_errors_name_the_argument(X, kwargs, message):
 def test_table_rows_match_the_functions_and_share_the_splits():
     ds = mante_like(n_units=30, n_time=4, seed=0)
     measures = ["cka", repalign.measure("angular-procrustes")]
-    table = baseline_table(ds, measures, n_splits=4, seed=3)
+    table = baseline_scores(ds, measures, n_splits=4, seed=3).table
     assert list(table.columns) == ["measure", "baseline", "score", "std", "n"]
     assert table[["measure", "baseline"]].values.tolist() == [
         ["cka", "condition_average"], ["cka", "neuron_split"],
@@ -182,13 +180,13 @@ def test_table_rows_match_the_functions_and_share_the_splits():
     # the paper's point: different measures put the baselines at very different places
     cka = table[table.measure == "cka"].set_index("baseline").score
     assert 0 < cka["condition_average"] < 1 and 0 < cka["neuron_split"] < 1
-    again = baseline_table(ds, measures, n_splits=4, seed=3)
+    again = baseline_scores(ds, measures, n_splits=4, seed=3).table
     assert again.equals(table)
 
 
 def test_table_of_2d_data_with_the_neuron_split_only():
     X = np.random.default_rng(0).normal(size=(60, 3)) @ np.random.default_rng(1).normal(size=(3, 8))
-    table = baseline_table(X, "cka", baselines="neuron_split", n_splits=2)
+    table = baseline_scores(X, "cka", baselines="neuron_split", n_splits=2).table
     assert table.baseline.tolist() == ["neuron_split"]
     assert table.score.iloc[0] == pytest.approx(neuron_split(X, "cka", n_splits=2).mean, rel=1e-12)
 
@@ -205,18 +203,17 @@ def test_table_of_2d_data_with_the_neuron_split_only():
 def test_table_errors_name_the_argument(kwargs, message):
     kwargs = {"measures": "cka", **kwargs}
     with pytest.raises(ValueError, match=message):
-        baseline_table(structured(), **kwargs)
+        baseline_scores(structured(), **kwargs)
 
 
 def test_plot_and_save(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    table = baseline_table(structured(6), ["cka", "angular-procrustes", "nbs"], n_splits=3)
-    ax = plot_baselines(table)
+    result = baseline_scores(structured(6), ["cka", "angular-procrustes", "nbs"], n_splits=3)
+    table = result.table
+    assert result.score("cka", "condition_average") == table.score[0]
+    ax = result.plot()
     lines = ax.get_lines()
     assert len(lines) == 6  # one line per (measure, baseline)
     assert {line.get_linestyle() for line in lines} == {"--", ":"}
@@ -226,15 +223,15 @@ def test_plot_and_save(tmp_path):
                        table[table.baseline == "condition_average"].score)
     models = pd.DataFrame({"measure": ["cka", "nbs", "cka"], "model": ["rnn", "rnn", "lstm"], "score": [0.5, 0.6, 0.7]})
     fig, own = plt.subplots()
-    assert plot_baselines(table, ax=own, models=models) is own
+    assert result.plot(ax=own, models=models) is own
     assert len(own.get_lines()) == 6 + 2
     with pytest.raises(ValueError, match="models: measure"):
-        plot_baselines(table, models={"measure": ["cca"], "model": ["rnn"], "score": [0.5]})
+        result.plot(models={"measure": ["cca"], "model": ["rnn"], "score": [0.5]})
     with pytest.raises(ValueError, match="models: expected columns"):
-        plot_baselines(table, models={"measure": ["cka"], "score": [0.5]})
-    with pytest.raises(ValueError, match="table: expected a baseline_table DataFrame"):
-        plot_baselines(pd.DataFrame({"measure": ["cka"]}))
-    written = save(table, tmp_path / "figures" / "fig2_baselines")
+        result.plot(models={"measure": ["cka"], "score": [0.5]})
+    with pytest.raises(ValueError, match="measure, baseline: no row for"):
+        result.score("cca", "neuron_split")
+    written = result.save(tmp_path / "figures" / "fig2_baselines", models=models)
     assert [p[-4:] for p in written] == [".png", ".pdf", ".csv"]
     assert all((tmp_path / "figures" / f"fig2_baselines{s}").stat().st_size > 0 for s in (".png", ".pdf", ".csv"))
     back = pd.read_csv(tmp_path / "figures" / "fig2_baselines.csv")

@@ -23,7 +23,7 @@ def files(tmp_path):
 def test_measures_table_lists_catalogue_with_aliases(capsys):
     assert main(["measures"]) == 0
     out = capsys.readouterr().out
-    for name in repalign.measures():
+    for name in repalign.catalogue():
         assert name in out
     assert "angular-procrustes" in out and "invariances" in out
 
@@ -31,7 +31,7 @@ def test_measures_table_lists_catalogue_with_aliases(capsys):
 def test_measures_json_with_wildcard(capsys):
     assert main(["measures", "procrustes-*", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == repalign.measures("procrustes-*")
+    assert [r["name"] for r in rows] == repalign.catalogue("procrustes-*")
     angular = next(r for r in rows if r["name"] == "procrustes-distance=angular")
     assert angular["aliases"] == ["procrustes"] and angular["metric"] is True
 
@@ -64,9 +64,11 @@ def test_compare_netcdf_keeps_dimension_names(files, capsys):
 
 
 def test_compare_errors_are_messages_not_tracebacks(files, capsys):
-    path, _, _ = files
-    assert main(["compare", str(path / "x.npy"), str(path / "both.npz"), "-m", "cka"]) == 2
-    assert "pick one as" in capsys.readouterr().err
+    path, x, y = files
+    np.savez(path / "several.npz", model=y, other=x)
+    assert main(["compare", str(path / "x.npy"), str(path / "several.npz"), "-m", "cka"]) == 2
+    assert f"error: {path / 'several.npz'}: holds several arrays ['model', 'other'] and none is named 'activity'; " \
+           f"name one: {path / 'several.npz'}:model" in capsys.readouterr().err
     assert main(["compare", str(path / "x.npy"), str(path / "x.npy"), "-m", "ckaa"]) == 2
     assert "closest: cka" in capsys.readouterr().err
     assert main(["compare", str(path / "missing.npy"), str(path / "x.npy")]) == 2
@@ -131,13 +133,14 @@ def test_match_lcurve_picks_the_elbow_and_writes_the_plot(populations, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--partial"], "--partial needs --mass"),
-    (["--partial", "--mass", "0.5", "--lcurve"], "not both"),
-    (["--mass", "0.5"], "--mass applies to --partial only"),
-    (["--partial", "--mass", "1.5"], "mass must be in"),
-    (["--lcurve", "--points", "0"], "--points must be at least 3"),
-    (["--cv", "3"], "apply to --lcurve only"),
-    (["--partial", "--mass", "0.5", "--threshold", "0"], "--threshold must be in"),
+    (["--partial"], "error: --mass: partial matching needs the transported mass"),
+    (["--partial", "--mass", "0.5", "--lcurve"], "error: --lcurve: give either partial matching with a mass, or"),
+    (["--mass", "0.5"], "error: --mass: applies to partial matching only"),
+    (["--partial", "--mass", "1.5"], "error: --mass: expected a number in (0, 1], got 1.5"),
+    (["--lcurve", "--points", "0"], "error: --points: expected an integer >= 3, got 0"),
+    (["--cv", "3"], "error: --cv: applies to the L-curve only"),
+    (["--plot", "x"], "error: --plot: applies to --lcurve only"),
+    (["--partial", "--mass", "0.5", "--threshold", "0"], "error: --threshold: expected a number in (0, 1], got 0"),
 ])
 def test_match_argument_errors(populations, capsys, arguments, message):
     path, _, _ = populations
@@ -150,7 +153,7 @@ def test_match_argument_errors(populations, capsys, arguments, message):
 
 @pytest.fixture
 def dataset_file(tmp_path):
-    from repalign.datasets import mante_like
+    from repalign.data import mante_like
 
     return mante_like(n_units=24, n_time=3, seed=0).save(tmp_path / "mante.npz")
 
@@ -167,9 +170,9 @@ def test_optimize_writes_trajectory_thresholds_and_decoding(dataset_file, tmp_pa
     trajectory = np.genfromtxt(out / "trajectory.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
     assert {"pc1_r2", "pc3_r2", "decode_context"} <= set(trajectory.dtype.names)
     # the file's final score is the library's, for the same settings
-    from repalign.datasets import load
+    from repalign.data import read
 
-    again = repalign.optimize(load(dataset_file).activity, "cka", max_steps=40, lr=0.05, stop_at=0.99, seed=0,
+    again = repalign.optimize(read(dataset_file).activity, "cka", max_steps=40, lr=0.05, stop_at=0.99, seed=0,
                               dtype="float32")
     np.testing.assert_allclose(Y[0], again.Y[0], rtol=1e-6, atol=1e-6)
     assert "cka" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""repalign.datasets: the Dataset container, its files and xarray form, the generators, the M1 loader."""
+"""repalign.data: the Dataset container, its files and xarray form, the generators, the M1 loader."""
 
 import subprocess
 import sys
@@ -9,17 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from repalign.datasets import Dataset, gaussian_like, load, load_m1, mante_like, two_pc, ultrametric
+from repalign.data import Dataset, gaussian_like, load_m1, mante_like, read, two_pc, ultrametric
 
 xr = pytest.importorskip("xarray")
 
 
 pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
-
-
-@pytest.fixture(scope="module")
-def mante():
-    return mante_like(seed=0)
 
 
 def pc_variances(activity: np.ndarray) -> np.ndarray:
@@ -56,7 +51,7 @@ def small_dataset(**kwargs) -> Dataset:
 
 def test_import_loads_neither_pandas_nor_xarray():
     code = (
-        "import sys, repalign.datasets; "
+        "import sys, repalign.data; "
         "loaded = [m for m in ('pandas', 'xarray') if m in sys.modules]; "
         "assert not loaded, loaded"
     )
@@ -113,8 +108,8 @@ BAD_CONTAINERS = [
     (dict(conditions=pd.DataFrame({0: [1, 2, 3]})), "conditions: column names must be non-empty strings"),
     (dict(conditions=pd.DataFrame([[1, 2]] * 3, columns=["a", "a"])), r"conditions: duplicated column name\(s\)"),
     (dict(units={"u": [1, 2, 3]}), r"units: expected one row per unit \(4\), got 3"),
-    (dict(dt=-0.1), "dt: expected a positive finite number"),
-    (dict(dt=float("nan")), "dt: expected a positive finite number"),
+    (dict(dt=-0.1), "dt: expected a positive number"),
+    (dict(dt=float("nan")), "dt: expected a finite real number"),
     (dict(provenance={"f": object()}), "provenance: must hold only JSON values"),
     (dict(provenance=["a"]), "provenance: expected a dict"),
 ]
@@ -176,7 +171,7 @@ def test_save_load_round_trip_is_identical(tmp_path, suffix):
     datasets = [small_dataset(), Dataset(np.arange(12.0).reshape(6, 2)), ultrametric(n_units=16, branching=(2, 3))]
     for i, ds in enumerate(datasets):
         path = ds.save(tmp_path / f"data{i}{suffix}")
-        back = load(path)
+        back = read(path)
         assert back.equals(ds), (ds, back)
         if ds.conditions is not None:
             pd.testing.assert_frame_equal(back.conditions, ds.conditions)
@@ -184,7 +179,7 @@ def test_save_load_round_trip_is_identical(tmp_path, suffix):
 
 def test_save_load_mante_like_round_trip(tmp_path, mante):
     for suffix in (".npz", ".nc"):
-        assert load(mante.save(tmp_path / f"mante{suffix}")).equals(mante)
+        assert read(mante.save(tmp_path / f"mante{suffix}")).equals(mante)
 
 
 def test_saved_npz_needs_no_pickle(tmp_path):
@@ -197,13 +192,13 @@ def test_saved_npz_needs_no_pickle(tmp_path):
 
 def test_netcdf3_integer_range_is_reported(tmp_path):
     wide = Dataset(np.arange(24.0).reshape(2, 3, 4), conditions={"id": np.array([1, 2, 2**40])})
-    assert load(wide.save(tmp_path / "wide.npz")).equals(wide)
+    assert read(wide.save(tmp_path / "wide.npz")).equals(wide)
     try:
         wide.save(tmp_path / "wide.nc")
     except ValueError as err:  # netCDF3 writer (no netCDF4 installed)
         assert "conditions: column 'id': holds integers beyond the 32-bit range" in str(err)
     else:  # a netCDF4 writer stores int64
-        assert load(tmp_path / "wide.nc").equals(wide)
+        assert read(tmp_path / "wide.nc").equals(wide)
 
 
 def test_save_rejects_other_suffixes(tmp_path):
@@ -211,55 +206,53 @@ def test_save_rejects_other_suffixes(tmp_path):
         small_dataset().save(tmp_path / "d.pkl")
 
 
-def test_load_plain_npz(tmp_path):
+def test_read_plain_npz(tmp_path):
     path = tmp_path / "plain.npz"
     rates = np.random.default_rng(0).normal(size=(4, 3, 5))
     np.savez(path, rates=rates, direction=np.array([0.0, 120.0, 240.0]), depth=np.arange(5), kinematics=np.ones((4, 3)))
-    ds = load(path, "rates", conditions=["direction"], units=["depth"], dt=0.01)
+    ds = read(path, name="rates", conditions=["direction"], units=["depth"], dt=0.01)
     assert np.array_equal(ds.activity, rates) and ds.dt == 0.01
     assert ds.conditions["direction"].tolist() == [0.0, 120.0, 240.0] and ds.units["depth"].tolist() == list(range(5))
     assert ds.provenance == {"source": str(path), "array": "rates"}
-    with pytest.raises(ValueError, match=r"name: .* holds several arrays \['rates', 'direction', 'depth', 'kin"):
-        load(path)
-    with pytest.raises(ValueError, match=r"name: .* has no array named 'spikes'; it holds \['rates'"):
-        load(path, "spikes")
-    with pytest.raises(ValueError, match=r"conditions: array 'kinematics' has shape \(4, 3\)"):
-        load(path, "rates", conditions=["kinematics"])
-    with pytest.raises(ValueError, match="conditions: .* has no array named 'x'"):
-        load(path, "rates", conditions=["x"])
-    with pytest.raises(ValueError, match=r"conditions: expected one row per condition \(3\), got 5"):
-        load(path, "rates", conditions=["depth"])
+    assert read(f"{path}:rates").equals(read(path, name="rates"))
+    with pytest.raises(ValueError, match=r"plain.npz: holds several arrays \['rates', 'direction', 'depth', 'kin"):
+        read(path)
+    with pytest.raises(ValueError, match=r"plain.npz: has no array named 'spikes'; it holds \['rates'"):
+        read(f"{path}:spikes")
+    with pytest.raises(ValueError, match=r"plain.npz: array 'kinematics' has shape \(4, 3\); conditions columns"):
+        read(path, name="rates", conditions=["kinematics"])
+    with pytest.raises(ValueError, match="plain.npz: has no array named 'x' \\(asked for by conditions\\)"):
+        read(path, name="rates", conditions=["x"])
+    with pytest.raises(ValueError, match=r"plain.npz:rates: conditions: expected one row per condition \(3\), got 5"):
+        read(path, name="rates", conditions=["depth"])
     single = tmp_path / "single.npz"
     np.savez(single, x=rates)
-    assert load(single).shape == (4, 3, 5)
+    assert read(single).shape == (4, 3, 5)
 
 
-def test_load_plain_nc(tmp_path):
+def test_read_plain_nc(tmp_path):
     path = tmp_path / "plain.nc"
     values = np.random.default_rng(0).normal(size=(6, 3))
     xr.Dataset(
         {"rates": (("sample", "unit"), values), "other": (("sample",), np.arange(6.0))},
         coords={"stimulus": ("sample", list("abcdef"))},
     ).to_netcdf(path)
-    ds = load(path, "rates")
+    ds = read(f"{path}:rates")
     assert np.array_equal(ds.activity, values) and ds.conditions["stimulus"].tolist() == list("abcdef")
-    with pytest.raises(ValueError, match=r"name: .* holds several variables \['rates', 'other'\]"):
-        load(path)
-    with pytest.raises(ValueError, match="conditions: only for plain .npz files"):
-        load(path, "rates", conditions=["other"])
+    with pytest.raises(ValueError, match=r"plain.nc: holds several variables \['rates', 'other'\]"):
+        read(path)
+    with pytest.raises(ValueError, match="plain.nc: conditions and units name arrays of a plain .npz file"):
+        read(path, name="rates", conditions=["other"])
 
 
-def test_load_errors(tmp_path, mante):
+def test_read_errors(tmp_path, mante):
     with pytest.raises(FileNotFoundError, match="no such file"):
-        load(tmp_path / "absent.npz")
-    (tmp_path / "data.csv").write_text("1,2\n")
-    with pytest.raises(ValueError, match="path: expected a .npz or .nc file"):
-        load(tmp_path / "data.csv")
+        read(tmp_path / "absent.npz")
     saved = small_dataset().save(tmp_path / "saved.npz")
-    with pytest.raises(ValueError, match="conditions: this file is a saved repalign Dataset"):
-        load(saved, conditions=["label"])
-    with pytest.raises(ValueError, match="name: this file is a saved repalign Dataset"):
-        load(saved, "units/area")
+    with pytest.raises(ValueError, match="saved.npz: is a saved repalign Dataset and restores its own conditions"):
+        read(saved, conditions=["label"])
+    with pytest.raises(ValueError, match="saved.npz: is a saved repalign Dataset, whose activity is 'activity'"):
+        read(f"{saved}:units/area")
 
 
 # ---------------------------------------------------------------------------------------------

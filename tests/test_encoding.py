@@ -390,7 +390,7 @@ def test_compare_returns_one_tidy_row_per_features_model_and_constraint():
     features, targets = encoding_data(seed=22, n=60)
     rotated = features @ random_orthogonal(features.shape[1], np.random.default_rng(0))
     grid = [0.01, 0.1, 1.0]  # short: positive Ridge runs L-BFGS-B once per α
-    table = compare(features, rotated, targets, names=("aligned", "rotated"), alphas=grid, seed=3)
+    table = compare(features, rotated, targets, names=("aligned", "rotated"), alphas=grid, seed=3).table
     assert list(table.columns) == ["features", "model", "constraint", "alpha", "r", "theta", "n_features_used"]
     assert table.shape == (2 * len(MODELS) * len(CONSTRAINTS), 7)
     assert not table.duplicated(["features", "model", "constraint"]).any()
@@ -409,7 +409,7 @@ def test_compare_returns_one_tidy_row_per_features_model_and_constraint():
 
 def test_compare_subsets_and_fixed_alpha():
     features, targets = encoding_data(seed=23, n=50)
-    table = compare(features, features[:, ::-1], targets, models=["lasso"], constraints="positive", alpha=0.02)
+    table = compare(features, features[:, ::-1], targets, models=["lasso"], constraints="positive", alpha=0.02).table
     assert table.shape == (2, 7) and (table.alpha == 0.02).all() and list(table.features) == ["a", "b"]
 
 
@@ -471,7 +471,7 @@ def _bad_fit_encoding_calls():
         ("overlap", (features, targets), {"test": [0, 1, 2], "validation": [2, 3, 4]}, "validation", "already in"),
         ("out of range", (features, targets), {"test": [0, 1, 40]}, "test", "[0, 40)"),
         ("theta_target", (features, targets), {"theta_target": "brain"}, "theta_target", "'brain'"),
-        ("max_iter", (features, targets), {"model": "lasso", "alpha": 0.1, "max_iter": 0}, "max_iter", "positive int"),
+        ("max_iter", (features, targets), {"model": "lasso", "alpha": 0.1, "max_iter": 0}, "max_iter", "integer >= 1"),
     ]
 
 

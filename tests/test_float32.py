@@ -1,6 +1,5 @@
 """float32 tensors: every measure runs in the input's dtype, close to float64, with finite gradients."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -8,7 +7,7 @@ import repalign
 from conftest import random_pair
 
 
-@pytest.mark.parametrize("name", repalign.measures())
+@pytest.mark.parametrize("name", repalign.catalogue())
 def test_float32_close_to_float64_with_finite_gradient(name):
     m = repalign.measure(name)
     x, y = random_pair(seed=6, n=60, p=5, q=5 if m.family == "permutation" else 7)  # d_P needs p = q
@@ -29,7 +28,7 @@ def test_float32_nuclear_norm_gradient_keeps_small_singular_values():
     ill-conditioned reference) takes the SVD route; its gradient U Vᵀ must keep every singular
     direction that float32 resolves. The former cut at max(p, q)·ε·σ_max (2.4e-5 here) dropped
     the smallest ones, which bent angular-Procrustes optimization in float32."""
-    from repalign.measures._common import nuclear_norm
+    from repalign._linalg import nuclear_norm
 
     p = 200
     gen = torch.Generator().manual_seed(0)

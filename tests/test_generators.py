@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from repalign.generators import SparseFactorPopulation, sparse_factor_population
+from repalign.data import SparseFactorPopulation, sparse_factor_population
 
 SMALL = dict(n_stimuli=200, n_factors=12, n_signal=30, n_noise_x=4, n_noise_y=9)
 

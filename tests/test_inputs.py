@@ -5,9 +5,8 @@ import pytest
 import torch
 
 import repalign
-from conftest import random_pair
 
-ALL = repalign.measures()
+ALL = repalign.catalogue()
 
 
 def test_numpy_in_float_out_torch_in_tensor_out(pair):

@@ -11,7 +11,7 @@ import torch
 
 import reference as ref
 import repalign
-from repalign.datasets import mante_like
+from repalign.data import mante_like
 from repalign.joint import JointResult, joint_optimize, target_grid
 
 pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
@@ -198,9 +198,6 @@ def test_conditional_range_errors_and_empty_selection(mante_result):
 # ---- figure ------------------------------------------------------------------------------------
 
 def test_plot_and_save(mante_result, tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import reference_matching as ref
+from conftest import assert_close as shared_assert_close
 from conftest import library_measure, library_value
 
 RTOL = 1e-9
@@ -23,11 +24,7 @@ MARGINAL_ATOL = 1e-12
 
 
 def assert_close(value, expected, rtol=RTOL, atol=ATOL, what=""):
-    assert math.isfinite(value), f"{what}: got non-finite {value!r}"
-    assert abs(value - expected) <= atol + rtol * abs(expected), (
-        f"{what}: got {value!r}, expected {expected!r} "
-        f"(abs diff {abs(value - expected):.3e}, rel diff {abs(value - expected) / max(abs(expected), 1e-300):.3e})"
-    )
+    shared_assert_close(value, expected, rtol, atol, what)
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from repalign.measures import _common
+from repalign import _linalg as _common
 
 
 def _spiky(n, p, q, seed=0):

@@ -12,16 +12,14 @@ import pytest
 import torch
 
 import repalign
-from repalign.datasets import mante_like
+from repalign.data import mante_like
 from repalign.perturbation import (
     CLOSED_FORM_MEASURES,
     closed_form,
     pc_spectrum,
-    perturbation_table,
-    plot_perturbation,
+    perturb_pcs,
     replace_pc,
-    save,
-)
+    )
 
 from conftest import random_orthogonal
 
@@ -190,11 +188,11 @@ def test_resample_variant_is_within_3_percent_on_mante_data():
     # mante_like): single draws for PC 1 scatter by ≈ 2.6% around the closed form, so PC 1 is
     # checked on the mean of 6 draws, PCs 2..10 draw by draw.
     X = mante_like(seed=0).activity    # (15, 72, 727); PC 1 explains 15.5% of the variance
-    single = perturbation_table(X, measures=MEASURES, ks=range(1, 10), mode="resample", seed=0)
+    single = perturb_pcs(X, measures=MEASURES, ks=range(1, 10), mode="resample", seed=0).table
     relative = (single.simulated - single.closed_form).abs() / single.closed_form
     assert relative.max() < 0.03, single.assign(relative=relative).sort_values("relative").tail()
     assert relative.max() > 1e-6   # not exact: w is neither orthogonal to the PCs nor of unit norm
-    first = perturbation_table(X, measures=MEASURES, ks=[0], mode="resample", seed=0, n_repeats=6)
+    first = perturb_pcs(X, measures=MEASURES, ks=[0], mode="resample", seed=0, n_repeats=6).table
     mean = first.groupby("measure")[["simulated", "closed_form"]].mean()
     assert ((mean.simulated - mean.closed_form).abs() / mean.closed_form).max() < 0.03, mean
     assert ((first.simulated - first.closed_form).abs() / first.closed_form).max() < 0.10   # 7.3% in 20 draws
@@ -205,7 +203,7 @@ def test_resample_variant_is_within_3_percent_on_mante_data():
 
 def test_table_columns_values_and_reproducible_seeds():
     X = power_law_data(n=120, p=10, seed=8)
-    table = perturbation_table(X, measures=MEASURES, ks=[0, 2, 5], mode="resample", seed=3, n_repeats=2)
+    table = perturb_pcs(X, measures=MEASURES, ks=[0, 2, 5], mode="resample", seed=3, n_repeats=2).table
     assert list(table.columns) == ["measure", "k", "explained_variance", "simulated", "closed_form", "mode", "repeat"]
     assert len(table) == 4 * 3 * 2
     assert set(table["measure"]) == {repalign.measure(m).name for m in MEASURES}
@@ -216,10 +214,10 @@ def test_table_columns_values_and_reproducible_seeds():
     # a row is rebuilt from its seed sequence, whatever else the table holds
     Y = replace_pc(X, 2, mode="resample", seed=np.random.default_rng([3, 1, 2]))
     assert row.simulated == pytest.approx(repalign.measure("nbs")(X, Y), abs=1e-12)
-    again = perturbation_table(X, measures=MEASURES, ks=[5, 2], mode="resample", seed=3, n_repeats=2)
+    again = perturb_pcs(X, measures=MEASURES, ks=[5, 2], mode="resample", seed=3, n_repeats=2).table
     merged = table.merge(again, on=["measure", "k", "repeat"])
     assert len(merged) == 4 * 2 * 2 and np.array_equal(merged.simulated_x, merged.simulated_y)
-    other = perturbation_table(X, measures=MEASURES, ks=[0, 2, 5], mode="resample", seed=4, n_repeats=2)
+    other = perturb_pcs(X, measures=MEASURES, ks=[0, 2, 5], mode="resample", seed=4, n_repeats=2).table
     assert not np.allclose(other.simulated, table.simulated)
     # replace_pc: same seed, same data; another seed, other data
     assert np.array_equal(replace_pc(X, 1, seed=9), replace_pc(X, 1, seed=9))
@@ -228,7 +226,7 @@ def test_table_columns_values_and_reproducible_seeds():
 
 def test_orthogonal_table_matches_closed_forms():
     X = power_law_data(n=150, p=20, seed=9)
-    table = perturbation_table(X, ks=range(10), n_repeats=2)
+    table = perturb_pcs(X, ks=range(10), n_repeats=2).table
     assert (table.simulated - table.closed_form).abs().max() < 1e-10
     assert set(table["mode"]) == {"orthogonal"} and sorted(set(table.k)) == list(range(10))
 
@@ -248,7 +246,7 @@ def test_orthogonal_table_matches_closed_forms():
 def test_table_errors_name_the_argument(kwargs, message):
     X = power_law_data(n=50, p=20, seed=0)
     with pytest.raises(ValueError, match=message):
-        perturbation_table(X, **kwargs)
+        perturb_pcs(X, **kwargs)
 
 
 @pytest.mark.parametrize("X, kwargs, message", [
@@ -267,16 +265,13 @@ def test_replace_pc_errors_name_the_argument(X, kwargs, message):
 
 
 def test_plot_and_save(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 
     X = power_law_data(n=120, p=12, seed=10)
-    table = perturbation_table(X, measures=("cka", "nbs", "angular-procrustes"), ks=range(6), mode="resample",
-                               n_repeats=2)
-    ax = plot_perturbation(table)
+    result = perturb_pcs(X, measures=("cka", "nbs", "angular-procrustes"), ks=range(6), mode="resample", n_repeats=2)
+    table = result.table
+    ax = result.plot()
     lines = ax.get_lines()
     assert len(lines) == 3 * 2                                 # a closed-form line and points per measure
     assert len({line.get_color() for line in lines}) == 3      # one colour per measure
@@ -285,14 +280,14 @@ def test_plot_and_save(tmp_path):
                        .sort_values("k").closed_form)
     assert ax.get_xscale() == "log"
     fig, own = plt.subplots()
-    assert plot_perturbation(table, ax=own, x="k") is own and own.get_xscale() == "linear"
-    written = save(table, tmp_path / "figures" / "fig6a")
+    assert result.plot(ax=own, x="k") is own and own.get_xscale() == "linear"
+    written = result.save(tmp_path / "figures" / "fig6a.5")  # a dot in the name is kept
+    assert written == [str(tmp_path / "figures" / f"fig6a.5{s}") for s in (".png", ".pdf", ".csv")]
+    written = result.save(tmp_path / "figures" / "fig6a")
     assert [p[-4:] for p in written] == [".png", ".pdf", ".csv"]
     assert all((tmp_path / "figures" / f"fig6a{s}").stat().st_size > 0 for s in (".png", ".pdf", ".csv"))
     back = pd.read_csv(tmp_path / "figures" / "fig6a.csv")
     assert list(back.columns) == list(table.columns) and np.allclose(back.simulated, table.simulated)
-    with pytest.raises(ValueError, match="table: expected a perturbation_table DataFrame, missing"):
-        plot_perturbation(pd.DataFrame({"k": [0]}))
     with pytest.raises(ValueError, match="x: expected"):
-        plot_perturbation(table, x="variance")
+        result.plot(x="variance")
     plt.close("all")

@@ -10,7 +10,7 @@ import torch
 import repalign
 from conftest import random_orthogonal, random_pair
 
-ALL = repalign.measures()
+ALL = repalign.catalogue()
 # variants beyond the default catalogue entries that exercise other code paths
 EXTRA = [
     "cka-kernel=(rbf-sigma=2)-hsic=gretton-score",

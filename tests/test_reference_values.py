@@ -14,6 +14,7 @@ import pytest
 from scipy.spatial.distance import pdist
 
 import reference as ref
+from conftest import assert_close as shared_assert_close
 from conftest import library_value
 
 RTOL = 1e-8
@@ -21,11 +22,7 @@ ATOL = 1e-10
 
 
 def assert_close(value, expected, rtol=RTOL, atol=ATOL, what=""):
-    assert math.isfinite(value), f"{what}: got non-finite {value!r}"
-    assert abs(value - expected) <= atol + rtol * abs(expected), (
-        f"{what}: library {value!r} vs reference {expected!r} "
-        f"(abs diff {abs(value - expected):.3e}, rel diff {abs(value - expected) / max(abs(expected), 1e-300):.3e})"
-    )
+    shared_assert_close(value, expected, rtol, atol, what)
 
 
 # ---------------------------------------------------------------------------

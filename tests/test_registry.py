@@ -41,7 +41,7 @@ def test_aliases_function_matches_spec():
 
 
 def test_catalogue_is_sorted_canonical_and_round_trips():
-    names = repalign.measures()
+    names = repalign.catalogue()
     assert names == sorted(names)
     assert len(names) == len(set(names))
     for name in names:
@@ -49,13 +49,13 @@ def test_catalogue_is_sorted_canonical_and_round_trips():
 
 
 def test_wildcard_selection():
-    cka = repalign.measures("cka-*")
+    cka = repalign.catalogue("cka-*")
     assert cka and all(n.startswith("cka-") for n in cka)
     assert "cka-kernel=linear-hsic=song-score" in cka
-    assert repalign.measures("procrustes-distance=*") == [
+    assert repalign.catalogue("procrustes-distance=*") == [
         "procrustes-distance=angular", "procrustes-distance=euclidean", "procrustes-distance=squared_euclidean"
     ]
-    assert repalign.measures("no-such-*") == []
+    assert repalign.catalogue("no-such-*") == []
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_unknown_names_and_parameters_raise_with_guidance(name, kwargs, fragment
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("name", repalign.measures())
+@pytest.mark.parametrize("name", repalign.catalogue())
 def test_metadata_is_complete_and_consistent(name):
     m = repalign.measure(name)
     assert m.kind in ("score", "distance")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import repalign
-from repalign.generators import sparse_factor_population
+from repalign.data import sparse_factor_population
 from repalign.rotation import (
     PrivilegedAxesResult,
     RotationCurve,
@@ -193,9 +193,6 @@ def test_rotation_curve_rotates_the_unit_axis_of_3d_input_and_torch(pair):
 
 
 def test_rotation_curve_plot_and_frame(pair, tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     X, Y = pair
@@ -216,7 +213,7 @@ def test_rotation_curve_plot_and_frame(pair, tmp_path):
 def test_rotation_curve_progress_bar_uses_tqdm(pair, monkeypatch):
     calls = []
 
-    def fake_tqdm(iterable, total=None, desc=None, leave=True):
+    def fake_tqdm(iterable, total=None, desc=None, leave=True, **options):
         calls.append((total, desc))
         return iterable
 

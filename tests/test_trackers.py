@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import repalign
-from repalign.datasets import Dataset, mante_like
+from repalign.data import Dataset, mante_like
 from repalign.trackers import Decoding, PCCapture, stratified_folds
 
 VARIABLES = ("context", "choice", "motion_sign", "colour_sign")
@@ -212,11 +212,6 @@ def test_pc_capture_call_errors():
 
 
 @pytest.fixture(scope="module")
-def mante():
-    return mante_like(seed=0)
-
-
-@pytest.fixture(scope="module")
 def small():
     return mante_like(n_units=300, n_time=4, seed=1)
 
@@ -246,7 +241,7 @@ def test_newton_solution_matches_sklearn_decision_values(variable):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from repalign.trackers import _newton_logistic
+    from repalign.trackers.logistic import newton_logistic as _newton_logistic
 
     ds = mante_like(n_units=30, n_time=2, seed=0)
     x = StandardScaler().fit_transform(ds.activity[1])
