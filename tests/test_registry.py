@@ -114,6 +114,14 @@ def test_equivalent_spellings_share_one_canonical_name():
         ("svcca-dim=5folds-score", {}, "must be an integer"),
         ("shape_metric", {"alpha": 1.5}, "must be <= 1"),
         ("cka-bogus", {}, "unknown token 'bogus'"),
+        ("ridge-cv", {"lam": float("nan")}, "parameter 'lambda' must be a finite number, got nan"),
+        ("ridge-cv", {"lam": float("inf")}, "parameter 'lambda' must be a finite number, got inf"),
+        ("shape_metric", {"alpha": float("nan")}, "parameter 'alpha' must be a finite number"),  # NaN passed [0, 1]
+        ("cka", {"kernel": "rbf", "sigma": -math.inf}, "parameter 'sigma' must be a finite number"),
+        ("ridge-cv", {"split": "shuffle", "seed": math.nan}, "parameter 'seed' must be a finite number"),
+        ("ridge-cv", {"lam": 10**400}, "parameter 'lambda' must be a finite number"),
+        ("ridge-lambda=nan-r2", {}, "parameter 'lambda' must be a finite number, got 'nan'"),
+        ("ridge-lambda=1e-08-r2", {}, "goes in parentheses: lambda=(1e-08)"),
     ],
 )
 def test_unknown_names_and_parameters_raise_with_guidance(name, kwargs, fragment):

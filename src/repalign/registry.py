@@ -18,7 +18,7 @@ import torch
 from .inputs import Data, as_data, as_pair, check_same_samples
 from .measures import FAMILIES
 from .measures._family import Family, Parameter
-from .names import format_value, parse_name, split_top_level
+from .names import format_value, parse_name, split_top_level, unwrap
 
 __all__ = ["Measure", "BoundMeasure", "measure", "measures", "aliases"]
 
@@ -104,13 +104,14 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
         elif key in by_name:
             parameter = by_name[key]
             children = [p for p in family.parameters if p.nested_in == key]
-            if children and isinstance(value, str) and "-" in value:  # kernel=(rbf-sigma=1)
+            if children and isinstance(value, str) and "-" in value:  # kernel=(rbf-sigma=(1e-05))
                 head, *rest = split_top_level(value)
                 for token in rest:
                     if "=" not in token:
                         raise ValueError(f"{family.name}: malformed nested parameter {token!r} in {value!r}")
-                    set_param(*token.split("=", 1), source=source)
-                value = head
+                    nested_key, nested_value = token.split("=", 1)
+                    set_param(nested_key, unwrap(nested_value), source=source)
+                value = unwrap(head)
             value = parameter.convert(value, family.name)
         else:
             valid = [p.name for p in family.parameters] + (["cv"] if family.supports_cv else [])
