@@ -173,3 +173,39 @@ def test_analysis_modules_load_on_first_access():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "False"]  # POT itself waits for the first exact transport
+
+
+def _suggestions(message: str) -> list[str]:
+    assert "; closest: " in message, message
+    return message.split("; closest: ", 1)[1].split(", ")
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, first",
+    [
+        ("ckaa", {}, "cka"),  # was "closest: cka, cka, cca, cca": family and alias of the same spelling
+        ("CKA", {}, "cka"),  # case is ignored for suggestions
+        ("Pwcca", {}, "pwcca"),
+        ("CKA-kernel=linear-hsic=gretton-score", {}, "cka-kernel=linear-hsic=gretton-score"),
+        ("cka", {"HSIC": "song"}, "hsic"),  # unknown parameter
+        ("ridge-cv", {"LAMBDA": 1.0}, "lambda"),
+        ("cka-Score", {}, "score"),  # unknown output token
+        ("cka-scroe", {}, "score"),
+        ("procrustes-distance=angualr", {}, "distance=angular"),  # unknown distance output
+        ("procrustes-distance=Angular", {}, "distance=angular"),
+    ],
+)
+def test_suggestions_are_distinct_case_insensitive_and_at_most_five(name, kwargs, first):
+    with pytest.raises(ValueError) as info:
+        repalign.measure(name, **kwargs)
+    suggestions = _suggestions(str(info.value))
+    assert suggestions[0] == first
+    assert len(suggestions) == len(set(suggestions)) <= 5
+
+
+def test_upper_case_names_are_refused_not_accepted():
+    for name in ("CKA", "Cka-score", "PWCCA"):
+        with pytest.raises(ValueError, match="unknown measure"):
+            repalign.measure(name)
+    with pytest.raises(ValueError, match="unknown parameter 'HSIC'"):
+        repalign.measure("cka", HSIC="song")

@@ -64,9 +64,17 @@ _CATALOGUE_SEEDS = (
 )
 
 
-def _closest(word: str, candidates) -> str:
-    matches = difflib.get_close_matches(word, list(candidates), n=5, cutoff=0.4)
-    return f"; closest: {', '.join(matches)}" if matches else ""
+def _closest(word: str, candidates, limit: int = 5) -> str:
+    """``"; closest: a, b"``: up to ``limit`` distinct candidates most like ``word``, ignoring case.
+
+    Case is ignored for the comparison only (``CKA`` suggests ``cka``; it is not accepted).
+    """
+    spellings: dict[str, list[str]] = {}
+    for candidate in dict.fromkeys(candidates):  # distinct, in their first order
+        spellings.setdefault(candidate.lower(), []).append(candidate)
+    matches = difflib.get_close_matches(word.lower(), list(spellings), n=limit, cutoff=0.4)
+    suggestions = [spelling for match in matches for spelling in spellings[match]][:limit]
+    return f"; closest: {', '.join(suggestions)}" if suggestions else ""
 
 
 def _is_relevant(parameter: Parameter, params: dict) -> bool:
@@ -143,7 +151,8 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
     output = output or family.default_output
     family, output = _equivalent(family, output)
     if output not in family.outputs:
-        raise ValueError(f"{family.name} has no output {output!r}; outputs: {list(family.outputs)}")
+        raise ValueError(f"{family.name} has no output {output!r}; outputs: {list(family.outputs)}"
+                         f"{_closest(output, family.outputs)}")
     return family, params, output
 
 
