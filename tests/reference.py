@@ -336,19 +336,26 @@ def svcca_score(X, Y, var=None, dim=None):
     return cca_score(principal_component_scores(X, d_X), principal_component_scores(Y, d_Y))
 
 
-def largest_entry_positive(rows):
-    """Each row times ±1 so that its entry of largest magnitude is positive (sklearn's svd_flip)."""
-    largest = rows[np.arange(rows.shape[0]), np.argmax(np.abs(rows), axis=1)]
-    return rows * np.sign(largest)[:, None]
+def reference_code_inverse_square_root(S):
+    """Σ^(−1/2) as the reference code takes it: pinv(Σ), then eigh of that (no symmetrization,
+    no clipping: a negative rounding eigenvalue gives NaN, as there) and V diag(√w) Vᵀ, the
+    diagonal product first."""
+    eigenvalues, eigenvectors = np.linalg.eigh(np.linalg.pinv(S))
+    return np.dot(eigenvectors, np.dot(np.diag(np.sqrt(eigenvalues)), eigenvectors.T))
 
 
 def pwcca_coefficients(X, Y):
     """Steps 1-4 of PWCCA as Morcos et al.'s reference code computes them, activations as units x samples.
 
+    Operation by operation as cca_core.get_cca_similarity/compute_ccas with epsilon = 0 (their
+    ε·I added to the diagonal and the removal of units with variance < ε change nothing then):
+
     1. Σ = np.cov of the stacked units (centres them, divides by n − 1); Σ_xx, Σ_xy, Σ_yy its blocks.
     2. Rescale: Σ_xx / max|Σ_xx|, Σ_yy / max|Σ_yy|, Σ_xy / √(max|Σ_xx| max|Σ_yy|).
-    3. Σ^(−1/2) = the eigh square root of pinv(Σ), for Σ_xx and Σ_yy.
-    4. Full SVD  u diag(ρ) vh = Σ_xx^(−1/2) Σ_xy Σ_yy^(−1/2).
+    3. Σ^(−1/2) = the eigh square root of pinv(Σ), for Σ_xx and Σ_yy
+       (``reference_code_inverse_square_root``).
+    4. arr = Σ_xx^(−1/2) (Σ_xy Σ_yy^(−1/2)) (that product order) and its full SVD by
+       ``np.linalg.svd(arr)`` (full_matrices=True), u diag(ρ) vh = arr, with numpy's own signs.
     The input with fewer units weights (X on a tie): its coefficients are the rows of uᵀ (X) or
     of vh (Y). Returns (coefficients, ρ, that input's activations, units x samples).
     """
@@ -359,9 +366,9 @@ def pwcca_coefficients(X, Y):
     sigma_xx, sigma_xy, sigma_yy = sigma[:p, :p], sigma[:p, p:], sigma[p:, p:]
     x_max, y_max = np.max(np.abs(sigma_xx)), np.max(np.abs(sigma_yy))
     sigma_xx, sigma_yy, sigma_xy = sigma_xx / x_max, sigma_yy / y_max, sigma_xy / np.sqrt(x_max * y_max)
-    whiten_x = psd_square_root(np.linalg.pinv(sigma_xx))
-    whiten_y = psd_square_root(np.linalg.pinv(sigma_yy))
-    u, rho, vh = np.linalg.svd(whiten_x @ sigma_xy @ whiten_y)
+    whiten_x = reference_code_inverse_square_root(sigma_xx)
+    whiten_y = reference_code_inverse_square_root(sigma_yy)
+    u, rho, vh = np.linalg.svd(np.dot(whiten_x, np.dot(sigma_xy, whiten_y)))
     if acts_x.shape[0] <= acts_y.shape[0]:
         return u.T, rho, acts_x
     return vh, rho, acts_y
@@ -385,17 +392,15 @@ def pwcca_score(X, Y, activations="centred"):
     directions are the rows of uᵀĀ — not whitened, so not the canonical variates.
 
     activations="centred": on column-centred data (translation invariant). "raw": on the data as
-    given, the code's literal behaviour; the coefficient signs then change the value, so each row
-    is signed with its largest-magnitude entry positive (the code keeps LAPACK's arbitrary signs).
+    given, the code's literal behaviour. The value then depends on the sign of each coefficient
+    vector, which the SVD leaves arbitrary; like the code, this keeps the signs numpy's
+    ``np.linalg.svd`` returns (so it is the reference code's value with this numpy and LAPACK).
     """
     if activations == "centred":
         X, Y = center_columns(X), center_columns(Y)
     elif activations != "raw":
         raise ValueError(f"unknown activations {activations!r}")
-    coefficients, rho, acts = pwcca_coefficients(X, Y)
-    if activations == "raw":
-        coefficients = largest_entry_positive(coefficients)
-    return pwcca_from_coefficients(coefficients, rho, acts)
+    return pwcca_from_coefficients(*pwcca_coefficients(X, Y))
 
 
 def pwcca_score_via_covariance(X, Y):

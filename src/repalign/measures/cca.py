@@ -40,16 +40,33 @@ independent units; otherwise every ρ is 1 and a ``ValueError`` says so.
 
   - ``centred`` (default): the algorithm on column-centred data, what every repalign measure
     sees; translation invariant.
-  - ``raw`` (``pwcca-activations=raw-score``): the reference code on data as given. It adds the
-    unit means back to the directions — the mean of *unit* i to *direction* i,
+  - ``raw`` (``pwcca-activations=raw-score``): the reference code on data as given, a
+    *compatibility option, not a well-defined measure* (the centred default is one). The code
+    adds the unit means back to the directions — the mean of *unit* i to *direction* i,
     ``dirns = coef·(acts − means) + means`` — and weights the raw activations. That pairing of
     units with directions makes the value depend on the data's offsets (no translation
-    invariance) and on the order of the units (no permutation invariance), and also on the
-    sign of each singular vector, which the SVD leaves arbitrary (the code's value changes with
-    the LAPACK build: numpy's and torch's SVDs of the same matrix differ in sign). repalign
-    fixes the sign of each coefficient vector u_i so that its largest-magnitude entry is
-    positive (sklearn's ``svd_flip``); with those signs it equals the reference code. On
-    centred data the added means are zero and the signs do not matter.
+    invariance), on the order of the units (no permutation invariance) and on the sign of each
+    coefficient vector u_i: u_i and −u_i are equally valid singular vectors, but −u_iᵀĀ + μ_i is
+    not ±(u_iᵀĀ + μ_i), so the value is that of whichever signs LAPACK's SVD happens to return
+    (numpy's and torch's SVDs of the same matrix differ, and so may LAPACK builds; no sign rule,
+    e.g. sklearn's ``svd_flip``, reproduces them: on test data that one was off by up to 0.06).
+    Those signs depend on the whole matrix, so even a rotation or reordering of the units of
+    the input with more units can change the value. The option therefore takes the signs from
+    numpy: per batch item, without gradient, it forms the code's own matrix
+    Σ_AA^(−1/2) Σ_AB Σ_BB^(−1/2) by the code's operations (``np.cov``, the max-abs rescaling,
+    ``np.linalg.pinv``, the ``eigh`` square root, the same product order; epsilon = 0), takes
+    ``np.linalg.svd`` of it, and turns each of its own coefficient vectors (computed as above,
+    with the gradient) to a non-negative inner product with numpy's vector of the same index
+    (left singular vectors when A is X, right ones when A is Y). It thus reproduces the
+    reference code run with the numpy (and LAPACK) installed alongside repalign, to rounding;
+    with another build the reference code itself may give another number. Signs are piecewise
+    constant, so the gradient is that of the value with those signs held fixed. Where two
+    canonical correlations are equal to 1e-8 their vectors are not unique even up to sign and
+    torch's basis of their subspace is not numpy's: there each vector is signed with its
+    largest-magnitude entry positive (``svd_flip``), and the value generally differs from the
+    reference code's (which depends on LAPACK's basis). Where the code's matrix is not finite
+    (its square root of a numerically singular ``pinv``; the code then returns NaN) torch's
+    signs are kept. On centred data the added means are zero and the signs do not matter.
 
   Repeated canonical correlations (e.g. Y = X) make the directions non-unique and the SVD
   without a gradient for them; the directions are then held constant for the gradient (the
@@ -70,6 +87,7 @@ Example
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ._common import center, nuclear_norm, orthonormal_basis
@@ -215,15 +233,58 @@ def _square_root_factor(prepared: dict) -> torch.Tensor:
     return prepared["k"]
 
 
+def _reference_code_singular_vectors(raw_x: torch.Tensor, raw_y: torch.Tensor, weights_from_x: bool) -> torch.Tensor:
+    """The singular vectors of Morcos et al.'s reference code, with numpy's signs (no gradient).
+
+    Per batch item, in float64 numpy, the matrix the code decomposes, by the code's operations
+    with epsilon = 0 (cca_core.get_cca_similarity, compute_ccas): ``np.cov`` of the units x samples
+    activations of X stacked on Y; the blocks rescaled by the largest absolute entries m_x of
+    Σ_xx and m_y of Σ_yy (Σ_xy by √(m_x m_y)); Σ^(−1/2) as V diag(√w) Vᵀ from ``eigh`` of
+    ``pinv(Σ)``; arr = Σ_xx^(−1/2)·(Σ_xy·Σ_yy^(−1/2)); ``np.linalg.svd(arr)`` (full matrices).
+    Returns its left singular vectors (weights from X) or right ones (weights from Y) as the
+    columns of a (..., units, units) tensor; only their signs are used.
+    """
+    batch = torch.broadcast_shapes(raw_x.shape[:-2], raw_y.shape[:-2])
+    xs = raw_x.expand(*batch, *raw_x.shape[-2:]).reshape(-1, *raw_x.shape[-2:])
+    ys = raw_y.expand(*batch, *raw_y.shape[-2:]).reshape(-1, *raw_y.shape[-2:])
+
+    def inverse_square_root(block):
+        eigenvalues, eigenvectors = np.linalg.eigh(np.linalg.pinv(block))
+        return np.dot(eigenvectors, np.dot(np.diag(np.sqrt(eigenvalues)), eigenvectors.T))
+
+    vectors = []
+    for x, y in zip(xs, ys):
+        acts_x = x.cpu().numpy().astype(np.float64).T
+        acts_y = y.cpu().numpy().astype(np.float64).T
+        p = acts_x.shape[0]
+        with np.errstate(invalid="ignore"):  # NaN where the code's own square root fails, as there
+            covariance = np.cov(acts_x, acts_y)
+            x_max = np.max(np.abs(covariance[:p, :p]))
+            y_max = np.max(np.abs(covariance[p:, p:]))
+            sigma_xx = covariance[:p, :p] / x_max
+            sigma_yy = covariance[p:, p:] / y_max
+            sigma_xy = covariance[:p, p:] / np.sqrt(x_max * y_max)
+            arr = np.dot(inverse_square_root(sigma_xx), np.dot(sigma_xy, inverse_square_root(sigma_yy)))
+        if not np.isfinite(arr).all():
+            # the reference code gives NaN here; no signs to take (the comparison keeps torch's)
+            vectors.append(np.zeros((min(arr.shape),) * 2))
+            continue
+        left, _, right_t = np.linalg.svd(arr)
+        vectors.append(left if weights_from_x else right_t.T)
+    return torch.from_numpy(np.stack(vectors)).reshape(*batch, *vectors[0].shape)
+
+
 class PWCCA(Family):
     name = "pwcca"
     summary = "projection-weighted CCA (weights from the input with fewer units)"
     parameters = (
         Parameter(
             "activations", "choice", "centred",
-            "centred: the reference algorithm on column-centred data (translation invariant); raw: the "
-            "reference code's literal behaviour on uncentred data (unit means added back to the "
-            "directions, raw activations weighted)",
+            "centred: the reference algorithm on column-centred data (translation invariant, a well-defined "
+            "measure); raw: a compatibility option, the reference code's literal behaviour on uncentred "
+            "data (unit means added back to the directions, raw activations weighted), whose value depends "
+            "on the arbitrary signs LAPACK gives the singular vectors; they are taken from numpy's SVD of "
+            "the reference code's own matrix, so it reproduces the reference code run with the same numpy",
             choices=("centred", "raw"), in_name="non_default",
         ),
     )
@@ -236,7 +297,9 @@ class PWCCA(Family):
         invariant = {"permutation", "isotropic_scale", "translation"}
         if params["activations"] == "raw":
             # the reference code adds the mean of unit i to canonical direction i: neither a
-            # shift nor a reordering of the units of the weighting input leaves that unchanged
+            # shift nor a reordering of the units of the weighting input leaves that unchanged;
+            # and the singular vector signs LAPACK returns change with a rotation or reordering
+            # of the units of either input
             invariant = {"isotropic_scale"}
         return _score_metadata(
             "Morcos, Raghu & Bengio 2018, Insights on representational similarity (NeurIPS); "
@@ -251,10 +314,15 @@ class PWCCA(Family):
             # X = X̄ + 1μᵀ = [Q, 1/√n] [R; √n μᵀ] with 1 ⟂ Q (the columns of X̄ sum to zero)
             n = data.values.shape[-2]
             prepared["m"] = data.values.mean(dim=-2, keepdim=True) * n**0.5
+            prepared["raw"] = data.values.detach()  # for the reference code's singular vector signs
         return prepared
 
     def evaluate(self, px, py, params, output):
-        if px["q"].shape[-1] > py["q"].shape[-1]:
+        weights_from_x = px["q"].shape[-1] <= py["q"].shape[-1]
+        if params["activations"] == "raw":
+            # the reference code's singular vectors (from X and Y in their own order, before the swap)
+            reference_vectors = _reference_code_singular_vectors(px["raw"], py["raw"], weights_from_x)
+        if not weights_from_x:
             # the weights come from Y: its directions are the right singular vectors of Q_xᵀQ_y,
             # the left ones of Q_yᵀQ_x, so the rest is the same with the roles swapped
             px, py = py, px
@@ -270,12 +338,22 @@ class PWCCA(Family):
         # u_ref = O_xᵀU with O_x = R_x(R_xᵀR_x)^(−1/2) orthogonal, so X̄u_ref = Q_x (R_xR_xᵀ)^(1/2) U
         directions, r = _square_root_factor(px) @ u, px["r"]
         if params["activations"] == "raw":
-            # adding μ_i to direction i makes the value depend on the sign of each u_ref,i, which
-            # the SVD leaves arbitrary: fix it (largest-magnitude entry of u_ref,i positive, as
-            # sklearn's svd_flip); u_ref = O_xᵀU = R_x⁻¹(R_xR_xᵀ)^(1/2)U, signs only (no gradient)
+            # adding μ_i to direction i makes the value depend on the sign of each coefficient
+            # vector u_ref,i, which the SVD leaves arbitrary: take the reference code's, i.e. turn
+            # each u_ref,i = O_xᵀU_i = R_x⁻¹(R_xR_xᵀ)^(1/2)U_i towards numpy's vector of the same
+            # index (signs only: no gradient)
             weights_of_units = torch.linalg.solve_triangular(r.detach(), directions.detach(), upper=True)
+            agreement = (weights_of_units * reference_vectors.to(weights_of_units)).sum(dim=-2, keepdim=True)
+            signs = torch.where(agreement < 0, -1.0, 1.0).to(weights_of_units)
+            # a singular value repeated to 1e-8 has no unique vectors, not even up to sign, and
+            # torch's basis of that subspace is not numpy's: keep the earlier rule there (largest-
+            # magnitude entry of u_ref,i positive, as sklearn's svd_flip)
             largest = weights_of_units.abs().argmax(dim=-2, keepdim=True)
-            directions = directions * torch.gather(weights_of_units, -2, largest).sign()
+            flip_signs = torch.gather(weights_of_units, -2, largest).sign()
+            tied = (rho[..., :-1] - rho[..., 1:]).detach() <= 1e-8  # ρ_i and ρ_(i+1)
+            untied = torch.zeros(*tied.shape[:-1], 1, dtype=torch.bool, device=tied.device)
+            repeated = torch.cat([tied, untied], dim=-1) | torch.cat([untied, tied], dim=-1)
+            directions = directions * torch.where(repeated.unsqueeze(-2), flip_signs, signs)
             # directions + 1μᵀ and the raw units X, both in the orthonormal basis [Q_x, 1/√n]
             batch = torch.broadcast_shapes(directions.shape[:-2], px["m"].shape[:-2])
             m = px["m"].expand(*batch, *px["m"].shape[-2:])
