@@ -336,39 +336,87 @@ def svcca_score(X, Y, var=None, dim=None):
     return cca_score(principal_component_scores(X, d_X), principal_component_scores(Y, d_Y))
 
 
-def pwcca_score(X, Y):
-    """PWCCA (Morcos et al. 2018), reference-implementation convention, on centred data:
-    weights from the network with fewer units (tie: X); h̃_i = QR-orthonormalized canonical
-    variates of that network; α_i = Σ_j |⟨h̃_i, a_j⟩| over its centred unit vectors a_j;
-    PWCCA = Σ α_i ρ_i / Σ α_i.
+def reference_code_inverse_square_root(S):
+    """Σ^(−1/2) as the reference code takes it: pinv(Σ), then eigh of that (no symmetrization,
+    no clipping: a negative rounding eigenvalue gives NaN, as there) and V diag(√w) Vᵀ, the
+    diagonal product first."""
+    eigenvalues, eigenvectors = np.linalg.eigh(np.linalg.pinv(S))
+    return np.dot(eigenvectors, np.dot(np.diag(np.sqrt(eigenvalues)), eigenvectors.T))
+
+
+def pwcca_coefficients(X, Y):
+    """Steps 1-4 of PWCCA as Morcos et al.'s reference code computes them, activations as units x samples.
+
+    Operation by operation as cca_core.get_cca_similarity/compute_ccas with epsilon = 0 (their
+    ε·I added to the diagonal and the removal of units with variance < ε change nothing then):
+
+    1. Σ = np.cov of the stacked units (centres them, divides by n − 1); Σ_xx, Σ_xy, Σ_yy its blocks.
+    2. Rescale: Σ_xx / max|Σ_xx|, Σ_yy / max|Σ_yy|, Σ_xy / √(max|Σ_xx| max|Σ_yy|).
+    3. Σ^(−1/2) = the eigh square root of pinv(Σ), for Σ_xx and Σ_yy
+       (``reference_code_inverse_square_root``).
+    4. arr = Σ_xx^(−1/2) (Σ_xy Σ_yy^(−1/2)) (that product order) and its full SVD by
+       ``np.linalg.svd(arr)`` (full_matrices=True), u diag(ρ) vh = arr, with numpy's own signs.
+    The input with fewer units weights (X on a tie): its coefficients are the rows of uᵀ (X) or
+    of vh (Y). Returns (coefficients, ρ, that input's activations, units x samples).
     """
-    Xc, Yc = center_columns(X), center_columns(Y)
-    _require_more_samples_than_units(Xc, Yc)
-    Qx, _ = scipy.linalg.qr(Xc, mode="economic")
-    Qy, _ = scipy.linalg.qr(Yc, mode="economic")
-    U, rho, Vt = np.linalg.svd(Qx.T @ Qy, full_matrices=False)
-    if Xc.shape[1] <= Yc.shape[1]:
-        variates, activations = Qx @ U, Xc
-    else:
-        variates, activations = Qy @ Vt.T, Yc
-    orthonormal_variates, _ = np.linalg.qr(variates)
-    alpha = np.sum(np.abs(orthonormal_variates.T @ activations), axis=1)
+    acts_x, acts_y = as_float64_2d(X).T, as_float64_2d(Y).T
+    _require_more_samples_than_units(acts_x.T, acts_y.T)
+    p = acts_x.shape[0]
+    sigma = np.cov(acts_x, acts_y)
+    sigma_xx, sigma_xy, sigma_yy = sigma[:p, :p], sigma[:p, p:], sigma[p:, p:]
+    x_max, y_max = np.max(np.abs(sigma_xx)), np.max(np.abs(sigma_yy))
+    sigma_xx, sigma_yy, sigma_xy = sigma_xx / x_max, sigma_yy / y_max, sigma_xy / np.sqrt(x_max * y_max)
+    whiten_x = reference_code_inverse_square_root(sigma_xx)
+    whiten_y = reference_code_inverse_square_root(sigma_yy)
+    u, rho, vh = np.linalg.svd(np.dot(whiten_x, np.dot(sigma_xy, whiten_y)))
+    if acts_x.shape[0] <= acts_y.shape[0]:
+        return u.T, rho, acts_x
+    return vh, rho, acts_y
+
+
+def pwcca_from_coefficients(coefficients, rho, acts):
+    """Steps 5-7: directions = coefficients·(acts − means) + means (the mean of unit i added to
+    direction i, nothing on centred data); P = Q of the QR of directionsᵀ; α_i = Σ_j |⟨P_i, a_j⟩|
+    over the units' activations a_j; PWCCA = Σ α_i ρ_i / Σ α_i."""
+    means = acts.mean(axis=1, keepdims=True)
+    directions = coefficients @ (acts - means) + means
+    P, _ = np.linalg.qr(directions.T)
+    alpha = np.sum(np.abs(P.T @ acts.T), axis=1)
     return float(np.sum(alpha * rho) / np.sum(alpha))
 
 
+def pwcca_score(X, Y, activations="centred"):
+    """PWCCA (Morcos et al. 2018) as their reference code computes it (github.com/google/svcca,
+    pwcca.py and cca_core.py; the else-branch there indexes X's activations with Y's unit mask,
+    here the intended symmetric branch). Weights from the network with fewer units (tie: X); its
+    directions are the rows of uᵀĀ — not whitened, so not the canonical variates.
+
+    activations="centred": on column-centred data (translation invariant). "raw": on the data as
+    given, the code's literal behaviour. The value then depends on the sign of each coefficient
+    vector, which the SVD leaves arbitrary; like the code, this keeps the signs numpy's
+    ``np.linalg.svd`` returns (so it is the reference code's value with this numpy and LAPACK).
+    """
+    if activations == "centred":
+        X, Y = center_columns(X), center_columns(Y)
+    elif activations != "raw":
+        raise ValueError(f"unknown activations {activations!r}")
+    return pwcca_from_coefficients(*pwcca_coefficients(X, Y))
+
+
 def pwcca_score_via_covariance(X, Y):
-    """Second route: canonical directions a_i from the covariance eigenproblem of the smaller
-    network, variates X̄a_i orthonormalized by QR, then the same weighting."""
+    """Second route (centred): canonical weights a_i from the generalized eigenproblem of the
+    smaller network (aᵀS_xx a = 1); the reference code's coefficient vectors are u_i = S_xx^(1/2) a_i,
+    so its directions are X̄ S_xx^(1/2) a_i; orthonormalized by QR, then the same weighting."""
     Xc, Yc = center_columns(X), center_columns(Y)
     _require_more_samples_than_units(Xc, Yc)
     if Xc.shape[1] > Yc.shape[1]:
         Xc, Yc = Yc, Xc  # the weighting network is always called X below
     Sxx, Syy, Sxy = Xc.T @ Xc, Yc.T @ Yc, Xc.T @ Yc
-    squared, directions = scipy.linalg.eigh(Sxy @ np.linalg.solve(Syy, Sxy.T), Sxx)
+    squared, weights = scipy.linalg.eigh(Sxy @ np.linalg.solve(Syy, Sxy.T), Sxx)
     order = np.argsort(squared)[::-1]
     rho = np.sqrt(np.clip(squared[order], 0.0, 1.0))
-    orthonormal_variates, _ = np.linalg.qr(Xc @ directions[:, order])
-    alpha = np.sum(np.abs(orthonormal_variates.T @ Xc), axis=1)
+    orthonormal_directions, _ = np.linalg.qr(Xc @ psd_square_root(Sxx) @ weights[:, order])
+    alpha = np.sum(np.abs(orthonormal_directions.T @ Xc), axis=1)
     return float(np.sum(alpha * rho) / np.sum(alpha))
 
 

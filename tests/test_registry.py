@@ -114,6 +114,14 @@ def test_equivalent_spellings_share_one_canonical_name():
         ("svcca-dim=5folds-score", {}, "must be an integer"),
         ("shape_metric", {"alpha": 1.5}, "must be <= 1"),
         ("cka-bogus", {}, "unknown token 'bogus'"),
+        ("ridge-cv", {"lam": float("nan")}, "parameter 'lambda' must be a finite number, got nan"),
+        ("ridge-cv", {"lam": float("inf")}, "parameter 'lambda' must be a finite number, got inf"),
+        ("shape_metric", {"alpha": float("nan")}, "parameter 'alpha' must be a finite number"),  # NaN passed [0, 1]
+        ("cka", {"kernel": "rbf", "sigma": -math.inf}, "parameter 'sigma' must be a finite number"),
+        ("ridge-cv", {"split": "shuffle", "seed": math.nan}, "parameter 'seed' must be a finite number"),
+        ("ridge-cv", {"lam": 10**400}, "parameter 'lambda' must be a finite number"),
+        ("ridge-lambda=nan-r2", {}, "parameter 'lambda' must be a finite number, got 'nan'"),
+        ("ridge-lambda=1e-08-r2", {}, "goes in parentheses: lambda=(1e-08)"),
     ],
 )
 def test_unknown_names_and_parameters_raise_with_guidance(name, kwargs, fragment):
@@ -165,3 +173,39 @@ def test_analysis_modules_load_on_first_access():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "False"]  # POT itself waits for the first exact transport
+
+
+def _suggestions(message: str) -> list[str]:
+    assert "; closest: " in message, message
+    return message.split("; closest: ", 1)[1].split(", ")
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, first",
+    [
+        ("ckaa", {}, "cka"),  # was "closest: cka, cka, cca, cca": family and alias of the same spelling
+        ("CKA", {}, "cka"),  # case is ignored for suggestions
+        ("Pwcca", {}, "pwcca"),
+        ("CKA-kernel=linear-hsic=gretton-score", {}, "cka-kernel=linear-hsic=gretton-score"),
+        ("cka", {"HSIC": "song"}, "hsic"),  # unknown parameter
+        ("ridge-cv", {"LAMBDA": 1.0}, "lambda"),
+        ("cka-Score", {}, "score"),  # unknown output token
+        ("cka-scroe", {}, "score"),
+        ("procrustes-distance=angualr", {}, "distance=angular"),  # unknown distance output
+        ("procrustes-distance=Angular", {}, "distance=angular"),
+    ],
+)
+def test_suggestions_are_distinct_case_insensitive_and_at_most_five(name, kwargs, first):
+    with pytest.raises(ValueError) as info:
+        repalign.measure(name, **kwargs)
+    suggestions = _suggestions(str(info.value))
+    assert suggestions[0] == first
+    assert len(suggestions) == len(set(suggestions)) <= 5
+
+
+def test_upper_case_names_are_refused_not_accepted():
+    for name in ("CKA", "Cka-score", "PWCCA"):
+        with pytest.raises(ValueError, match="unknown measure"):
+            repalign.measure(name)
+    with pytest.raises(ValueError, match="unknown parameter 'HSIC'"):
+        repalign.measure("cka", HSIC="song")

@@ -1,13 +1,17 @@
 """The parametrized name grammar of ``spec/measures.md``, as pure string handling.
 
 ``family[-param=value]*-(output)[-cv=Kfolds]`` where values that are themselves
-parametrized go in parentheses: ``cka-kernel=(rbf-sigma=1)-hsic=gretton-score``.
-This module splits and joins names; what the tokens mean is the registry's business.
+parametrized go in parentheses: ``cka-kernel=(rbf-sigma=1)-hsic=gretton-score``, and so does
+any value whose text contains ``-`` (a negative number or exponent), at every level:
+``ridge-lambda=(1e-08)-r2-cv=5folds``, ``cka-kernel=(rbf-sigma=(1e-05))-hsic=gretton-score``.
+Parsing removes those parentheses again (:func:`unwrap`), so every canonical name reads back
+as the measure it names. This module splits and joins names; what the tokens mean is the
+registry's business.
 """
 
 from __future__ import annotations
 
-__all__ = ["split_top_level", "parse_name", "format_value", "ParsedName"]
+__all__ = ["split_top_level", "parse_name", "format_value", "unwrap", "ParsedName"]
 
 from dataclasses import dataclass, field
 
@@ -52,19 +56,43 @@ def parse_name(name: str) -> ParsedName:
             raise ValueError(f"empty token in measure name {name!r} (two '-' in a row?)")
         if "=" in token:
             key, value = token.split("=", 1)
-            if value.startswith("(") and value.endswith(")"):
-                value = value[1:-1]
-            parsed.pairs.append((key, value))
+            parsed.pairs.append((key, unwrap(value)))
         else:
             parsed.words.append(token)
     return parsed
 
 
+def unwrap(value: str) -> str:
+    """``value`` without the parentheses that enclose all of it: ``"(1e-08)"`` -> ``"1e-08"``.
+
+    Only a pair that encloses the whole text is removed (``"(a)-(b)"`` stays as it is), as often
+    as it is there (``"((1))"`` -> ``"1"``).
+    """
+    while value.startswith("(") and value.endswith(")"):
+        depth = 0
+        for position, char in enumerate(value):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                break
+        if position != len(value) - 1:  # the first "(" closes before the end
+            return value
+        value = value[1:-1]
+    return value
+
+
 def format_value(value) -> str:
-    """Canonical spelling of a parameter value: shortest round-trip float, no trailing ``.0``."""
+    """Canonical spelling of a parameter value: shortest round-trip float, no trailing ``.0``.
+
+    ``-0.0`` is spelled ``0``. Text containing ``-`` (``1e-08``, ``-2``) is put in parentheses,
+    the separator of the name grammar being ``-``: ``(1e-08)``.
+    """
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
+        if value == 0.0:
+            value = 0.0  # -0.0 == 0.0: one number, one spelling
         text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
-    return str(value)
+        text = text[:-2] if text.endswith(".0") else text
+    else:
+        text = str(value)
+    return f"({text})" if "-" in text else text

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from typing import Any
-
 import functools
+from typing import Any
 
 import torch
 
 from .inputs import Data, as_data, as_pair, check_same_samples
-
 from .measures import FAMILIES, Family, Parameter
-from .names import format_value, parse_name, split_top_level
+from .names import format_value, parse_name, split_top_level, unwrap
 
 __all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "short_name"]
 
@@ -66,9 +64,17 @@ _CATALOGUE_SEEDS = (
 )
 
 
-def _closest(word: str, candidates) -> str:
-    matches = difflib.get_close_matches(word, list(candidates), n=5, cutoff=0.4)
-    return f"; closest: {', '.join(matches)}" if matches else ""
+def _closest(word: str, candidates, limit: int = 5) -> str:
+    """``"; closest: a, b"``: up to ``limit`` distinct candidates most like ``word``, ignoring case.
+
+    Case is ignored for the comparison only (``CKA`` suggests ``cka``; it is not accepted).
+    """
+    spellings: dict[str, list[str]] = {}
+    for candidate in dict.fromkeys(candidates):  # distinct, in their first order
+        spellings.setdefault(candidate.lower(), []).append(candidate)
+    matches = difflib.get_close_matches(word.lower(), list(spellings), n=limit, cutoff=0.4)
+    suggestions = [spelling for match in matches for spelling in spellings[match]][:limit]
+    return f"; closest: {', '.join(suggestions)}" if suggestions else ""
 
 
 def _is_relevant(parameter: Parameter, params: dict) -> bool:
@@ -106,13 +112,14 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
         elif key in by_name:
             parameter = by_name[key]
             children = [p for p in family.parameters if p.nested_in == key]
-            if children and isinstance(value, str) and "-" in value:  # kernel=(rbf-sigma=1)
+            if children and isinstance(value, str) and "-" in value:  # kernel=(rbf-sigma=(1e-05))
                 head, *rest = split_top_level(value)
                 for token in rest:
                     if "=" not in token:
                         raise ValueError(f"{family.name}: malformed nested parameter {token!r} in {value!r}")
-                    set_param(*token.split("=", 1), source=source)
-                value = head
+                    nested_key, nested_value = token.split("=", 1)
+                    set_param(nested_key, unwrap(nested_value), source=source)
+                value = unwrap(head)
             value = parameter.convert(value, family.name)
         else:
             valid = [p.name for p in family.parameters] + (["cv"] if family.supports_cv else [])
@@ -144,7 +151,8 @@ def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Family, dict, str]:
     output = output or family.default_output
     family, output = _equivalent(family, output)
     if output not in family.outputs:
-        raise ValueError(f"{family.name} has no output {output!r}; outputs: {list(family.outputs)}")
+        raise ValueError(f"{family.name} has no output {output!r}; outputs: {list(family.outputs)}"
+                         f"{_closest(output, family.outputs)}")
     return family, params, output
 
 

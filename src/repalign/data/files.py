@@ -103,7 +103,7 @@ def read(
         >>> read(path)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        repalign.data.files.DataFileError: ...plain.npz holds several arrays ['rates', 'coherence'] and none is named 'activity'; name one: ...plain.npz:rates
+        repalign.data.files.DataFileError: ...plain.npz: holds several arrays ['rates', 'coherence'] and none is named 'activity'; name one: ...plain.npz:rates
         >>> read(ds.save(os.path.join(folder, "saved.npz"))).equals(ds)
         True
     """

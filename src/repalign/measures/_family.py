@@ -8,6 +8,7 @@ pair. Families never see numpy, lists or xarray: only checked :class:`~repalign.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -51,16 +52,24 @@ class Parameter:
             return text
         if self.kind == "float_or_median" and str(value) == "median":
             return "median"
+        expected = {"int": "an integer", "float": "a number", "float_or_median": "a number or 'median'"}
         try:
-            if self.kind == "int":
-                number = int(value)
-                if isinstance(value, float) and value != number:
-                    raise ValueError
-            else:
-                number = float(value)
+            number = int(value) if self.kind == "int" and not isinstance(value, float) else float(value)
+        except OverflowError:
+            raise ValueError(f"{where} must be a finite number, got {value!r}") from None
         except (TypeError, ValueError):
-            expected = {"int": "an integer", "float": "a number", "float_or_median": "a number or 'median'"}
-            raise ValueError(f"{where} must be {expected[self.kind]}, got {value!r}") from None
+            hint = ""
+            if isinstance(value, str) and (value == "" or value[-1] in "eE"):  # ridge-lambda=1e-08 split at '-'
+                hint = f" (in a name, a value containing '-' goes in parentheses: {self.name}=(1e-08))"
+            raise ValueError(f"{where} must be {expected[self.kind]}, got {value!r}{hint}") from None
+        if not math.isfinite(number):  # NaN would pass every bounds check below
+            raise ValueError(f"{where} must be a finite number, got {value!r}")
+        if self.kind == "int":
+            if number != int(number):
+                raise ValueError(f"{where} must be {expected[self.kind]}, got {value!r}")
+            number = int(number)
+        else:
+            number += 0.0  # -0.0 becomes 0.0: one number, one canonical name
         if self.low is not None and number < self.low:
             raise ValueError(f"{where} must be >= {self.low}, got {value!r}")
         if self.high is not None and number > self.high:
