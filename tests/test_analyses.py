@@ -145,6 +145,7 @@ def test_variance_sweep_angular_procrustes_captures_the_small_pc_earlier_than_ck
 # -- the issue's Done-when checks at the paper's size -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_matched_gaussian_pc_capture_orders_the_measures_as_the_paper():
     """Done when: on gaussian_like with a Mante-sized power-law spectrum, PC 5 is captured at a lower angular
     Procrustes score than CKA score, and the score needed rises faster with decreasing variance for CKA.
@@ -171,6 +172,7 @@ def test_matched_gaussian_pc_capture_orders_the_measures_as_the_paper():
     assert slope_cka > 2 * slope_ap > 0
 
 
+@pytest.mark.slow
 def test_angular_procrustes_decodes_at_a_lower_score_than_cka():
     """Done when: mante_like decodes context above 0.8; optimizing angular Procrustes reaches 90% of the
     reference's decoding (above chance) at a lower score than optimizing CKA does."""

@@ -37,6 +37,7 @@ def mante_result(single_threaded):
 
 # ---- the asymmetry of Fig. 6c ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_high_angular_procrustes_implies_high_cka_but_not_the_converse(mante_result):
     """Done-when of issue 4: every reached point with angular Procrustes >= 0.9 has CKA >= 0.8,
     while some reached point has CKA >= 0.9 and angular Procrustes <= 0.5."""

@@ -29,6 +29,7 @@ def test_both_exact_solvers_agree_on_equal_sizes():
     assert (simplex * cost).sum() == pytest.approx(assignment.cost, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_large_problem_solves_exactly_without_warnings():
     rng = np.random.default_rng(0)
     p = 4000

@@ -182,6 +182,7 @@ def test_resample_changes_only_pc_k_and_keeps_its_variance_in_expectation():
     assert np.std(ratios) == pytest.approx(math.sqrt(2 / 400), rel=0.2)
 
 
+@pytest.mark.slow
 def test_resample_variant_is_within_3_percent_on_mante_data():
     # The drawn scores w have ‖w‖² ~ χ²_n/n (sd sqrt(2/n) ≈ 4.3% at n = 1080) and overlap
     # ⟨u_i, w⟩ ~ N(0, 1/n) with the PCs. CKA's error scales with λ_k²/Σλ² (0.60 for PC 1 of

@@ -71,7 +71,8 @@ def table_from_arrays(columns: dict[str, np.ndarray], spec, where: str = "table"
             data[name] = values.astype(str)
         elif dtype == "str?":
             missing = np.asarray(columns.get(f"{name}/missing", np.zeros(len(values), dtype=bool)))
-            data[name] = pd.Series(np.where(missing, None, values.astype(str).astype(object)), dtype=object)
+            # pandas infers the column's dtype as it would from the original list (str with NaN in pandas 3)
+            data[name] = pd.Series(np.where(missing, None, values.astype(str).astype(object)).tolist())
         elif dtype in _NULLABLE:
             data[name] = pd.array(np.where(np.isnan(values), None, values.astype(object)), dtype=dtype)
         else:

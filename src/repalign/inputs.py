@@ -41,13 +41,16 @@ class Data:
 
     @property
     def n_samples(self) -> int:
+        """Rows of the flattened ``(sample, unit)`` matrix."""
         return self.values.shape[-2]
 
     @property
     def n_units(self) -> int:
+        """Columns: the units."""
         return self.values.shape[-1]
 
     def describe_samples(self) -> str:
+        """The sample count, with its (time, condition) layout for 3D input (for error messages)."""
         if self.n_conditions is None:
             return f"{self.n_samples}"
         return f"{self.n_samples} ({self.n_time} time x {self.n_conditions} conditions)"

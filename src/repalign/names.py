@@ -47,6 +47,11 @@ class ParsedName:
 
 
 def parse_name(name: str) -> ParsedName:
+    """Split a measure name into its family, ``key=value`` pairs (parentheses unwrapped) and bare words.
+
+    >>> parse_name("ridge-lambda=(1e-08)-r2-cv=5folds")
+    ParsedName(family='ridge', pairs=[('lambda', '1e-08'), ('cv', '5folds')], words=['r2'])
+    """
     tokens = split_top_level(name.strip())
     if not tokens or not tokens[0]:
         raise ValueError(f"empty measure name {name!r}")

@@ -106,6 +106,7 @@ class Family:
     alternatives: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def metadata(self, params: dict, output: str) -> Metadata:
+        """What the measure with these parameters and this output is (kind, range, invariances...)."""
         raise NotImplementedError
 
     def check(self, dx: Data, dy: Data, params: dict) -> None:
@@ -116,6 +117,7 @@ class Family:
         raise NotImplementedError
 
     def evaluate(self, px: dict, py: dict, params: dict, output: str) -> torch.Tensor:
+        """The value for the prepared pair (batched over leading dimensions), differentiable where declared."""
         raise NotImplementedError
 
 

@@ -58,6 +58,7 @@ def parallel_workers(Y: torch.Tensor, objectives) -> int:
 
 
 def measure_index(runs: torch.Tensor, n_runs: int) -> torch.Tensor:
+    """The measure of each run (run r = m·n_runs + k)."""
     return torch.div(runs, n_runs, rounding_mode="floor")
 
 
@@ -137,6 +138,7 @@ def _describe_run(run: int, objectives, n_runs: int) -> str:
 
 
 def check_values(values: torch.Tensor, runs: torch.Tensor, step: int, objectives, n_runs: int) -> None:
+    """Raise :class:`FloatingPointError` naming the step, runs and measures of any non-finite value."""
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
         which = [_describe_run(int(r), objectives, n_runs) for r in runs[bad][:5]]
@@ -147,6 +149,7 @@ def check_values(values: torch.Tensor, runs: torch.Tensor, step: int, objectives
 
 
 def check_gradient(finite: torch.Tensor, runs: torch.Tensor, step: int, objectives, n_runs: int) -> None:
+    """Raise :class:`FloatingPointError` naming the step, runs and measures of any non-finite gradient."""
     if not bool(finite.all()):
         which = [_describe_run(int(r), objectives, n_runs) for r in runs[~finite][:5]]
         raise FloatingPointError(
@@ -169,6 +172,7 @@ class Rows:
         return self.count
 
     def append(self, step: int, runs: torch.Tensor, values: torch.Tensor, extra: dict) -> None:
+        """Record ``step``'s values of ``runs`` and the trackers' columns ``extra`` (same columns every time)."""
         n = len(runs)
         if self.count and set(extra) != set(self.extra):
             raise ValueError(f"the trackers' columns changed during the run: {sorted(self.extra)} then {sorted(extra)}")
@@ -191,6 +195,7 @@ class Rows:
 
     @classmethod
     def from_state(cls, state: dict) -> "Rows":
+        """Rows restored from :meth:`state` (a checkpoint)."""
         rows = cls()
         rows.run, rows.step, rows.score = [state["run"]], [state["step"]], [state["score"]]
         rows.extra = {k.removeprefix("tracker:"): [v] for k, v in state.items() if k.startswith("tracker:")}
@@ -200,6 +205,7 @@ class Rows:
         return rows
 
     def columns(self, objectives, seeds, n_runs: int) -> dict:
+        """The rows as numpy columns: run, measure, seed, step, score and every tracker column."""
         run = self._cat(self.run, torch.int64).numpy()
         names = np.array([o.name for o in objectives], dtype=object)
         out = {
@@ -214,6 +220,7 @@ class Rows:
 
 
 def postfix(values: torch.Tensor, runs: torch.Tensor, objectives, n_runs: int) -> str:
+    """The progress bar's text: each measure's best current value."""
     parts = []
     which = measure_index(runs, n_runs)
     for m, objective in enumerate(objectives):

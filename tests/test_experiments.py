@@ -1,0 +1,138 @@
+"""Experiments: a settings object and an output folder in, a record out; the command line and the demo
+are built on them."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import repalign
+from repalign import experiments
+from repalign._checks import SettingsError
+from repalign.cli.app import option_of
+from repalign.data import Dataset, mante_like
+from repalign.experiments import optimize as optimize_experiment
+from repalign.results import Record
+
+
+@pytest.fixture(scope="module")
+def small():
+    return mante_like(n_units=20, n_time=3, seed=0)
+
+
+@pytest.mark.parametrize("name, fields, argument, message", [
+    ("compare", {"x": 3, "y": "y.npy"}, "x", "expected a file path PATH[:NAME] or a repalign Dataset"),
+    ("compare", {"x": "x.npy", "y": "y.npy", "measures": ["ckaa"]}, "measures", "unknown measure 'ckaa'"),
+    ("compare", {"x": "x.npy", "y": "y.npy", "measures": ["cka", "cka"]}, "measures", "each measure may appear once"),
+    ("match", {"x": "x.npy", "y": "y.npy", "partial": True}, "mass", "partial matching needs the transported mass"),
+    ("match", {"x": "x.npy", "y": "y.npy", "points": 2, "lcurve": True}, "points", "expected an integer >= 3"),
+    ("optimize", {"data": "d.npz", "measures": ["rsa"]}, "measures", "not differentiable"),
+    ("optimize", {"data": "d.npz", "lr": 0}, "lr", "expected a positive number"),
+    ("optimize", {"data": "d.npz", "lr": {"cka": 0.1}}, "lr", "one value per measure"),
+    ("optimize", {"data": "d.npz", "pcs": -1}, "pcs", "expected an integer >= 0"),
+    ("optimize", {"data": "d.npz", "matched_gaussian": ["cka"], "measures": ["nbs"]}, "matched_gaussian",
+     "not among the measures"),
+    ("optimize", {"data": "d.npz", "stop_at": {"cka": 0.9, "nbs": 0.8}, "measures": ["cka", "nbs"],
+                  "checkpoint": "c.pt"}, "checkpoint", "a checkpoint holds one loop"),
+    ("perturb", {"data": "d.npz", "measures": ["ridge-cv"]}, "measures", "no closed form"),
+    ("perturb", {"data": "d.npz", "mode": "shuffle"}, "mode", "expected one of ['orthogonal', 'resample']"),
+    ("joint", {"data": "d.npz", "measures": ["cka"]}, "measures", "at least 2 measure"),
+    ("joint", {"data": "d.npz", "measures": ["cka", "procrustes"]}, "measures",
+     "'procrustes' is not a differentiable score"),
+    ("baselines", {"data": "d.npz", "splits": 0}, "splits", "expected an integer >= 1"),
+    ("demo", {"units": 2}, "units", "expected an integer >= 5"),
+])
+def test_settings_are_checked_on_construction_and_name_the_field(name, fields, argument, message):
+    with pytest.raises(SettingsError, match=re.escape(message)) as error:
+        experiments.settings_class(name)(**fields)
+    assert error.value.argument == argument and str(error.value).startswith(f"{argument}: ")
+
+
+def test_the_command_line_names_its_options():
+    assert option_of("measures") == "--measure" and option_of("record_every") == "--record-every"
+    assert option_of("x") == "X" and option_of("lcurve_name") == "--plot"
+
+
+def test_unknown_experiment_and_settings_type():
+    with pytest.raises(SettingsError, match="unknown experiment 'sweep'"):
+        experiments.run("sweep", {})
+    with pytest.raises(SettingsError, match="expected perturb's Settings or a mapping"):
+        experiments.run("perturb", experiments.settings_class("baselines")(data="d.npz"))
+
+
+def test_every_experiment_writes_its_files_and_returns_its_record(small, tmp_path):
+    path = small.save(tmp_path / "small.npz")
+    runs = {
+        "compare": {"x": str(path), "y": small, "measures": ["cka", "linreg"]},
+        "match": {"x": small, "y": small, "lcurve": True, "points": 5},
+        "perturb": {"data": str(path), "pcs": 2, "measures": ["cka"]},
+        "joint": {"data": small, "grid": 2, "steps": 3},
+        "baselines": {"data": small, "measures": ["cka"], "splits": 2},
+        "optimize": {"data": str(path), "measures": ["cka"], "steps": 5, "pcs": 2, "decode": ["context"]},
+    }
+    for name, fields in runs.items():
+        out = tmp_path / name
+        with pytest.warns(RuntimeWarning) if name == "match" else _quiet():  # 5 points: no clear elbow
+            record = experiments.run(name, fields, out=out)
+        assert isinstance(record, Record) and record.kind == name
+        assert record.files and all(Path(f).exists() and Path(f).parent == out for f in record.files), name
+        json.dumps(record.to_dict())
+        if name == "compare":
+            assert record.settings["y"]["shape"] == [3, 72, 20]  # a Dataset setting is recorded by its provenance
+            assert record.table.value.tolist() == pytest.approx([1.0, 1.0])
+    # nothing is written without an output folder
+    record = experiments.run("perturb", {"data": small, "pcs": 2, "measures": ["cka"]})
+    assert record.files == ()
+
+
+def test_optimize_groups_measures_by_their_settings_and_adds_the_matched_gaussian(small, tmp_path):
+    settings = optimize_experiment.Settings(
+        small, ("cka", "angular-procrustes", "nbs"), steps={"cka": 6, "angular-procrustes": 6, "nbs": 4}, lr=0.05,
+        stop_at=None, pcs=2, decode=(), matched_gaussian=["cka"], record_every=2, save_final=False)
+    assert list(settings.groups().values()) == [["cka", "angular-procrustes"], ["nbs"]]
+    record = optimize_experiment.run(settings, tmp_path)
+    runs = record.tables["runs"]
+    assert runs.run.tolist() == [0, 1, 2] and runs.steps.tolist() == [6, 6, 4]
+    assert record.tables["trajectory"].groupby("run").step.max().tolist() == [6, 6, 4]
+    capture = record.tables["pc_capture"]
+    assert set(capture.reference) == {"data", "matched Gaussian"}
+    assert set(capture[capture.reference == "matched Gaussian"].measure) == {repalign.measure("cka").name}
+    assert "decoding" not in record.tables and not (tmp_path / "final_Y.npy").exists()
+    # the same runs as repalign.optimize with the same settings
+    alone = repalign.optimize(small, ["cka", "angular-procrustes"], max_steps=6, lr=0.05, seed=0, record_every=2,
+                              dtype="float32")
+    np.testing.assert_allclose(record.tables["trajectory"].score[record.tables["trajectory"].run < 2],
+                               alone.table.score, rtol=0, atol=1e-6)
+
+
+def test_optimize_reads_the_decodable_variables_from_the_conditions_table(small):
+    assert optimize_experiment.decodable_variables(small) == (
+        "context", "motion", "colour", "choice", "motion_sign", "colour_sign")
+    assert optimize_experiment.decodable_variables(Dataset(np.random.default_rng(0).normal(size=(10, 3)))) == ()
+    with pytest.raises(SettingsError, match=r"decoding needs a \(time, condition, unit\) dataset"):
+        optimize_experiment.run(optimize_experiment.Settings(Dataset(np.random.default_rng(0).normal(size=(30, 3))),
+                                                             ("cka",), steps=2, decode=("context",), pcs=0))
+
+
+@pytest.mark.slow
+def test_the_quick_demo_writes_every_figure_and_its_summary(tmp_path):
+    record = experiments.run("demo", {"quick": True, "log": False}, out=tmp_path)
+    written = {Path(f).name for f in record.files}
+    for figure in ("trajectory", "pc_capture", "capture_curves", "decoding", "topk_decoding", "variance_sweep",
+                   "perturbation", "joint", "baselines"):
+        assert {f"{figure}.png", f"{figure}.pdf", f"{figure}.csv"} <= written, figure
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary == record.settings["summary"] and (tmp_path / "summary.md").read_text().startswith("# repalign")
+    assert summary["perturbation_max_error_orthogonal"] < 1e-12
+    names = [row["measure"] for row in summary["measures"]]
+    assert names == ["angular-procrustes", "cka", "angular-cka", "ridge-cv"]
+
+
+class _quiet:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
