@@ -31,7 +31,7 @@ lint: $(STAMP)
 
 # regenerate docs/catalogue.md from the registry (a test checks that it is up to date)
 catalogue: $(STAMP)
-	$(PY) -m repalign.registry --markdown > docs/catalogue.md
+	$(VENV)/bin/repalign measures --markdown > docs/catalogue.md
 
 bench: $(STAMP)
 	$(PY) bench/bench_measures.py

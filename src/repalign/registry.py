@@ -54,7 +54,7 @@ _CATALOGUE_SEEDS = (
     + ["nbs-score"]
     + [f"procrustes-{o}" for o in FAMILIES["procrustes"].outputs]
     + ["shape_metric-alpha=0.5-distance=angular", "shape_metric-alpha=0-distance=angular"]
-    + ["cca-score", "cca-squared_score", "svcca-var=0.99-score", "pwcca-score"]
+    + ["cca-score", "cca-squared_score", "svcca-var=0.99-score", "pwcca-score", "pwcca-activations=raw-score"]
     + ["linear_regression-r2", "linear_regression-r2-cv=5folds", "ridge-lambda=100-r2", "ridge-lambda=100-r2-cv=5folds"]
     + [f"rsa-rdm={r}-compare={c}" for r in ("correlation", "euclidean", "squared_euclidean", "cosine")
        for c in ("pearson", "spearman", "kendall", "cosine")]

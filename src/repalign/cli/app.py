@@ -14,7 +14,7 @@ import typer
 
 from .. import experiments
 from ..registry import measure as registry_measure, short_name
-from .output import compact, measure_rows, print_table
+from .output import catalogue_markdown, compact, measure_rows, print_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="repalign: standardized, differentiable similarity measures between representations.")
@@ -48,8 +48,12 @@ def _agg_backend() -> None:
 def measures_command(
     pattern: str = typer.Argument(None, help="shell-style wildcard, e.g. 'cka-*'"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    markdown: bool = typer.Option(False, "--markdown", help="print the conventions page (docs/catalogue.md)"),
 ):
     """List the catalogue: canonical names, aliases, kind, range and invariances."""
+    if markdown:
+        print(catalogue_markdown(), end="")
+        return
     rows = measure_rows(pattern)
     if as_json:
         print(json.dumps(rows, indent=2))

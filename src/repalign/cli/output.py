@@ -1,12 +1,15 @@
-"""What the command line prints: the catalogue's rows, plain-text tables, compact unit lists."""
+"""What the command line prints: the catalogue's rows and page, plain-text tables, compact unit lists."""
 
 from __future__ import annotations
 
+import inspect
 import math
+import sys
 
+from ..measures import FAMILIES
 from ..registry import aliases, catalogue, measure
 
-__all__ = ["measure_rows", "print_table", "compact"]
+__all__ = ["measure_rows", "catalogue_markdown", "print_table", "compact"]
 
 
 def _invariance_text(invariances: dict) -> str:
@@ -44,6 +47,66 @@ def measure_rows(pattern: str | None = None) -> list[dict]:
             "metric": m.is_metric,
         })
     return rows
+
+
+def catalogue_markdown() -> str:
+    """The conventions page of the catalogue (``docs/catalogue.md``), written from the registry alone.
+
+    One section per family: its definition (the family module's documentation: formulas,
+    conventions, example), then every catalogue entry of the family with its aliases and the
+    metadata of :meth:`repalign.Measure.describe`.
+    """
+    rows = {row["name"]: row for row in measure_rows()}
+    lines = [
+        "# The catalogue of measures",
+        "",
+        "Generated from the registry by `make catalogue` (`repalign measures --markdown`); do not edit by hand: "
+        "a test compares this page with the registry. The definitions are the docstrings of the family "
+        "modules (`src/repalign/measures/`); the spec is `../shared/spec/measures.md`.",
+        "",
+        "| alias | canonical name |",
+        "|---|---|",
+        *(f"| `{alias}` | `{target}` |" for alias, target in aliases().items()),
+        "",
+    ]
+    seen_modules = set()
+    for family in FAMILIES.values():
+        names = [n for n in rows if measure(n).family == family.name]
+        if not names:
+            continue
+        lines += [f"## {family.name}", "", family.summary[:1].upper() + family.summary[1:] + ".", ""]
+        module = type(family).__module__
+        if module in seen_modules:
+            lines += [f"Defined with the other measures of `{module}` above.", ""]
+        else:
+            seen_modules.add(module)
+            lines += ["```text", inspect.getdoc(sys.modules[module]).strip(), "```", ""]
+        if family.parameters or family.supports_cv:
+            lines += ["Parameters:", ""]
+            lines += [f"- `{p.name}` ({_parameter_values(p)}): {p.doc}" for p in family.parameters]
+            if family.supports_cv:
+                lines.append("- `cv` (an integer >= 2, default none): K-fold cross-validation, `-cv=Kfolds` in the name")
+            lines.append("")
+        for name in names:
+            row = rows[name]
+            header = measure(name).describe().split("\n\n", 1)[0].splitlines()[2:]  # after the name and summary
+            also = f" (alias {', '.join(f'`{a}`' for a in row['aliases'])})" if row["aliases"] else ""
+            lines += [f"### `{name}`{also}", ""]
+            lines += [f"- {line.strip()}" for line in header]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _parameter_values(parameter) -> str:
+    if parameter.kind == "choice":
+        values = " | ".join(f"`{c}`" for c in parameter.choices)
+    else:
+        kinds = {"int": "an integer", "float": "a number", "float_or_median": "a number or `median`"}
+        bounds = [f">= {parameter.low:g}" if parameter.low is not None else "",
+                  f"<= {parameter.high:g}" if parameter.high is not None else ""]
+        values = " ".join([kinds[parameter.kind], *[b for b in bounds if b]])
+    default = "required" if parameter.required else f"default `{parameter.default}`"
+    return f"{values}; {default}"
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:
