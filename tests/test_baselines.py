@@ -192,10 +192,10 @@ def test_table_of_2d_data_with_the_neuron_split_only():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"measures": []}, "measures: expected at least one measure"),
+    ({"measures": []}, "measures: expected at least one of the measure names"),
     ({"measures": ["cka", "cka-kernel=linear-hsic=gretton-score"]}, "measures: the same measure is named twice"),
     ({"measures": [3]}, "measures: expected a measure name"),
-    ({"measures": 3}, "measures: expected measure names"),
+    ({"measures": 3}, "measures: expected an iterable of measure names"),
     ({"baselines": ("trial_shuffle",)}, "baselines: expected distinct names among"),
     ({"baselines": ()}, "baselines: expected distinct names among"),
     ({"n_splits": 1.5}, "n_splits: expected an integer"),

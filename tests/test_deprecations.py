@@ -89,7 +89,7 @@ def test_analysis_functions_and_results_standing_in_for_dataframes(tmp_path):
                           "score": np.linspace(0.1, 0.9, 5), "pc1_r2": [0.1, 0.4, 0.8, 0.9, 1.0],
                           "pc2_r2": [0.1, 0.1, 0.2, 0.5, 0.9], "decode_context": [0.5, 0.5, 0.7, 0.9, 1.0]})
     result = analyses.capture_thresholds(frame, [0.8, 0.2])
-    with pytest.warns(DeprecationWarning, match="CaptureThresholds is a result object since repalign 0.2"):
+    with pytest.warns(DeprecationWarning, match="on a CaptureThresholds, a result object since repalign 0.2"):
         assert result.score.tolist() == result.table.score.tolist()  # DataFrame attribute
     with pytest.warns(DeprecationWarning):
         assert result["pc"].tolist() == [1, 2]  # DataFrame indexing

@@ -234,7 +234,7 @@ def test_orthogonal_table_matches_closed_forms():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"ks": [0, 40]}, "ks: PC index 40 is out of range; X has 20"),
-    ({"ks": [1, 1]}, "ks: duplicated"),
+    ({"ks": [1, 1]}, "ks: each of the PC indices may appear once"),
     ({"ks": []}, "ks: expected at least one"),
     ({"ks": 3}, "ks: expected an iterable"),
     ({"measures": ("cka", "cka-debiased")}, "measure: no closed form"),

@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = [
     "SettingsError", "check_count", "check_real", "check_seed", "check_seeds", "check_rng", "check_bool",
-    "check_choice", "progress_bar",
+    "check_choice", "check_items", "progress_bar",
 ]
 
 SEED_LIMIT = 2**63  # seeds are stored as int64 (checkpoints, tables)
@@ -120,6 +120,29 @@ def check_choice(value, name: str, choices: Sequence) -> str:
     if not isinstance(value, str) or value not in choices:
         raise SettingsError(name, f"expected one of {list(choices)}, got {value!r}")
     return value
+
+
+def check_items(value, name: str, what: str, *, distinct: bool = False) -> list:
+    """A non-empty list of the items of ``value`` (any iterable but a string), optionally without repeats.
+
+    >>> check_items(range(2), "ks", "PC indices")
+    [0, 1]
+    >>> check_items([], "ks", "PC indices")
+    Traceback (most recent call last):
+    ...
+    repalign._checks.SettingsError: ks: expected at least one of the PC indices, got none
+    """
+    if isinstance(value, str):
+        raise SettingsError(name, f"expected an iterable of {what}, got the string {value!r}")
+    try:
+        items = list(value)
+    except TypeError:
+        raise SettingsError(name, f"expected an iterable of {what}, got {type(value).__name__}") from None
+    if not items:
+        raise SettingsError(name, f"expected at least one of the {what}, got none")
+    if distinct and len(set(items)) != len(items):
+        raise SettingsError(name, f"each of the {what} may appear once, got {items}")
+    return items
 
 
 def _interactive() -> bool:

@@ -38,16 +38,16 @@ Example:
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._checks import check_count, check_seed
+from ._checks import check_count, check_items, check_seed
 from .inputs import as_activity
 from .registry import BoundMeasure, Measure, measure as named_measure
+from ._version import deprecated
 from .results import Result, save_figure
 
 __all__ = [
@@ -289,14 +289,8 @@ def baseline_scores(X, measures, *, n_splits: int = 10, seed: int = 0,
     """
     import pandas as pd  # noqa: PLC0415 -- optional, loaded when a table is asked for
 
-    if isinstance(measures, (str, Measure)):
-        measures = [measures]
-    try:
-        specs = list(measures)
-    except TypeError:
-        raise ValueError(f"measures: expected measure names or Measures, got {type(measures).__name__}") from None
-    if not specs:
-        raise ValueError("measures: expected at least one measure, got none")
+    specs = check_items([measures] if isinstance(measures, (str, Measure)) else measures, "measures",
+                        "measure names or Measures")
     chosen = [_check_measure(spec, "measures") for spec in specs]
     names = [m.name for _, m in chosen]
     if len(set(names)) != len(names):
@@ -437,29 +431,24 @@ def _plot(table, ax=None, models=None):
 # -- deprecated aliases of repalign 0.1 (removed in 0.3) ------------------------------------------------------
 
 
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"repalign.baselines.{old} is deprecated and will be removed in 0.3; use {new}",
-                  DeprecationWarning, stacklevel=3)
-
-
 def _table_of(table):
     return table.table if isinstance(table, Result) else table
 
 
 def baseline_table(X, measures, *, n_splits: int = 10, seed: int = 0, baselines: Sequence[str] = BASELINES):
     """Deprecated: ``baseline_scores(...).table``."""
-    _deprecated("baseline_table", "baseline_scores(...).table")
+    deprecated("repalign.baselines.baseline_table", "baseline_scores(...).table")
     return baseline_scores(X, measures, n_splits=n_splits, seed=seed, baselines=baselines).table
 
 
 def plot_baselines(table, ax=None, *, models=None):
     """Deprecated: ``baseline_scores(...).plot(models=...)``."""
-    _deprecated("plot_baselines", "baseline_scores(...).plot(models=...)")
+    deprecated("repalign.baselines.plot_baselines", "baseline_scores(...).plot(models=...)")
     return _plot(_table_of(table), ax, models)
 
 
 def save(table, path, *, models=None) -> list[str]:
     """Deprecated: ``baseline_scores(...).save(path, models=...)``."""
-    _deprecated("save", "baseline_scores(...).save(path)")
+    deprecated("repalign.baselines.save", "baseline_scores(...).save(path)")
     table = _table_of(table)
     return save_figure(_plot(table, models=models), table, path)

@@ -4,17 +4,16 @@
 ``datasets.load(path, name)`` → ``data.read(path, name=name)`` (or ``data.read("path:name")``).
 """
 
-import warnings
-
+from ._version import deprecated
 from .data import Dataset, gaussian_like, load_m1, mante_like, read, two_pc, ultrametric
 
 __all__ = ["Dataset", "load", "load_m1", "mante_like", "gaussian_like", "two_pc", "ultrametric"]
 
-warnings.warn("repalign.datasets is deprecated and will be removed in 0.3; use repalign.data "
-              "(datasets.load(path, name) is data.read(path, name=name))", DeprecationWarning, stacklevel=2)
+deprecated("repalign.datasets", "repalign.data (datasets.load(path, name) is data.read(path, name=name))",
+           stacklevel=2)
 
 
 def load(path, name=None, *, conditions=None, units=None, dt=None) -> Dataset:
     """Deprecated: :func:`repalign.data.read` (``read(path, name=name, ...)``)."""
-    warnings.warn("repalign.datasets.load is deprecated; use repalign.data.read", DeprecationWarning, stacklevel=2)
+    deprecated("repalign.datasets.load", "repalign.data.read")
     return read(path, name=name, conditions=conditions, units=units, dt=dt)

@@ -43,15 +43,15 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_count, check_rng, check_seed
+from ._checks import check_choice, check_count, check_items, check_rng, check_seed
 from .inputs import as_data
 from .registry import Measure, measure as named_measure
+from ._version import deprecated
 from .results import Result, colours, log_variance_axis, save_figure
 
 __all__ = [
@@ -412,24 +412,13 @@ def perturb_pcs(
     mode = _check_mode(mode)
     seed = check_seed(seed)
     n_repeats = check_count(n_repeats, "n_repeats", 1)
-    if isinstance(measures, (str, Measure)):
-        measures = (measures,)
-    resolved = [_closed_form_kind(m) for m in measures]
-    if not resolved:
-        raise ValueError("measures: expected at least one measure, got none")
-    names = [name for name, _, _ in resolved]
+    measures = check_items((measures,) if isinstance(measures, (str, Measure)) else measures, "measures",
+                           "measure names or Measures")
+    names = [name for name, _, _ in (_closed_form_kind(m) for m in measures)]
     if len(set(names)) != len(names):
         raise ValueError(f"measures: the same measure is named twice ({names})")
     pcs = _decompose(X)
-    try:
-        ks = list(ks)
-    except TypeError:
-        raise ValueError(f"ks: expected an iterable of PC indices, got {type(ks).__name__}") from None
-    if not ks:
-        raise ValueError("ks: expected at least one PC index, got none")
-    ks = [_check_k(k, pcs.rank, "ks") for k in ks]
-    if len(set(ks)) != len(ks):
-        raise ValueError(f"ks: duplicated PC indices in {ks}")
+    ks = [_check_k(k, pcs.rank, "ks") for k in check_items(ks, "ks", "PC indices", distinct=True)]
 
     lam = pcs.s**2
     bound = [named_measure(name).bind(pcs.flat) for name in names]
@@ -491,26 +480,21 @@ def _plot(table, ax=None, x: str = "explained_variance"):
 # -- deprecated aliases of repalign 0.1 (removed in 0.3) ------------------------------------------------------
 
 
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"repalign.perturbation.{old} is deprecated and will be removed in 0.3; use {new}",
-                  DeprecationWarning, stacklevel=3)
-
-
 def perturbation_table(X, measures=("cka", "nbs", "angular-procrustes", "angular-cka"), ks=range(10),
                        mode: str = "orthogonal", seed: int = 0, n_repeats: int = 1):
     """Deprecated: ``perturb_pcs(...).table``."""
-    _deprecated("perturbation_table", "perturb_pcs(...).table")
+    deprecated("repalign.perturbation.perturbation_table", "perturb_pcs(...).table")
     return perturb_pcs(X, measures, ks, mode, seed, n_repeats).table
 
 
 def plot_perturbation(table, ax=None, x: str = "explained_variance"):
     """Deprecated: ``perturb_pcs(...).plot()``."""
-    _deprecated("plot_perturbation", "perturb_pcs(...).plot()")
+    deprecated("repalign.perturbation.plot_perturbation", "perturb_pcs(...).plot()")
     return _plot(getattr(table, "table", table) if isinstance(table, Result) else table, ax, x)
 
 
 def save(table, path, x: str = "explained_variance") -> list[str]:
     """Deprecated: ``perturb_pcs(...).save(path)``."""
-    _deprecated("save", "perturb_pcs(...).save(path)")
+    deprecated("repalign.perturbation.save", "perturb_pcs(...).save(path)")
     table = table.table if isinstance(table, Result) else table
     return save_figure(_plot(table, x=x), table, path)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._tables import column_arrays, column_spec, table_from_arrays
-from ._version import versions
+from ._version import deprecated, versions
 
 __all__ = ["Result", "Record", "save_figure", "json_safe", "colours", "log_variance_axis"]
 
@@ -254,6 +253,5 @@ class Result:
 
 
 def _warn_table(result: Result, what: str) -> None:
-    warnings.warn(f"{type(result).__name__} is a result object since repalign 0.2; use .table for its DataFrame "
-                  f"(DataFrame access {what!r} through the result is removed in 0.3)", DeprecationWarning,
-                  stacklevel=3)
+    deprecated(f"DataFrame access ({what!r}) on a {type(result).__name__}, a result object since repalign 0.2",
+               "its .table", stacklevel=4)

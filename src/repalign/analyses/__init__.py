@@ -28,8 +28,8 @@ Every function returns a :class:`~repalign.results.Result` (``.table``, ``.plot(
 ``sweep_thresholds``, ``save`` and ``label`` of repalign 0.1 remain until 0.3 as deprecated aliases.
 """
 
-import warnings
 
+from .._version import deprecated
 from ..registry import short_name
 from ..results import Result, save_figure
 from ._common import trajectory_frame
@@ -46,59 +46,54 @@ __all__ = [
 # -- deprecated aliases of repalign 0.1 (removed in 0.3) ------------------------------------------------------
 
 
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"repalign.analyses.{old} is deprecated and will be removed in 0.3; use {new}", DeprecationWarning,
-                  stacklevel=3)
-
-
 def _table(value):
     return value.table if isinstance(value, Result) else value
 
 
 def label(name: str) -> str:
     """Deprecated: :func:`repalign.registry.short_name`."""
-    _deprecated("label", "repalign.registry.short_name")
+    deprecated("repalign.analyses.label", "repalign.registry.short_name")
     return short_name(name)
 
 
 def plot_pc_capture(table, ax=None):
     """Deprecated: ``capture_thresholds(...).plot()`` / ``pc_capture(...).plot()``."""
-    _deprecated("plot_pc_capture", "the result's .plot()")
+    deprecated("repalign.analyses.plot_pc_capture", "the result's .plot()")
     return CaptureThresholds(_table(table)).plot(ax)
 
 
 def plot_capture_curves(result, *, n_pcs=None, measure=None, run=None, ax=None):
     """Deprecated: ``capture_thresholds(...).plot_curves()``."""
-    _deprecated("plot_capture_curves", "capture_thresholds(...).plot_curves()")
+    deprecated("repalign.analyses.plot_capture_curves", "capture_thresholds(...).plot_curves()")
     return CaptureThresholds(None, trajectory_frame(result)).plot_curves(ax, n_pcs=n_pcs, measure=measure, run=run)
 
 
 def plot_decoding(result, thresholds=None, *, baselines=None, axes=None):
     """Deprecated: ``decoding_thresholds(...).plot(baselines=...)``."""
-    _deprecated("plot_decoding", "decoding_thresholds(...).plot()")
+    deprecated("repalign.analyses.plot_decoding", "decoding_thresholds(...).plot()")
     thresholds = None if thresholds is None else _table(thresholds)
     return DecodingThresholds(thresholds, trajectory_frame(result)).plot(axes, baselines=baselines)
 
 
 def plot_topk_decoding(table, ax=None):
     """Deprecated: ``topk_decoding(...).plot()``."""
-    _deprecated("plot_topk_decoding", "topk_decoding(...).plot()")
+    deprecated("repalign.analyses.plot_topk_decoding", "topk_decoding(...).plot()")
     return TopKDecoding(_table(table)).plot(ax)
 
 
 def sweep_thresholds(table, *, min_gain: float = 0.05):
     """Deprecated: ``variance_sweep(...).thresholds(min_gain=...).table``."""
-    _deprecated("sweep_thresholds", "variance_sweep(...).thresholds()")
+    deprecated("repalign.analyses.sweep_thresholds", "variance_sweep(...).thresholds()")
     return VarianceSweep(_table(table)).thresholds(min_gain=min_gain).table
 
 
 def plot_variance_sweep(table, axes=None):
     """Deprecated: ``variance_sweep(...).plot()``."""
-    _deprecated("plot_variance_sweep", "variance_sweep(...).plot()")
+    deprecated("repalign.analyses.plot_variance_sweep", "variance_sweep(...).plot()")
     return VarianceSweep(_table(table)).plot(axes)
 
 
 def save(ax, table, path) -> list[str]:
     """Deprecated: the result's ``.save(path)`` (or :func:`repalign.results.save_figure`)."""
-    _deprecated("save", "the result's .save(path)")
+    deprecated("repalign.analyses.save", "the result's .save(path)")
     return save_figure(ax, _table(table), path)

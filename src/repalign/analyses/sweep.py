@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._checks import check_real
+from .._checks import check_items, check_real
 from ..data import two_pc
 from ..optimization import optimize
 from ..registry import short_name
@@ -88,11 +88,9 @@ def variance_sweep(
     """
     import pandas as pd  # noqa: PLC0415
 
-    if isinstance(ratios, (int, float)):
-        ratios = (ratios,)
-    ratios = [check_real(r, "ratios", low=0.0, high=1.0, inclusive=(False, True)) for r in ratios]
-    if not ratios:
-        raise ValueError("ratios: expected at least one variance ratio")
+    ratios = [check_real(r, "ratios", low=0.0, high=1.0, inclusive=(False, True))
+              for r in check_items((ratios,) if isinstance(ratios, (int, float)) else ratios, "ratios",
+                                   "variance ratios")]
     tables = []
     for ratio in ratios:
         reference = two_pc(ratio).activity

@@ -15,8 +15,8 @@ Until 0.3 this module can also be called as the catalogue listing function of re
 
 import sys
 import types
-import warnings
 
+from .._version import deprecated
 from ._family import Family, Metadata, Parameter
 from .cca import CCA, PWCCA, SVCCA
 from .cka import CKA
@@ -40,9 +40,8 @@ class _CallableModule(types.ModuleType):
     """This package, callable as the deprecated ``repalign.measures(pattern)`` of repalign 0.1."""
 
     def __call__(self, pattern: str | None = None) -> list[str]:
-        warnings.warn("repalign.measures(pattern) is deprecated and will be removed in 0.3: repalign.measures is "
-                      "the package of measure families; list the catalogue with repalign.catalogue(pattern)",
-                      DeprecationWarning, stacklevel=2)
+        deprecated("repalign.measures(pattern)", "repalign.catalogue(pattern) (repalign.measures is the package "
+                                                 "of measure families)", stacklevel=2)
         from ..registry import catalogue  # noqa: PLC0415 -- the registry imports this package
 
         return catalogue(pattern)
