@@ -136,3 +136,8 @@ class _quiet:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_errors_from_deeper_in_the_library_keep_their_own_name():
+    assert option_of("steps") == "--steps" and option_of("n_pcs") == "n_pcs" and option_of("matched_gaussian") == \
+        "--matched-gaussian"

@@ -124,3 +124,25 @@ def test_every_command_reads_every_format(folder, capsys):
         assert main(["compare", spec, spec, "-m", "cka"]) == 0, capsys.readouterr().err
         assert main(["baselines", spec, "-m", "cka", "--splits", "2", "--out", str(path / "out")]) == 0
 
+
+
+def test_netcdf_variables_need_named_dimensions(tmp_path):
+    xarray = pytest.importorskip("xarray")
+    values = np.random.default_rng(0).normal(size=(6, 3))
+    xarray.Dataset({"rates": (("neuron", "stimulus"), values.T)}).to_netcdf(tmp_path / "odd.nc")
+    with pytest.raises(DataFileError, match=r"odd.nc: variable 'rates' has dimensions \('neuron', 'stimulus'\); "
+                                            r"repalign reads dimensions named time, condition, unit"):
+        read(tmp_path / "odd.nc")
+
+
+def test_library_errors_during_a_command_are_one_line(tmp_path, capsys, monkeypatch):
+    mante_like(n_units=12, n_time=3, seed=0).save(tmp_path / "d.npz")
+    # an optimization that diverges: lr so large that the values overflow in float32
+    assert main(["optimize", str(tmp_path / "d.npz"), "-m", "cka", "--steps", "30", "--lr", "1e30", "--pcs", "0",
+                 "--no-decode", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: non-finite") and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("REPALIGN_TRACEBACK", "1")
+    with pytest.raises(FloatingPointError):
+        main(["optimize", str(tmp_path / "d.npz"), "-m", "cka", "--steps", "30", "--lr", "1e30", "--pcs", "0",
+              "--no-decode", "--out", str(tmp_path / "o")])

@@ -93,7 +93,7 @@ def variance_sweep(
                                    "variance ratios")]
     tables = []
     for ratio in ratios:
-        reference = two_pc(ratio).activity
+        reference = two_pc(ratio)
         tracker = PCCapture(reference, n_pcs=2)
         result = optimize(reference, list(measures) if not isinstance(measures, str) else measures,
                           max_steps=max_steps, lr=lr, stop_at=stop_at, seed=seed, n_runs=n_runs,

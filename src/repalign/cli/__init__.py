@@ -5,12 +5,15 @@ A thin layer over :mod:`repalign.experiments`: each command turns its options in
 experiment's settings, runs it and prints a summary. It follows the library's conventions: the
 same names, aliases and canonical spellings, and the same file grammar ``PATH[:NAME]`` for every
 data argument (:func:`repalign.data.read`). A bad option, a missing, corrupt or pickled file and
-every error of the library are reported as one line (``error: ...``) with exit code 2, never a
-traceback; ``compare`` exits with 1 when one of its measures fails on the data.
+every error of the library (bad values, non-finite values during an optimization, a solver that
+did not converge) are reported as one line (``error: ...``) with exit code 2, never a traceback
+(set ``REPALIGN_TRACEBACK=1`` to see one); ``compare`` exits with 1 when one of its measures fails
+on the data; an interrupted command exits with 130.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["main"]
@@ -30,9 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:  # a setting: name the option the user typed
         print(f"error: {option_of(error.argument)}: {error.problem}", file=sys.stderr)
         return 2
-    except (ValueError, OSError, ImportError) as error:  # the library's messages are written for people
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, OSError, ImportError, ArithmeticError, RuntimeError) as error:
+        if os.environ.get("REPALIGN_TRACEBACK"):
+            raise
+        print(f"error: {error}", file=sys.stderr)  # the library's messages are written for people
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except SystemExit as exit_:  # typer's --help or usage errors
         return int(exit_.code or 0)
     except Exception as error:  # click's usage errors (typer may vendor click, so no isinstance test)

@@ -6,6 +6,7 @@ and a record into lines of text (or JSON with ``--json``).
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from pathlib import Path
@@ -29,8 +30,22 @@ OPTION_OF_FIELD = {"measures": "--measure", "x": "X", "y": "Y", "data": "DATA", 
 
 
 def option_of(field: str) -> str:
-    """The command-line spelling of a settings field (``n_pcs`` → ``--n-pcs``)."""
-    return OPTION_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+    """The command-line spelling of a settings field (``record_every`` → ``--record-every``), or the field's
+    own name when no command has such an option (an error from deeper in the library)."""
+    if field in OPTION_OF_FIELD:
+        return OPTION_OF_FIELD[field]
+    option = "--" + field.replace("_", "-")
+    return option if option in _options() else field
+
+
+def _options() -> set[str]:
+    """Every option of every command (``--steps``, ``--record-every``...)."""
+    options = set()
+    for command in app.registered_commands:
+        for parameter in inspect.signature(command.callback).parameters.values():
+            declared = getattr(parameter.default, "param_decls", None) or ()
+            options.update(d for d in declared if d.startswith("--"))
+    return options
 
 
 def _records(table) -> list[dict]:

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import FORMAT, FORMAT_VERSION, NPZ_HEADER, Dataset, pandas_module, table_from_columns, xarray_module
+from .dataset import (
+    FORMAT, FORMAT_VERSION, LAYOUTS, NPZ_HEADER, Dataset, pandas_module, table_from_columns, xarray_module,
+)
 
 __all__ = ["read", "split_source", "DataFileError", "MissingFileError", "SUFFIXES"]
 
@@ -255,6 +257,10 @@ def _read_nc(path: Path, name, dt, shown: str) -> Dataset:
     if str(variable.attrs.get("repalign_format", "")).startswith(FORMAT):
         _refuse_options_for_saved(path, name, None, None, dt)
         return Dataset.from_xarray(variable)
+    if not any(set(variable.dims) == set(dims) and len(variable.dims) == len(dims) for dims in LAYOUTS.values()):
+        raise DataFileError(f"{path}: variable {variable.name!r} has dimensions {tuple(variable.dims)}; repalign "
+                            f"reads dimensions named time, condition, unit (or sample, unit), in any order: rename "
+                            f"them in the file")
     ds = Dataset.from_xarray(variable)
     return Dataset(ds.activity, ds.conditions, ds.units, ds.dt if dt is None else dt,
                    {"source": str(path), "array": str(variable.name)})
