@@ -176,7 +176,7 @@ def test_checkpoint_resumes_and_refuses_other_targets(tmp_path):
     ({"measures": ("cka", "procrustes")}, "measures: 'procrustes' .* is a distance"),
     ({"measures": ("cka", "rsa-compare=spearman")}, "measures: .* is not differentiable"),
     ({"measures": ("cka", "cka-kernel=linear-hsic=gretton-score")}, "measures: each measure may appear once"),
-    ({"measures": ("cka", 3)}, "measures: expected measure names or Measures"),
+    ({"measures": ("cka", 3)}, "measures: expected a measure name or a repalign.Measure"),
     ({"measures": ("cka", repalign.measure("nbs").bind(np.eye(5, 3)))}, "measures: got a BoundMeasure"),
     ({"max_steps": 0}, "max_steps: expected an integer >= 1"),
     ({"lr": -1.0}, "lr: expected a positive number"),

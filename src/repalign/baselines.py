@@ -46,7 +46,7 @@ import torch
 
 from ._checks import check_count, check_items, check_seed
 from .inputs import as_activity
-from .registry import BoundMeasure, Measure, measure as named_measure
+from .registry import Measure, resolve
 from ._version import deprecated
 from .results import Result, save_figure
 
@@ -199,13 +199,9 @@ class NeuronSplit(Result):
 
 
 def _check_measure(spec, name: str = "measure") -> tuple[str, Measure]:
-    if isinstance(spec, BoundMeasure):
-        raise ValueError(f"{name}: got a BoundMeasure for {spec.measure.name!r}; pass the Measure or its name")
-    if isinstance(spec, str):
-        return spec, named_measure(spec)
-    if isinstance(spec, Measure):
-        return spec.name, spec
-    raise ValueError(f"{name}: expected a measure name or a repalign.Measure, got {type(spec).__name__}")
+    """(label, Measure): the name as given, or the canonical name of a Measure."""
+    chosen = resolve(spec, name)
+    return (spec if isinstance(spec, str) else chosen.name), chosen
 
 
 def _split_scores(values: torch.Tensor, measure: Measure, halves: np.ndarray) -> np.ndarray:

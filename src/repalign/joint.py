@@ -58,7 +58,7 @@ import torch
 
 from ._checks import check_choice, check_count, check_real
 from .optimization import OptimizationResult, optimize
-from .registry import BoundMeasure, Measure, measure as named_measure
+from .registry import BoundMeasure, Measure, resolve
 from .results import Result
 
 __all__ = ["joint_optimize", "JointResult", "target_grid"]
@@ -390,14 +390,8 @@ def _check_measures(measures) -> tuple[list[str], list[Measure]]:
         raise ValueError(f"measures: joint optimization needs at least two measures, got {len(measures)}")
     labels, chosen = [], []
     for spec in measures:
-        if isinstance(spec, BoundMeasure):
-            raise ValueError(f"measures: got a BoundMeasure for {spec.measure.name!r}; pass the Measure or its name")
-        if isinstance(spec, str):
-            label, m = spec, named_measure(spec)
-        elif isinstance(spec, Measure):
-            label, m = spec.name, spec
-        else:
-            raise ValueError(f"measures: expected measure names or Measures, got {type(spec).__name__}")
+        m = resolve(spec, "measures")
+        label = spec if isinstance(spec, str) else m.name
         if m.kind != "score":
             raise ValueError(f"measures: {label!r} ({m.name}) is a distance, range {list(m.range)}; joint "
                              f"optimization sets targets in [0, 1] for scores: use its score form (e.g. "

@@ -50,7 +50,7 @@ import torch
 
 from ._checks import check_choice, check_count, check_items, check_rng, check_seed
 from .inputs import as_data
-from .registry import Measure, measure as named_measure
+from .registry import Measure, measure as named_measure, resolve
 from ._version import deprecated
 from .results import Result, colours, log_variance_axis, save_figure
 
@@ -269,12 +269,7 @@ def _spectrum(spectrum) -> np.ndarray:
 
 
 def _closed_form_kind(measure) -> tuple[str, str, str]:
-    if isinstance(measure, Measure):
-        m = measure
-    elif isinstance(measure, str):
-        m = named_measure(measure)
-    else:
-        raise ValueError(f"measure: expected a measure name or a repalign.Measure, got {type(measure).__name__}")
+    m = resolve(measure)
     if m.name not in CLOSED_FORM_MEASURES:
         raise ValueError(f"measure: no closed form for {m.name!r}; the seed paper's closed forms cover "
                          f"{sorted(CLOSED_FORM_MEASURES)} (aliases cka, nbs, angular-cka, angular-procrustes, "

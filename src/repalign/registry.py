@@ -18,7 +18,7 @@ from .inputs import Data, as_data, as_pair, check_same_samples
 from .measures import FAMILIES, Family, Parameter
 from .names import format_value, parse_name, split_top_level, unwrap
 
-__all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "short_name"]
+__all__ = ["Measure", "BoundMeasure", "measure", "resolve", "catalogue", "aliases", "short_name"]
 
 ALIASES = {
     "cka": "cka-kernel=linear-hsic=gretton-score",
@@ -368,6 +368,25 @@ def measure(name: str, **params) -> Measure:
     'ridge-lambda=10-r2-cv=5folds'
     """
     return Measure(*_resolve(name, params))
+
+
+def resolve(spec, name: str = "measure") -> Measure:
+    """A :class:`Measure` from a name (alias, canonical or partial) or a Measure: what analyses accept.
+
+    A :class:`BoundMeasure` is refused (the analysis binds its own reference), as is anything else;
+    the message names the argument ``name``.
+
+    >>> resolve("cka") == resolve(measure("cka"))
+    True
+    """
+    if isinstance(spec, Measure):
+        return spec
+    if isinstance(spec, str):
+        return measure(spec)
+    if isinstance(spec, BoundMeasure):
+        raise ValueError(f"{name}: got a BoundMeasure for {spec.measure.name!r}; pass the Measure "
+                         f"(bound.measure) or its name: the analysis binds it to its reference itself")
+    raise ValueError(f"{name}: expected a measure name or a repalign.Measure, got {type(spec).__name__}")
 
 
 def catalogue(pattern: str | None = None) -> list[str]:

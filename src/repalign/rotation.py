@@ -27,7 +27,7 @@ import torch
 
 from ._checks import check_bool, check_count, check_real, check_rng, check_seed, progress_bar
 from .inputs import as_activity, as_matrix
-from .registry import Measure, measure as named_measure
+from .registry import resolve
 from .results import Result
 
 __all__ = [
@@ -189,14 +189,6 @@ def fractional_rotation(Q, alpha: float) -> np.ndarray:
     return _exp_skew(_rotation_log(Q), alpha)
 
 
-def _resolve_measure(measure):
-    if isinstance(measure, Measure):
-        return measure
-    if isinstance(measure, str):
-        return named_measure(measure)
-    raise ValueError(f"measure: expected a measure name or a repalign.Measure, got {type(measure).__name__}")
-
-
 def _units_last(X, name: str) -> tuple[torch.Tensor, bool]:
     """Checked values of X in their original layout, (sample, unit) or (time, condition, unit)."""
     values, from_torch = as_activity(X, name)
@@ -313,7 +305,7 @@ def rotation_curve(
         >>> curve.scores.shape, bool(np.all(curve.scores < 1e-6))   # Procrustes ignores rotations
         ((3,), True)
     """
-    m = _resolve_measure(measure)
+    m = resolve(measure)
     values, from_torch = _units_last(X, "X")
     n_units = values.shape[-1]
     if n_units < 2:
@@ -526,7 +518,7 @@ def privileged_axes_test(
         >>> bool(np.allclose(result.difference, 0, atol=1e-8))   # Procrustes sees no privileged axes
         True
     """
-    m = _resolve_measure(measure)
+    m = resolve(measure)
     n_rotations = check_count(n_rotations, "n_rotations", 1)
     seed = check_seed(seed)
     values, from_torch = _units_last(X, "X")

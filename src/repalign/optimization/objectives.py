@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..registry import BoundMeasure, Measure, measure as named_measure
+from ..registry import BoundMeasure, Measure, resolve
 
 __all__ = ["Objective", "Tracker", "objectives", "trackers", "track", "RESERVED_COLUMNS"]
 
@@ -52,12 +52,8 @@ def objectives(measure, reference: torch.Tensor, maximize: bool | None) -> list[
 
 
 def _objective(spec, reference: torch.Tensor, maximize: bool | None) -> Objective:
-    if isinstance(spec, str):
-        spec = named_measure(spec)
-    if isinstance(spec, BoundMeasure):
-        raise ValueError(f"measure: got a BoundMeasure for {spec.measure.name!r}; pass the Measure "
-                         f"(bound.measure) or its name: optimize binds it to the reference itself")
-    if isinstance(spec, Measure):
+    if isinstance(spec, (str, Measure, BoundMeasure)):
+        spec = resolve(spec)
         if not spec.differentiable:
             raise ValueError(f"measure: {spec.name!r} is not differentiable and cannot be optimized by gradient")
         bound = spec.bind(reference)
