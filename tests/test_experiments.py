@@ -43,6 +43,9 @@ def small():
      "'procrustes' is not a differentiable score"),
     ("baselines", {"data": "d.npz", "splits": 0}, "splits", "expected an integer >= 1"),
     ("demo", {"units": 2}, "units", "expected an integer >= 5"),
+    ("variance_sweep", {"ratios": [0.5, 0.5]}, "ratios", "each of the variance ratios may appear once"),
+    ("variance_sweep", {"ratios": [1.5]}, "ratios", "expected a number in (0, 1]"),
+    ("topk_decoding", {"data": "d.npz", "ks": [0]}, "ks", "expected an integer >= 1"),
 ])
 def test_settings_are_checked_on_construction_and_name_the_field(name, fields, argument, message):
     with pytest.raises(SettingsError, match=re.escape(message)) as error:
@@ -71,7 +74,10 @@ def test_every_experiment_writes_its_files_and_returns_its_record(small, tmp_pat
         "joint": {"data": small, "grid": 2, "steps": 3},
         "baselines": {"data": small, "measures": ["cka"], "splits": 2},
         "optimize": {"data": str(path), "measures": ["cka"], "steps": 5, "pcs": 2, "decode": ["context"]},
+        "topk_decoding": {"data": str(path), "decode": "context", "ks": [1, 2]},
+        "variance_sweep": {"ratios": [1.0, 0.5], "measures": ["cka"], "steps": 20},
     }
+    assert set(runs) | {"demo"} == set(experiments.NAMES)
     for name, fields in runs.items():
         out = tmp_path / name
         with pytest.warns(RuntimeWarning) if name == "match" else _quiet():  # 5 points: no clear elbow

@@ -1,5 +1,6 @@
 """Command line: ``repalign measures``, ``describe``, ``compare``, ``match``, and the seed paper's
-experiments on any data file: ``optimize``, ``perturb``, ``joint``, ``baselines`` and ``demo``.
+experiments on any data file: ``optimize``, ``perturb``, ``joint``, ``baselines``, ``topk-decoding``,
+``variance-sweep`` (on the two-PC reference) and ``demo``.
 
 A thin layer over :mod:`repalign.experiments`: each command turns its options into an
 experiment's settings, runs it and prints a summary. It follows the library's conventions: the

@@ -26,7 +26,7 @@ OUT_HELP = "output folder for tables (CSV) and figures (PNG + PDF)"
 
 # the option (or argument) of each settings field whose name on the command line differs
 OPTION_OF_FIELD = {"measures": "--measure", "x": "X", "y": "Y", "data": "DATA", "lcurve_name": "--plot",
-                   "save_final": "--no-final"}
+                   "save_final": "--no-final", "ratios": "--ratio", "ks": "--k"}
 
 
 def option_of(field: str) -> str:
@@ -253,6 +253,47 @@ def baselines_command(
     print_table([{"measure": r.measure, "baseline": r.baseline, "score": f"{r.score:.4f}",
                   "std": "-" if math.isnan(r.std) else f"{r.std:.4f}"} for r in record.table.itertuples()],
                 ["measure", "baseline", "score", "std"])
+    print(f"wrote {', '.join(record.files)}")
+
+
+@app.command("variance-sweep")
+def variance_sweep_command(
+    ratio: list[float] = typer.Option([1.0, 0.3, 0.1, 0.03], "--ratio", help="variance ratio λ₂/λ₁ (repeatable)"),
+    measure: list[str] = typer.Option(["angular-procrustes", "cka", "linreg"], "-m", "--measure", help=MEASURE_HELP),
+    steps: int = typer.Option(2000, "--steps", help="maximum number of Adam steps"),
+    lr: float = typer.Option(0.01, "--lr", help="learning rate"),
+    seed: int = typer.Option(0, "--seed", help="seed of the first run's noise"),
+    record_every: int = typer.Option(1, "--record-every", help="record every N steps"),
+    out: str = typer.Option("results/variance_sweep", "--out", help=OUT_HELP),
+):
+    """Optimize towards the two-PC reference for several variance ratios: when is PC 2 captured (Fig. 4d,e)?"""
+    _agg_backend()
+    record = experiments.run("variance_sweep", {"ratios": tuple(ratio), "measures": tuple(measure), "steps": steps,
+                                                "lr": lr, "seed": seed, "record_every": record_every}, out=out)
+    pc2 = record.tables["thresholds"]
+    pc2 = pc2[pc2.pc == 2]
+    print_table([{"ratio": f"{r.ratio:g}", "measure": short_name(r.measure),
+                  "score capturing PC 2": "-" if math.isnan(r.score) else f"{r.score:.3f}"} for r in pc2.itertuples()],
+                ["ratio", "measure", "score capturing PC 2"])
+    print(f"wrote {', '.join(record.files)}")
+
+
+@app.command("topk-decoding")
+def topk_decoding_command(
+    data: str = typer.Argument(..., help=DATA_HELP),
+    decode: list[str] = typer.Option(None, "--decode", help="task variable to decode (repeatable; default: every "
+                                     "column of the conditions table with 2+ values, 5+ conditions each)"),
+    k: list[int] = typer.Option(None, "-k", "--k", help="number of top PCs (repeatable; default 1, 2, 3, 5, 10, ...)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the folds"),
+    out: str = typer.Option("results/topk_decoding", "--out", help=OUT_HELP),
+):
+    """Decode the task variables from the dataset's top k principal components (Fig. 3c,d)."""
+    _agg_backend()
+    record = experiments.run("topk_decoding", {"data": data, "decode": tuple(decode) if decode else None,
+                                               "ks": tuple(k) if k else None, "seed": seed}, out=out)
+    print_table([{"k": str(r.k), "variance": f"{r.cumulative_variance:.3f}", "variable": r.variable,
+                  "accuracy": f"{r.accuracy:.3f}", "all units": f"{r.reference_accuracy:.3f}"}
+                 for r in record.table.itertuples()], ["k", "variance", "variable", "accuracy", "all units"])
     print(f"wrote {', '.join(record.files)}")
 
 

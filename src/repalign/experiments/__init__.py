@@ -14,6 +14,8 @@ cell.
 - :mod:`~repalign.experiments.perturb` — single-PC perturbation against the closed forms (Fig. 6a);
 - :mod:`~repalign.experiments.joint` — joint optimization towards a grid of targets (Fig. 6b,c);
 - :mod:`~repalign.experiments.baselines` — condition-average and neuron-split baselines (Fig. 2);
+- :mod:`~repalign.experiments.variance_sweep` — the two-PC reference with a shrinking PC 2 (Fig. 4d,e);
+- :mod:`~repalign.experiments.topk_decoding` — decoding from the top k PCs of a dataset (Fig. 3c,d);
 - :mod:`~repalign.experiments.demo` — the seed paper's headline experiment on ``mante_like``.
 
 Example:
@@ -36,7 +38,7 @@ from ..results import Record
 
 __all__ = ["NAMES", "run", "settings_class", "SettingsError"]
 
-NAMES = ("compare", "match", "optimize", "perturb", "joint", "baselines", "demo")
+NAMES = ("compare", "match", "optimize", "perturb", "joint", "baselines", "variance_sweep", "topk_decoding", "demo")
 
 
 def _module(name: str):

@@ -14,7 +14,10 @@ from ..data import Dataset, read
 from ..registry import measure
 from ..results import Result, json_safe
 
-__all__ = ["ExperimentSettings", "Output", "check_data", "check_measures", "per_measure", "dataset_summary"]
+__all__ = ["ExperimentSettings", "Output", "check_data", "check_measures", "per_measure", "dataset_summary",
+           "decodable_variables", "check_decodable", "FOLDS"]
+
+FOLDS = 5  # decoding's cross-validation folds across conditions (the tracker's default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,3 +132,27 @@ class Output:
             path = self.folder / name
             path.write_text(text)
             self.files.append(str(path))
+
+
+def decodable_variables(dataset) -> tuple[str, ...]:
+    """Columns of the conditions table with at least 2 values and 5 conditions per value (5 folds)."""
+    table = dataset.conditions
+    if dataset.n_conditions is None or table is None:
+        return ()
+    return tuple(c for c in table.columns if table[c].nunique() >= 2 and table[c].value_counts().min() >= FOLDS)
+
+
+def check_decodable(dataset, variables) -> None:
+    """Name the setting when a requested variable cannot be decoded (before any optimization runs)."""
+    if dataset.n_conditions is None or dataset.conditions is None:
+        raise SettingsError("decode", "decoding needs a (time, condition, unit) dataset with a conditions table")
+    table = dataset.conditions
+    missing = [v for v in variables if v not in table.columns]
+    if missing:
+        raise SettingsError("decode", f"{missing} not in the conditions table (columns: {list(table.columns)})")
+    for v in variables:
+        counts = table[v].value_counts()
+        if len(counts) < 2 or counts.min() < FOLDS:
+            raise SettingsError("decode", f"{v!r} needs at least 2 values, each on at least {FOLDS} conditions "
+                                          f"({FOLDS}-fold cross-validation across conditions); it has "
+                                          f"{dict(counts.items())}")

@@ -6,7 +6,8 @@ CKA, angular CKA and ridge-CV (the :mod:`~repalign.experiments.optimize` experim
 stop at the same score share one batched loop) while two trackers watch what the noise learns:
 the R² of each of the reference's top principal components (:class:`~repalign.trackers.PCCapture`)
 and the cross-validated decoding of the four task variables (:class:`~repalign.trackers.Decoding`).
-Every figure is written (PNG + PDF, with the data of every figure as CSV beside it):
+Then the other experiments of :mod:`repalign.experiments`, each writing its own figures: baselines,
+top-k decoding, the variance sweep, the perturbation and the joint optimization. Every figure is written (PNG + PDF, with the data of every figure as CSV beside it):
 
 - ``trajectory`` — score against step for every measure;
 - ``pc_capture`` (Fig. 5b,e) — score at which each PC is captured against its explained
@@ -31,14 +32,12 @@ import time
 
 from .. import registry
 from .._checks import check_bool, check_count, check_seed
-from ..analyses import topk_decoding, variance_sweep
 from ..data import mante_like
 from ..perturbation import perturb_pcs
 from ..registry import short_name
 from ..results import Record
-from ..trackers import Decoding
-from . import baselines as baselines_experiment, joint as joint_experiment
-from . import optimize as optimize_experiment, perturb as perturb_experiment
+from . import baselines as baselines_experiment, joint as joint_experiment, optimize as optimize_experiment
+from . import perturb as perturb_experiment, topk_decoding as topk_experiment, variance_sweep as sweep_experiment
 from ._base import ExperimentSettings, Output
 
 __all__ = ["Settings", "run", "NAME", "MEASURES", "JOINT_MEASURES", "DECODED"]
@@ -123,15 +122,13 @@ def run(settings: Settings, out=None) -> Record:
     base_record = baselines_experiment.run(baselines_experiment.Settings(reference, MEASURES,
                                                                          splits=3 if quick else 10, seed=seed), out)
     base = base_record.table
-    topk = topk_decoding(reference, Decoding(reference, variables=DECODED, seed=seed))
-    output.save(topk, "topk_decoding")
+    topk_record = topk_experiment.run(topk_experiment.Settings(reference, decode=DECODED, seed=seed), out)
     log("baselines, top-k decoding")
 
     # 3. the two-PC variance sweep (Fig. 4d,e) and the single-PC perturbation (Fig. 6a)
-    sweep = variance_sweep((1.0, 0.3, 0.1, 0.03), ("angular-procrustes", "cka", "linreg"), seed=seed,
-                           max_steps=600 if quick else 2000, record_every=2, progress=False)
-    output.save(sweep, "variance_sweep")
-    sweep_pc2 = sweep.thresholds().table
+    sweep_record = sweep_experiment.run(sweep_experiment.Settings(
+        seed=seed, steps=600 if quick else 2000, record_every=2, progress=False), out)
+    sweep_pc2 = sweep_record.tables["thresholds"]
     sweep_pc2 = sweep_pc2[sweep_pc2.pc == 2]
     perturbed_record = perturb_experiment.run(perturb_experiment.Settings(reference, seed=seed), out)
     perturbed = perturbed_record.table
@@ -147,14 +144,15 @@ def run(settings: Settings, out=None) -> Record:
     names = list(dict.fromkeys(headline.tables["trajectory"]["measure"]))
     summary = _summary(reference, names, headline.tables["pc_capture"], headline.tables["decoding"], base, sweep_pc2,
                        perturbed, resampled, jointly.tables["trajectory"], reference_accuracy, chance, steps)
-    files = [*headline.files, *base_record.files, *perturbed_record.files, *jointly.files, *output.files]
+    files = [*headline.files, *base_record.files, *topk_record.files, *sweep_record.files, *perturbed_record.files,
+             *jointly.files, *output.files]
     figures = sorted(name.rsplit("/", 1)[-1].removesuffix(".png") for name in files if name.endswith(".png"))
     output.text(_summary_markdown(summary, figures, quick), "summary.md")
     output.text(json.dumps(summary, indent=2, default=float), "summary.json")
     files += output.files[-2:]
     log(f"wrote {len(files)} files")
     tables = {f"headline_{k}": v for k, v in headline.tables.items()}
-    tables.update({"baselines": base, "topk_decoding": topk.table, "variance_sweep_pc2": sweep_pc2,
+    tables.update({"baselines": base, "topk_decoding": topk_record.table, "variance_sweep_pc2": sweep_pc2,
                    "perturbation": perturbed, "perturbation_resample": resampled,
                    "joint": jointly.tables["trajectory"]})
     return Record(NAME, {**settings.to_dict(), "summary": summary}, tables, files=files)

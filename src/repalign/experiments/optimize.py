@@ -23,12 +23,11 @@ from ..registry import measure, short_name
 from ..results import Record, colours
 from ..trackers import Decoding, PCCapture
 from .._checks import SettingsError, check_bool, check_choice, check_count, check_real, check_seed
-from ._base import ExperimentSettings, Output, check_data, check_measures, per_measure
+from ._base import FOLDS, ExperimentSettings, Output, check_data, check_decodable, check_measures, decodable_variables, per_measure
 
-__all__ = ["Settings", "run", "NAME", "decodable_variables"]
+__all__ = ["Settings", "run", "NAME"]
 
 NAME = "optimize"
-FOLDS = 5  # decoding's cross-validation folds across conditions (the tracker's default)
 
 
 def _stop(value, name):
@@ -126,30 +125,6 @@ class Settings(ExperimentSettings):
         return groups
 
 
-def decodable_variables(dataset) -> tuple[str, ...]:
-    """Columns of the conditions table with at least 2 values and 5 conditions per value (5 folds)."""
-    table = dataset.conditions
-    if dataset.n_conditions is None or table is None:
-        return ()
-    return tuple(c for c in table.columns if table[c].nunique() >= 2 and table[c].value_counts().min() >= FOLDS)
-
-
-def _check_decodable(dataset, variables) -> None:
-    """Name the setting when a requested variable cannot be decoded (before any optimization runs)."""
-    if dataset.n_conditions is None or dataset.conditions is None:
-        raise SettingsError("decode", "decoding needs a (time, condition, unit) dataset with a conditions table")
-    table = dataset.conditions
-    missing = [v for v in variables if v not in table.columns]
-    if missing:
-        raise SettingsError("decode", f"{missing} not in the conditions table (columns: {list(table.columns)})")
-    for v in variables:
-        counts = table[v].value_counts()
-        if len(counts) < 2 or counts.min() < FOLDS:
-            raise SettingsError("decode", f"{v!r} needs at least 2 values, each on at least {FOLDS} conditions "
-                                          f"({FOLDS}-fold cross-validation across conditions); it has "
-                                          f"{dict(counts.items())}")
-
-
 def _optimize_groups(settings: Settings, reference, measures, trackers, checkpoint=None):
     """One :func:`repalign.optimize` per group; the trajectories in one table (runs numbered across groups)."""
     import pandas as pd  # noqa: PLC0415
@@ -187,7 +162,7 @@ def run(settings: Settings, out=None) -> Record:
         trackers.append(capture)
     variables = decodable_variables(dataset) if settings.decode is None else settings.decode
     if variables:
-        _check_decodable(dataset, variables)
+        check_decodable(dataset, variables)
         decoding = Decoding(dataset, variables=variables, folds=FOLDS, seed=settings.seed)
         trackers.append(decoding)
     results, trajectory = _optimize_groups(settings, dataset, settings.measures, trackers, settings.checkpoint)
