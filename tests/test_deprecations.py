@@ -14,18 +14,23 @@ from repalign.data import mante_like
 
 @pytest.fixture
 def fresh_import():
-    """Import a deprecated module afresh (its warning fires on import)."""
+    """Import a deprecated module afresh (its warning fires on import) with an import statement."""
     def load(name):
         sys.modules.pop(name, None)
-        with pytest.warns(DeprecationWarning, match=f"{name} is deprecated"):
-            return importlib.import_module(name)
+        with pytest.warns(DeprecationWarning, match=f"{name} is deprecated") as caught:
+            exec(compile(f"import {name}", __file__, "exec"), {})  # noqa: S102 -- an import statement "here"
+        assert caught[0].filename == __file__  # shown at the importer's line, not inside repalign
+        return sys.modules[name]
     return load
 
 
-def test_the_catalogue_listing_function(recwarn):
-    with pytest.warns(DeprecationWarning, match=r"repalign.measures\(pattern\) is deprecated.*catalogue"):
+def test_the_catalogue_listing_function():
+    with pytest.warns(DeprecationWarning, match=r"repalign.measures\(pattern\) is deprecated.*catalogue") as caught:
         listed = repalign.measures("cka-*")
+    assert caught[0].filename == __file__
     assert listed == repalign.catalogue("cka-*")
+    with pytest.warns(DeprecationWarning, match="registry.measures"):
+        assert repalign.registry.measures("cka-*") == listed
     importlib.import_module("repalign.measures.cka")  # and the package is still a package
 
     assert repalign.measures.FAMILIES["cka"].name == "cka"
@@ -47,8 +52,12 @@ def test_the_generators_and_io_modules(fresh_import, tmp_path):
     assert generators.sparse_factor_population is repalign.data.sparse_factor_population
     io = fresh_import("repalign.io")
     np.save(tmp_path / "x.npy", np.arange(6.0).reshape(3, 2))
+    np.save(tmp_path / "labels.npy", np.array([1, -1, 1]))
     with pytest.warns(DeprecationWarning, match="load_array is deprecated"):
         assert np.array_equal(io.load_array(str(tmp_path / "x.npy")), np.arange(6.0).reshape(3, 2))
+    with pytest.warns(DeprecationWarning):  # as in 0.1: the array as stored (1-D, integers)
+        labels = io.load_array(str(tmp_path / "labels.npy"))
+    assert labels.dtype.kind == "i" and labels.tolist() == [1, -1, 1]
     with pytest.warns(DeprecationWarning):
         assert io.split_path_key("a.npz:b")[1] == "b"
 
@@ -115,6 +124,16 @@ def test_analysis_functions_and_results_standing_in_for_dataframes(tmp_path):
         assert analyses.label("cka-kernel=linear-hsic=gretton-score") == "cka"
     with pytest.warns(DeprecationWarning):
         assert analyses.sweep_thresholds(frame.assign(ratio=0.5)).ratio.tolist() == [0.5, 0.5]
+
+
+def test_attribute_access_to_the_module_aliases_warns_at_the_callers_line():
+    for name in ("datasets", "generators", "io"):
+        sys.modules.pop(f"repalign.{name}", None)
+        vars(repalign).pop(name, None)
+        with pytest.warns(DeprecationWarning, match=f"repalign.{name} is deprecated") as caught:
+            getattr(repalign, name)
+        assert caught[-1].filename == __file__
+    assert "datasets" not in dir(repalign) and "data" in dir(repalign)
 
 
 def test_the_library_itself_uses_no_deprecated_name():

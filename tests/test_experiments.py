@@ -25,7 +25,8 @@ def small():
 @pytest.mark.parametrize("name, fields, argument, message", [
     ("compare", {"x": 3, "y": "y.npy"}, "x", "expected a file path PATH[:NAME] or a repalign Dataset"),
     ("compare", {"x": "x.npy", "y": "y.npy", "measures": ["ckaa"]}, "measures", "unknown measure 'ckaa'"),
-    ("compare", {"x": "x.npy", "y": "y.npy", "measures": ["cka", "cka"]}, "measures", "each measure may appear once"),
+    ("compare", {"x": "x.npy", "y": "y.npy", "measures": ["cka", "cka-kernel=linear-hsic=gretton-score"]}, "measures",
+     "each measure may appear once"),
     ("match", {"x": "x.npy", "y": "y.npy", "partial": True}, "mass", "partial matching needs the transported mass"),
     ("match", {"x": "x.npy", "y": "y.npy", "points": 2, "lcurve": True}, "points", "expected an integer >= 3"),
     ("optimize", {"data": "d.npz", "measures": ["rsa"]}, "measures", "not differentiable"),

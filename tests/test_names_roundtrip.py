@@ -23,11 +23,13 @@ SPECIAL_FLOATS = (0.0, -0.0, 5e-324, 2.2250738585072014e-308, 1e-300, 1e-12, 1e-
 
 
 def _in_bounds(parameter, value) -> bool:
-    return (parameter.low is None or value >= parameter.low) and (parameter.high is None or value <= parameter.high)
+    above = parameter.low is None or (value > parameter.low if parameter.positive else value >= parameter.low)
+    return above and (parameter.high is None or value <= parameter.high)
 
 
 def _floats(parameter):
-    finite = st.floats(min_value=parameter.low, max_value=parameter.high, allow_nan=False, allow_infinity=False)
+    finite = st.floats(min_value=parameter.low, max_value=parameter.high, allow_nan=False, allow_infinity=False,
+                       exclude_min=parameter.positive and parameter.low is not None)
     special = [v for v in SPECIAL_FLOATS if _in_bounds(parameter, v)]
     return st.one_of(finite, st.sampled_from(special)) if special else finite
 

@@ -400,7 +400,7 @@ def test_checkpoint_with_other_settings_is_refused(X, tmp_path):
     with pytest.raises(ValueError, match="beyond max_steps=2"):
         optimize(X, "cka", max_steps=2, seed=0, checkpoint=path)
     path.write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="cannot be read"):
+    with pytest.raises(ValueError, match="exists but is not a readable repalign.optimize checkpoint"):
         optimize(X, "cka", max_steps=3, seed=0, checkpoint=path)
 
 

@@ -266,3 +266,21 @@ def test_refuses_more_units_than_samples_and_dependent_units(activations):
     X = rng.normal(size=(30, 4))
     with pytest.raises(ValueError, match="linearly dependent"):
         m(np.column_stack([X, X[:, 0] + X[:, 1]]), rng.normal(size=(30, 6)))
+
+
+def test_warns_when_the_canonical_directions_are_not_unique():
+    """p + q > n − 1: the centred inputs share directions (correlations equal to 1) whose basis the SVD
+    chooses arbitrarily, and the weights depend on it, in the reference code as here."""
+    import warnings
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(39, 17)), rng.normal(size=(39, 26))
+    qx = np.linalg.qr(x - x.mean(0))[0]
+    qy = np.linalg.qr(y - y.mean(0))[0]
+    ones = int(np.sum(np.linalg.svd(qx.T @ qy, compute_uv=False) > 1 - 1e-9))
+    assert ones == 17 + 26 - 38  # independent count of the shared directions
+    with pytest.warns(RuntimeWarning, match=rf"pwcca: 17 \+ 26 units exceed 38 = samples − 1, so {ones} canonical"):
+        repalign.measure("pwcca")(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        repalign.measure("pwcca")(rng.normal(size=(39, 17)), rng.normal(size=(39, 21)))  # 38 = n − 1: unique

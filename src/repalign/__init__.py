@@ -16,7 +16,8 @@ short names, :func:`measure` resolves any of them to a :class:`Measure`.
 paper's method; batched runs, checkpoints, trackers).
 
 The layers, from the bottom (``ARCHITECTURE.md``; every module is importable by its dotted path,
-and the ones below load on first access: ``import repalign`` loads torch, numpy and the measures):
+and the ones below load on first access: ``import repalign`` loads torch, numpy, the measures and the
+optimizer):
 
 - the measures: :mod:`repalign.measures` (one module per family), :mod:`repalign.registry`,
   :mod:`repalign.inputs` (the one validator), :mod:`repalign.names`, :mod:`repalign.ot`;
@@ -43,18 +44,27 @@ __all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "optimi
            "OptimizationResult", "Dataset", "read", "Result", "Record", "__version__"]
 
 _SUBMODULES = ("data", "results", "optimization", "trackers", "analyses", "perturbation", "joint", "baselines",
-               "matching", "rotation", "encoding", "ot", "experiments", "inputs", "names", "registry",
-               "datasets", "generators", "io")  # the last three: deprecated aliases, removed in 0.3
+               "matching", "rotation", "encoding", "ot", "experiments", "inputs", "names", "registry")
+_DEPRECATED = {"datasets": "repalign.data", "generators": "repalign.data", "io": "repalign.data.read"}  # until 0.3
 _LAZY = {"Dataset": "data", "read": "data", "Result": "results", "Record": "results"}
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _DEPRECATED:  # warn here, at the caller's line (the module's own warning would point at importlib)
+        import warnings  # noqa: PLC0415
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = importlib.import_module(f".{name}", __name__)
+        warnings.warn(f"repalign.{name} is deprecated and will be removed in 0.3; use {_DEPRECATED[name]}",
+                      DeprecationWarning, stacklevel=2)
+        return module
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'repalign' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY))
+    return sorted((set(globals()) | set(_SUBMODULES) | set(_LAZY)) - set(_DEPRECATED))

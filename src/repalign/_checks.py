@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,7 @@ import numpy as np
 
 __all__ = [
     "SettingsError", "check_count", "check_real", "check_seed", "check_seeds", "check_rng", "check_bool",
-    "check_choice", "check_items", "progress_bar",
+    "check_choice", "check_items", "check_path", "progress_bar",
 ]
 
 SEED_LIMIT = 2**63  # seeds are stored as int64 (checkpoints, tables)
@@ -120,6 +121,15 @@ def check_choice(value, name: str, choices: Sequence) -> str:
     if not isinstance(value, str) or value not in choices:
         raise SettingsError(name, f"expected one of {list(choices)}, got {value!r}")
     return value
+
+
+def check_path(value, name: str, *, allow_none: bool = False) -> str | None:
+    """A file path (a non-empty string or ``os.PathLike``) as a string, or ``None`` when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise SettingsError(name, f"expected a file path, got {value!r}")
+    return os.fspath(value)
 
 
 def check_items(value, name: str, what: str, *, distinct: bool = False) -> list:

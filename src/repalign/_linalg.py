@@ -6,7 +6,9 @@ All functions take tensors with optional leading batch dimensions ``(..., n, p)`
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 # 1 - s below this many ulps of 1 cannot be resolved from a score s computed in floating
@@ -255,3 +257,29 @@ def orthonormal_basis(xc: torch.Tensor, name: str, family: str) -> tuple[torch.T
             f"constant or duplicated units?); remove them or use svcca"
         )
     return q, r
+
+
+class PrincipalComponents(NamedTuple):
+    """The thin SVD of centred data ``X − 1x̄ᵀ = U diag(s) Vᵀ``, cut to its numerical rank."""
+
+    mean: np.ndarray  # (p,) the column means
+    u: np.ndarray  # (n, r) the PC scores, normalized
+    s: np.ndarray  # (r,) singular values, descending
+    vt: np.ndarray  # (r, p) the PC directions
+    rank: int
+
+
+def principal_components(matrix: np.ndarray) -> PrincipalComponents:
+    """PCA of a float64 ``(samples, units)`` numpy matrix: centre the columns, thin SVD, keep the rank.
+
+    The rank counts the singular values above ``max(n, p)·ε·s_max`` (numpy's ``matrix_rank`` rule);
+    zero data have rank 0 (and empty factors).
+
+    >>> pcs = principal_components(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]))
+    >>> pcs.rank, pcs.mean.tolist()
+    (1, [2.0, 3.0])
+    """
+    mean = matrix.mean(axis=0)
+    u, s, vt = np.linalg.svd(matrix - mean, full_matrices=False)
+    rank = int(np.sum(s > s[0] * max(matrix.shape) * np.finfo(np.float64).eps)) if s.size and s[0] > 0 else 0
+    return PrincipalComponents(mean, u[:, :rank], s[:rank], vt[:rank], rank)

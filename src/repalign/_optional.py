@@ -1,6 +1,6 @@
 """Optional dependencies, imported on first use with one message when they are missing.
 
-``import repalign`` loads torch, numpy and the measures only; pandas, xarray, matplotlib, POT,
+``import repalign`` loads torch, numpy, the measures and the optimizer only; pandas, xarray, matplotlib, POT,
 scikit-learn, tqdm and typer load where a function needs them, through :func:`require`.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["require"]
+__all__ = ["require", "import_pandas", "import_pyplot"]
 
 
 def require(module: str, extra: str, purpose: str):
@@ -23,3 +23,13 @@ def require(module: str, extra: str, purpose: str):
         return importlib.import_module(module)
     except ImportError as error:
         raise ImportError(f"{purpose} needs {package}: pip install 'repalign[{extra}]'") from error
+
+
+def import_pandas():
+    """pandas, for tables (the ``cli`` extra)."""
+    return require("pandas", "cli", "tables")
+
+
+def import_pyplot():
+    """matplotlib's pyplot, for figures (the ``plot`` extra)."""
+    return require("matplotlib.pyplot", "plot", "figures")

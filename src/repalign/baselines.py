@@ -28,9 +28,11 @@ data, average the trials of each condition first.
 Example:
     >>> from repalign.data import mante_like
     >>> from repalign.baselines import baseline_scores
-    >>> table = baseline_scores(mante_like(n_units=40, n_time=5, seed=0), ["cka", "angular-procrustes"], n_splits=3).table
-    >>> table[["measure", "baseline", "n"]].values.tolist()
-    [['cka', 'condition_average', 1], ['cka', 'neuron_split', 3], ['angular-procrustes', 'condition_average', 1], ['angular-procrustes', 'neuron_split', 3]]
+    >>> result = baseline_scores(mante_like(n_units=40, n_time=5, seed=0), ["cka", "angular-procrustes"], n_splits=3)
+    >>> table = result.table
+    >>> table[["measure", "baseline", "n"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [['cka', 'condition_average', 1], ['cka', 'neuron_split', 3],
+     ['angular-procrustes', 'condition_average', 1], ['angular-procrustes', 'neuron_split', 3]]
     >>> bool(((table.score > 0) & (table.score < 1)).all())
     True
 """
@@ -45,10 +47,11 @@ import numpy as np
 import torch
 
 from ._checks import check_count, check_items, check_seed
+from ._optional import import_pandas, import_pyplot
+from ._version import deprecated
 from .inputs import as_activity
 from .registry import Measure, resolve
-from ._version import deprecated
-from .results import Result, save_figure
+from .results import Result, check_table, legend, save_figure, table_of
 
 __all__ = [
     "condition_average",
@@ -160,13 +163,13 @@ class NeuronSplit(Result):
     @property
     def table(self):
         """One row per split: ``split``, ``measure``, ``score``."""
-        import pandas as pd  # noqa: PLC0415
+        pd = import_pandas()
 
         return pd.DataFrame({"split": np.arange(len(self.scores)), "measure": self.measure, "score": self.scores})
 
     def plot(self, ax=None):
         """The score of every split, their mean (line) and ± one standard deviation (band)."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        plt = import_pyplot()
 
         if ax is None:
             _, ax = plt.subplots(figsize=(4, 3))
@@ -178,7 +181,7 @@ class NeuronSplit(Result):
         ax.set_xlabel("random split of the units")
         ax.set_ylabel(f"{self.measure} (half A vs half B)" if len(self.measure) <= 30 else "score")
         ax.set_title("neuron-split baseline", fontsize="small")
-        ax.legend(frameon=False, fontsize="x-small")
+        legend(ax, frameon=False, fontsize="x-small")
         return ax
 
     def _record_settings(self) -> dict:
@@ -283,7 +286,7 @@ def baseline_scores(X, measures, *, n_splits: int = 10, seed: int = 0,
     Raises:
         ValueError: naming the argument (``X``, ``measures``, ``baselines``, ``n_splits``, ``seed``).
     """
-    import pandas as pd  # noqa: PLC0415 -- optional, loaded when a table is asked for
+    pd = import_pandas()
 
     specs = check_items([measures] if isinstance(measures, (str, Measure)) else measures, "measures",
                         "measure names or Measures")
@@ -321,14 +324,6 @@ def baseline_scores(X, measures, *, n_splits: int = 10, seed: int = 0,
                 split = NeuronSplit(m.name, _split_scores(values, m, halves), halves)
                 rows.append((label, baseline, split.mean, split.std, len(halves)))
     return BaselineResult(pd.DataFrame(rows, columns=list(_COLUMNS)), seed, n_splits)
-
-
-def _check_table(table) -> None:
-    missing = [c for c in _COLUMNS if c not in getattr(table, "columns", ())]
-    if missing:
-        raise ValueError(f"table: expected a baseline table, missing column(s) {missing}")
-    if len(table) == 0:
-        raise ValueError("table: empty table, nothing to plot")
 
 
 @dataclass(frozen=True, eq=False)
@@ -376,9 +371,9 @@ class BaselineResult(Result):
 
 
 def _plot(table, ax=None, models=None):
-    _check_table(table)
-    import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
-    import pandas as pd  # noqa: PLC0415
+    check_table(table, _COLUMNS, "baseline")
+    plt = import_pyplot()
+    pd = import_pandas()
 
     order = list(dict.fromkeys(table["measure"]))
     position = {m: i for i, m in enumerate(order)}
@@ -418,17 +413,13 @@ def _plot(table, ax=None, models=None):
     ax.set_xlim(-0.6, len(order) - 0.4)
     ax.set_ylabel("score (model or baseline vs data)")
     ax.set_title("baselines: condition average (dashed), neuron split (dotted)", fontsize="small")
-    ax.legend(frameon=False, fontsize="x-small")
+    legend(ax, frameon=False, fontsize="x-small")
     return ax
 
 
 
 
 # -- deprecated aliases of repalign 0.1 (removed in 0.3) ------------------------------------------------------
-
-
-def _table_of(table):
-    return table.table if isinstance(table, Result) else table
 
 
 def baseline_table(X, measures, *, n_splits: int = 10, seed: int = 0, baselines: Sequence[str] = BASELINES):
@@ -440,11 +431,11 @@ def baseline_table(X, measures, *, n_splits: int = 10, seed: int = 0, baselines:
 def plot_baselines(table, ax=None, *, models=None):
     """Deprecated: ``baseline_scores(...).plot(models=...)``."""
     deprecated("repalign.baselines.plot_baselines", "baseline_scores(...).plot(models=...)")
-    return _plot(_table_of(table), ax, models)
+    return _plot(table_of(table), ax, models)
 
 
 def save(table, path, *, models=None) -> list[str]:
     """Deprecated: ``baseline_scores(...).save(path, models=...)``."""
     deprecated("repalign.baselines.save", "baseline_scores(...).save(path)")
-    table = _table_of(table)
+    table = table_of(table)
     return save_figure(_plot(table, models=models), table, path)

@@ -10,7 +10,7 @@ from .data import Dataset, gaussian_like, load_m1, mante_like, read, two_pc, ult
 __all__ = ["Dataset", "load", "load_m1", "mante_like", "gaussian_like", "two_pc", "ultrametric"]
 
 deprecated("repalign.datasets", "repalign.data (datasets.load(path, name) is data.read(path, name=name))",
-           stacklevel=2)
+           stacklevel=3)  # the importer's line (importlib's own frames are skipped)
 
 
 def load(path, name=None, *, conditions=None, units=None, dt=None) -> Dataset:

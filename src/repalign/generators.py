@@ -8,4 +8,5 @@ from .data import SparseFactorPopulation, sparse_factor_population
 
 __all__ = ["SparseFactorPopulation", "sparse_factor_population"]
 
-deprecated("repalign.generators", "repalign.data", stacklevel=2)
+# stacklevel 3: the importer's line (the warnings module skips importlib's own frames)
+deprecated("repalign.generators", "repalign.data", stacklevel=3)

@@ -101,7 +101,7 @@ def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
         )
     if x.dtype.kind not in "biuf":
         raise ValueError(f"{name}: expected numeric values, got an array of dtype {x.dtype}")
-    values = np.ascontiguousarray(x, dtype=np.float64)
+    values = np.asarray(x, dtype=np.float64, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
     if not values.flags.writeable:  # e.g. a Dataset's read-only activity: torch needs its own copy
         values = values.copy()
     return torch.from_numpy(values), False

@@ -57,9 +57,10 @@ import numpy as np
 import torch
 
 from ._checks import check_choice, check_count, check_real
+from ._optional import import_pandas, import_pyplot
 from .optimization import OptimizationResult, optimize
 from .registry import BoundMeasure, Measure, resolve
-from .results import Result
+from .results import Result, legend
 
 __all__ = ["joint_optimize", "JointResult", "target_grid"]
 
@@ -105,7 +106,7 @@ class JointResult(Result):
         ``<m>`` (each measure's score at that step) and ``loss`` (``Σ_m |s_m − t_m|``).
         Steps 0, every ``record_every`` and the last one are recorded.
         """
-        import pandas as pd  # noqa: PLC0415 -- optional, loaded when the table is asked for
+        pd = import_pandas()
 
         columns = self.optimization.columns
         run = columns["run"]
@@ -174,7 +175,7 @@ class JointResult(Result):
             ``y_measure``, ``x_low``, ``x_high`` (bin edges), ``x_centre``, ``y_min``, ``y_max``
             and ``n_points``.
         """
-        import pandas as pd  # noqa: PLC0415
+        pd = import_pandas()
 
         x, y = self._pair(x, y)
         bins = check_count(bins, "bins", 1)
@@ -234,7 +235,7 @@ class JointResult(Result):
         Returns:
             The axes.
         """
-        import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
+        plt = import_pyplot()
 
         x, y = self._pair(x, y)
         try:
@@ -266,7 +267,7 @@ class JointResult(Result):
         ax.set_ylabel(y)
         ax.set_title(f"joint optimization: {len(self.targets)} targets, {self.optimization.steps} steps",
                      fontsize="small")
-        ax.legend(frameon=False, fontsize="x-small", loc="upper left")
+        legend(ax, frameon=False, fontsize="x-small", loc="upper left")
         return ax
 
     def _record_settings(self) -> dict:

@@ -35,9 +35,10 @@ import torch
 
 from . import ot
 from ._checks import check_choice, check_count, check_real, progress_bar
+from ._optional import import_pandas, import_pyplot
 from .inputs import as_pair
-from .measures.matching import correlations, constant_units, squared_distances
-from .results import Result
+from .measures.matching import constant_units, correlations, squared_distances
+from .results import Result, legend
 
 __all__ = [
     "Matching", "PartialMatching", "LCurve", "Ranking",
@@ -86,7 +87,7 @@ def cost_matrix(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
 
 
 def _plot_plan(plan: np.ndarray, title: str, ax=None):
-    import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
+    plt = import_pyplot()
 
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
@@ -112,7 +113,7 @@ class Matching(Result):
     @property
     def table(self):
         """Tidy table of the non-zero entries of the plan: unit_x, unit_y, mass, cost."""
-        import pandas as pd  # noqa: PLC0415
+        pd = import_pandas()
 
         rows, cols = np.nonzero(self.plan)
         return pd.DataFrame({"unit_x": rows, "unit_y": cols, "mass": self.plan[rows, cols],
@@ -193,7 +194,7 @@ class PartialMatching(Result):
     @property
     def table(self):
         """Tidy per-unit table: side, unit, mass, relative_mass (mass × N), matched."""
-        import pandas as pd  # noqa: PLC0415
+        pd = import_pandas()
 
         matched_x, matched_y = self.matched()
         frames = []
@@ -275,14 +276,14 @@ class Ranking(Result):
     @property
     def table(self):
         """One row per unit, best matched first: side, unit, rank and the ranking quantity."""
-        import pandas as pd  # noqa: PLC0415
+        pd = import_pandas()
 
         return pd.DataFrame({"side": self.side, "unit": self.order, "rank": np.arange(len(self.order)),
                              self.key_name: self.key[self.order]})
 
     def plot(self, ax=None):
         """The ranking quantity of each unit in rank order (units that never enter are left out)."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        plt = import_pyplot()
 
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.2))
@@ -388,14 +389,14 @@ class LCurve(Result):
     @property
     def table(self):
         """One row per grid point: mass, unmatched_mass, transport_cost, curvature, elbow."""
-        import pandas as pd  # noqa: PLC0415
+        pd = import_pandas()
 
         return pd.DataFrame({"mass": self.masses, "unmatched_mass": self.unmatched, "transport_cost": self.costs,
                              "curvature": self.curvature, "elbow": np.arange(len(self.masses)) == self.elbow})
 
     def plot(self, ax=None):
         """Cost against unmatched mass, elbow marked."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        plt = import_pyplot()
 
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.6))
@@ -406,7 +407,7 @@ class LCurve(Result):
         cv = f", {self.folds}-fold cross-validated" if self.folds else ""
         ax.set_ylabel(f"transport cost ⟨P, C⟩ ({self.cost}{cv})")
         ax.set_title("partial soft matching L-curve")
-        ax.legend(frameon=False)
+        legend(ax, frameon=False)
         return ax
 
     def _record_settings(self) -> dict:

@@ -49,10 +49,13 @@ import numpy as np
 import torch
 
 from ._checks import check_choice, check_count, check_items, check_rng, check_seed
-from .inputs import as_data
-from .registry import Measure, measure as named_measure, resolve
+from ._linalg import principal_components
+from ._optional import import_pandas, import_pyplot
 from ._version import deprecated
-from .results import Result, colours, log_variance_axis, save_figure
+from .inputs import as_data
+from .registry import Measure, resolve
+from .registry import measure as named_measure
+from .results import Result, check_table, colours, legend, log_variance_axis, save_figure, table_of
 
 __all__ = [
     "replace_pc",
@@ -90,9 +93,6 @@ _LABELS = {
     "procrustes-distance=angular": "Procrustes (arccos NBS)",
 }
 
-# singular values below this fraction of the largest (times max(n, p)) count as zero: numpy's
-# matrix_rank rule
-_RANK_EPS = np.finfo(np.float64).eps
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,12 +119,10 @@ def _decompose(X, name: str = "X") -> _PCs:
     data, _ = as_data(X, name)  # the one validator: type, 2D/3D, NaN/Inf, >= 2 samples, not constant
     flat = data.values.detach().cpu().to(dtype=torch.float64).numpy().copy()
     shape = (flat.shape if data.n_conditions is None else (data.n_time, data.n_conditions, data.n_units))
-    mean = flat.mean(axis=0)
-    u, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
-    rank = int(np.sum(s > s[0] * max(flat.shape) * _RANK_EPS)) if s.size and s[0] > 0 else 0
-    if rank == 0:
+    pcs = principal_components(flat)
+    if pcs.rank == 0:
         raise ValueError(f"{name}: the centred data is zero (every unit constant); it has no principal components")
-    return _PCs(flat, mean, u[:, :rank], s[:rank], vt[:rank], tuple(shape))
+    return _PCs(flat, pcs.mean, pcs.u, pcs.s, pcs.vt, tuple(shape))
 
 
 _X_RANK = "X has {} principal component(s) with non-zero variance"
@@ -402,7 +400,7 @@ def perturb_pcs(
         >>> bool(result.max_error < 1e-10)
         True
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     mode = _check_mode(mode)
     seed = check_seed(seed)
@@ -429,22 +427,11 @@ def perturb_pcs(
     return PerturbationResult(table, tuple(names), tuple(ks), mode, seed, n_repeats)
 
 
-_COLUMNS = ("measure", "k", "explained_variance", "simulated", "closed_form")
-
-
-def _check_table(table) -> None:
-    missing = [c for c in _COLUMNS if c not in getattr(table, "columns", ())]
-    if missing:
-        raise ValueError(f"table: expected a perturbation table, missing column(s) {missing}")
-    if len(table) == 0:
-        raise ValueError("table: empty table, nothing to plot")
-
-
 def _plot(table, ax=None, x: str = "explained_variance"):
-    _check_table(table)
+    check_table(table, ("measure", "k", "explained_variance", "simulated", "closed_form"), "perturbation")
     if x not in ("explained_variance", "k"):
         raise ValueError(f"x: expected 'explained_variance' or 'k', got {x!r}")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = import_pyplot()
     from matplotlib.lines import Line2D  # noqa: PLC0415
 
     if ax is None:
@@ -468,7 +455,7 @@ def _plot(table, ax=None, x: str = "explained_variance"):
     modes = sorted(set(table["mode"])) if "mode" in table.columns else []
     ax.set_title(f"single-PC perturbation ({', '.join(modes)})" if modes else "single-PC perturbation",
                  fontsize="small")
-    ax.legend(handles=handles, frameon=False, fontsize="x-small")
+    legend(ax, handles=handles, frameon=False, fontsize="x-small")
     return ax
 
 
@@ -485,11 +472,11 @@ def perturbation_table(X, measures=("cka", "nbs", "angular-procrustes", "angular
 def plot_perturbation(table, ax=None, x: str = "explained_variance"):
     """Deprecated: ``perturb_pcs(...).plot()``."""
     deprecated("repalign.perturbation.plot_perturbation", "perturb_pcs(...).plot()")
-    return _plot(getattr(table, "table", table) if isinstance(table, Result) else table, ax, x)
+    return _plot(table_of(table), ax, x)
 
 
 def save(table, path, x: str = "explained_variance") -> list[str]:
     """Deprecated: ``perturb_pcs(...).save(path)``."""
     deprecated("repalign.perturbation.save", "perturb_pcs(...).save(path)")
-    table = table.table if isinstance(table, Result) else table
+    table = table_of(table)
     return save_figure(_plot(table, x=x), table, path)

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ._version import deprecated
 from .inputs import Data, as_data, as_pair, check_same_samples
 from .measures import FAMILIES, Family, Parameter
 from .names import format_value, parse_name, split_top_level, unwrap
@@ -407,6 +408,12 @@ def catalogue(pattern: str | None = None) -> list[str]:
 @functools.cache
 def _catalogue() -> list[str]:
     return sorted({measure(seed).name for seed in _CATALOGUE_SEEDS})
+
+
+def measures(pattern: str | None = None) -> list[str]:
+    """Deprecated (removed in 0.3): :func:`catalogue`."""
+    deprecated("repalign.registry.measures(pattern)", "repalign.registry.catalogue(pattern)")
+    return catalogue(pattern)
 
 
 def aliases() -> dict[str, str]:

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ._optional import import_pyplot
 from ._tables import column_arrays, column_spec, table_from_arrays
 from ._version import deprecated, versions
 
-__all__ = ["Result", "Record", "save_figure", "json_safe", "colours", "log_variance_axis"]
+__all__ = ["Result", "Record", "save_figure", "json_safe", "colours", "log_variance_axis", "legend", "check_table",
+           "table_of"]
 
 RECORD_FORMAT = "repalign.Record"
 RECORD_VERSION = 1
@@ -51,7 +54,7 @@ def save_figure(ax, table, path) -> list[str]:
     the name are kept (``run_s0.5`` writes ``run_s0.5.png``); missing folders are created. Returns
     the three paths written.
     """
-    import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
+    plt = import_pyplot()
 
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".png", ".pdf", ".csv") else path
@@ -68,9 +71,15 @@ def save_figure(ax, table, path) -> list[str]:
 
 def colours() -> list[str]:
     """The colours of matplotlib's current property cycle (one per measure, variable...)."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = import_pyplot()
 
     return plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+
+
+def legend(ax, **options) -> None:
+    """``ax.legend(frameon=False, ...)`` when something on ``ax`` has a label (matplotlib warns otherwise)."""
+    if options.get("handles") or ax.get_legend_handles_labels()[0]:
+        ax.legend(**{"frameon": False, "fontsize": "x-small", **options})
 
 
 def log_variance_axis(ax, label: str = "variance explained by the PC") -> None:
@@ -84,11 +93,27 @@ def log_variance_axis(ax, label: str = "variance explained by the PC") -> None:
     ax.set_xlabel(label)
 
 
+def check_table(table, needed, producer: str) -> None:
+    """Refuse a table without the columns ``needed`` (made by ``producer``) or without rows: nothing to plot."""
+    missing = [c for c in needed if c not in getattr(table, "columns", ())]
+    if missing:
+        raise ValueError(f"table: expected a {producer} table, missing column(s) {missing}")
+    if len(table) == 0:
+        raise ValueError("table: empty table, nothing to plot")
+
+
+def table_of(value):
+    """The table of a :class:`Result`, or ``value`` itself (a DataFrame given to a deprecated function of 0.1)."""
+    return value.table if isinstance(value, Result) else value
+
+
 def json_safe(value):
     """``value`` with numpy scalars and arrays, tuples, paths and ranges turned into JSON values.
 
-    >>> json_safe({"ks": range(2), "lr": np.float32(0.5), "shape": (2, 3)})
-    {'ks': [0, 1], 'lr': 0.5, 'shape': [2, 3]}
+    Non-finite numbers become None (JSON has no NaN); objects become their text.
+
+    >>> json_safe({"ks": range(2), "lr": np.float32(0.5), "shape": (2, 3), "score": float("nan")})
+    {'ks': [0, 1], 'lr': 0.5, 'shape': [2, 3], 'score': None}
     """
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
@@ -97,10 +122,12 @@ def json_safe(value):
     if isinstance(value, np.ndarray):
         return json_safe(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return json_safe(value.item())
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     return repr(value)  # an object (a measure, a callable): its text, for the record
 
@@ -126,8 +153,13 @@ class Record:
     files: tuple = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "settings", json.loads(json.dumps(json_safe(self.settings))))
-        object.__setattr__(self, "arrays", {str(k): np.asarray(v) for k, v in self.arrays.items()})
+        object.__setattr__(self, "settings", json.loads(json.dumps(json_safe(self.settings), allow_nan=False)))
+        arrays = {str(k): np.asarray(v) for k, v in self.arrays.items()}
+        objects = [k for k, v in arrays.items() if v.dtype.kind not in "biufcUS"]
+        if objects:
+            raise ValueError(f"arrays: {objects} hold Python objects; a record holds numbers and strings only "
+                             f"(never pickle)")
+        object.__setattr__(self, "arrays", arrays)
         object.__setattr__(self, "files", tuple(str(f) for f in self.files))
 
     @property
@@ -138,7 +170,8 @@ class Record:
         return self.tables.get("table", next(iter(self.tables.values())))
 
     def to_dict(self) -> dict:
-        """JSON values: kind, settings, versions, tables as lists of rows; array names and shapes."""
+        """JSON values (missing and non-finite numbers as None): kind, settings, versions, tables as lists of
+        rows; array names and shapes."""
         return {
             "kind": self.kind, "settings": self.settings, "versions": self.versions,
             "tables": {name: json_safe(table.to_dict(orient="records")) for name, table in self.tables.items()},
@@ -164,7 +197,7 @@ class Record:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "wb") as handle:  # a file object: numpy must not append a suffix
-            np.savez(handle, **arrays)
+            np.savez(handle, allow_pickle=False, **arrays)
         os.replace(temporary, path)
         return path
 
@@ -172,7 +205,13 @@ class Record:
     def load(cls, path) -> Record:
         """Read a record written by :meth:`save`."""
         path = Path(path)
-        with np.load(path, allow_pickle=False) as archive:
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            raise ValueError(f"{path}: cannot be read as a repalign record ({type(error).__name__})") from None
+        if not hasattr(archive, "files"):
+            raise ValueError(f"{path}: not a repalign record (an .npy array, not an .npz archive)")
+        with archive:
             if _HEADER not in archive.files:
                 raise ValueError(f"{path}: not a repalign record (no {_HEADER!r} header)")
             header = json.loads(str(archive[_HEADER]))
@@ -191,7 +230,8 @@ class Record:
 class Result:
     """Base class of every analysis result: ``table``, ``plot()``, ``save(path)``, ``record()``.
 
-    A subclass sets ``record_kind`` and provides ``table`` (a field or a property) and :meth:`plot`; for :meth:`record` it
+    A subclass sets ``record_kind`` and provides ``table`` (a field or a property) and :meth:`plot`; for
+    :meth:`record` it
     may override ``_record_settings`` (the arguments that produced it, default empty),
     ``_record_arrays`` (default none) and ``_record_tables`` (default ``{"table": self.table}``).
 
@@ -247,6 +287,18 @@ class Result:
     def __len__(self) -> int:
         _warn_table(self, "len")
         return len(self.table)
+
+    def __iter__(self):
+        _warn_table(self, "iter")
+        return iter(self.table)
+
+    def __contains__(self, key) -> bool:
+        _warn_table(self, "in")
+        return key in self.table
+
+    def __array__(self, dtype=None, copy=None):
+        _warn_table(self, "numpy.asarray")
+        return np.asarray(self.table, dtype=dtype)
 
     def __bool__(self) -> bool:  # a result is a result, even with an empty table
         return True

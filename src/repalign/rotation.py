@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from ._checks import check_bool, check_count, check_real, check_rng, check_seed, progress_bar
+from ._optional import import_pandas, import_pyplot
 from .inputs import as_activity, as_matrix
 from .registry import resolve
-from .results import Result
+from .results import Result, legend
 
 __all__ = [
     "haar_rotation",
@@ -229,7 +230,7 @@ class RotationCurve(Result):
     @property
     def table(self):
         """Tidy table: one row per α with columns ``alpha, score, measure, seed`` (pandas)."""
-        import pandas as pd
+        pd = import_pandas()
 
         return pd.DataFrame({
             "alpha": self.alphas,
@@ -241,7 +242,7 @@ class RotationCurve(Result):
     def plot(self, ax=None):
         """Plot the score against α on ``ax`` (a new figure when ``None``); returns the axes."""
         if ax is None:
-            import matplotlib.pyplot as plt
+            plt = import_pyplot()
 
             _, ax = plt.subplots(figsize=(4, 3))
         ax.plot(self.alphas, self.scores, marker="o")
@@ -388,7 +389,7 @@ class PrivilegedAxesResult(Result):
 
         ``rotation`` is the index of the random rotation (missing for the original basis).
         """
-        import pandas as pd
+        pd = import_pandas()
 
         rows = []
         for k, name in enumerate(self.populations):
@@ -402,7 +403,7 @@ class PrivilegedAxesResult(Result):
 
     def summary(self):
         """One row per population: unit counts, original, rotated mean and std, difference, p-value."""
-        import pandas as pd
+        pd = import_pandas()
 
         return pd.DataFrame({
             "population": list(self.populations),
@@ -418,7 +419,7 @@ class PrivilegedAxesResult(Result):
 
     def plot(self, ax=None):
         """Per population: the rotated values (grey dots, their mean as a bar) and the original basis (red)."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        plt = import_pyplot()
 
         if ax is None:
             _, ax = plt.subplots(figsize=(max(3.0, 1.2 * len(self.populations) + 1.5), 3.4))
@@ -432,7 +433,7 @@ class PrivilegedAxesResult(Result):
                            fontsize="small")
         ax.set_ylabel(self.measure if len(self.measure) <= 30 else self.kind)
         ax.set_title("privileged axes: original basis against random rotations", fontsize="small")
-        ax.legend(frameon=False, fontsize="x-small")
+        legend(ax, frameon=False, fontsize="x-small")
         return ax
 
     def _record_settings(self) -> dict:

@@ -31,7 +31,7 @@ Every function returns a :class:`~repalign.results.Result` (``.table``, ``.plot(
 
 from .._version import deprecated
 from ..registry import short_name
-from ..results import Result, save_figure
+from ..results import save_figure, table_of
 from ._common import trajectory_frame
 from .capture import PAPER_MEASURES, CaptureThresholds, capture_thresholds, pc_capture
 from .decoding import DecodingThresholds, TopKDecoding, decoding_thresholds, topk_decoding
@@ -46,10 +46,6 @@ __all__ = [
 # -- deprecated aliases of repalign 0.1 (removed in 0.3) ------------------------------------------------------
 
 
-def _table(value):
-    return value.table if isinstance(value, Result) else value
-
-
 def label(name: str) -> str:
     """Deprecated: :func:`repalign.registry.short_name`."""
     deprecated("repalign.analyses.label", "repalign.registry.short_name")
@@ -59,7 +55,7 @@ def label(name: str) -> str:
 def plot_pc_capture(table, ax=None):
     """Deprecated: ``capture_thresholds(...).plot()`` / ``pc_capture(...).plot()``."""
     deprecated("repalign.analyses.plot_pc_capture", "the result's .plot()")
-    return CaptureThresholds(_table(table)).plot(ax)
+    return CaptureThresholds(table_of(table)).plot(ax)
 
 
 def plot_capture_curves(result, *, n_pcs=None, measure=None, run=None, ax=None):
@@ -71,29 +67,29 @@ def plot_capture_curves(result, *, n_pcs=None, measure=None, run=None, ax=None):
 def plot_decoding(result, thresholds=None, *, baselines=None, axes=None):
     """Deprecated: ``decoding_thresholds(...).plot(baselines=...)``."""
     deprecated("repalign.analyses.plot_decoding", "decoding_thresholds(...).plot()")
-    thresholds = None if thresholds is None else _table(thresholds)
+    thresholds = None if thresholds is None else table_of(thresholds)
     return DecodingThresholds(thresholds, trajectory_frame(result)).plot(axes, baselines=baselines)
 
 
 def plot_topk_decoding(table, ax=None):
     """Deprecated: ``topk_decoding(...).plot()``."""
     deprecated("repalign.analyses.plot_topk_decoding", "topk_decoding(...).plot()")
-    return TopKDecoding(_table(table)).plot(ax)
+    return TopKDecoding(table_of(table)).plot(ax)
 
 
 def sweep_thresholds(table, *, min_gain: float = 0.05):
     """Deprecated: ``variance_sweep(...).thresholds(min_gain=...).table``."""
     deprecated("repalign.analyses.sweep_thresholds", "variance_sweep(...).thresholds()")
-    return VarianceSweep(_table(table)).thresholds(min_gain=min_gain).table
+    return VarianceSweep(table_of(table)).thresholds(min_gain=min_gain).table
 
 
 def plot_variance_sweep(table, axes=None):
     """Deprecated: ``variance_sweep(...).plot()``."""
     deprecated("repalign.analyses.plot_variance_sweep", "variance_sweep(...).plot()")
-    return VarianceSweep(_table(table)).plot(axes)
+    return VarianceSweep(table_of(table)).plot(axes)
 
 
 def save(ax, table, path) -> list[str]:
     """Deprecated: the result's ``.save(path)`` (or :func:`repalign.results.save_figure`)."""
     deprecated("repalign.analyses.save", "the result's .save(path)")
-    return save_figure(ax, _table(table), path)
+    return save_figure(ax, table_of(table), path)

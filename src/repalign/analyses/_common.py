@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["first_crossing", "trajectory_frame", "pc_columns", "check_columns"]
+__all__ = ["first_crossing", "trajectory_frame", "pc_columns"]
 
 
 def first_crossing(score: np.ndarray, value: np.ndarray, threshold: float) -> tuple[int, float]:
@@ -46,11 +45,3 @@ def pc_columns(frame) -> list[str]:
     if not columns:
         raise ValueError("result: no PC-capture columns (pc1_r2, ...): optimize with a PCCapture tracker")
     return columns
-
-
-def check_columns(table, needed: Sequence[str], producer: str) -> None:
-    missing = [c for c in needed if c not in getattr(table, "columns", ())]
-    if missing:
-        raise ValueError(f"table: expected a {producer} table, missing column(s) {missing}")
-    if len(table) == 0:
-        raise ValueError("table: empty table, nothing to plot")

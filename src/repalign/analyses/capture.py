@@ -16,12 +16,13 @@ import numpy as np
 import torch
 
 from .._checks import check_bool, check_count, check_real
+from .._optional import import_pandas, import_pyplot
 from ..data import gaussian_like
 from ..optimization import optimize
 from ..registry import short_name
-from ..results import Result, colours, log_variance_axis
+from ..results import Result, check_table, colours, legend, log_variance_axis
 from ..trackers import PCCapture
-from ._common import check_columns, first_crossing, pc_columns, trajectory_frame
+from ._common import first_crossing, pc_columns, trajectory_frame
 
 __all__ = ["capture_thresholds", "pc_capture", "CaptureThresholds", "PAPER_MEASURES"]
 
@@ -85,7 +86,8 @@ def _explained_variance(explained_variance, n: int) -> np.ndarray:
     return values[:n]
 
 
-def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05, by: Sequence[str] = ()) -> CaptureThresholds:
+def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
+                       by: Sequence[str] = ()) -> CaptureThresholds:
     r"""Score at which each reference PC is captured (the seed paper's "score to reach the PC threshold").
 
     For each run and each tracked PC i, with :math:`R^2_i(t)` recorded at the steps of the
@@ -102,7 +104,7 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05, by
     its score is NaN.
 
     Args:
-        result: an :class:`~repalign.optimize.OptimizationResult` (or its trajectory table)
+        result: an :class:`~repalign.optimization.OptimizationResult` (or its trajectory table)
             recorded with a :class:`~repalign.trackers.PCCapture` tracker.
         explained_variance: the PCCapture tracker, or the explained-variance ratio of each
             tracked PC (at least as many values as ``pc*_r2`` columns).
@@ -128,7 +130,7 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05, by
         >>> bool(table.score.iloc[0] < result.final_score[0])
         True
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     frame = trajectory_frame(result)
     columns = pc_columns(frame)
@@ -205,7 +207,7 @@ def pc_capture(
         ``reference`` (``"data"`` or ``"matched Gaussian"``) and ``measure`` holding the canonical
         names; its ``trajectory`` has the same ``reference`` column.
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     check_bool(matched_gaussian, "matched_gaussian")
     targets = {"data": reference}
@@ -232,8 +234,8 @@ def pc_capture(
 
 def _plot_pc_capture(table, ax=None):
     """Fig. 5b–e from a capture table (a :class:`CaptureThresholds` draws it with ``plot()``)."""
-    check_columns(table, ("measure", "explained_variance", "score"), "pc_capture")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    check_table(table, ("measure", "explained_variance", "score"), "pc_capture")
+    plt = import_pyplot()
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4.8, 3.8))
@@ -258,7 +260,7 @@ def _plot_pc_capture(table, ax=None):
     log_variance_axis(ax)
     ax.set_ylabel("score to reach the PC threshold")
     ax.set_title("when is each PC captured?", fontsize="small")
-    ax.legend(frameon=False, fontsize="x-small")
+    legend(ax, frameon=False, fontsize="x-small")
     return ax
 
 
@@ -268,7 +270,7 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
     columns = pc_columns(frame)
     if n_pcs is not None:
         columns = columns[:check_count(n_pcs, "n_pcs", 1)]
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = import_pyplot()
 
     if measure is not None and "measure" in frame.columns:
         wanted = measure
@@ -289,5 +291,5 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
     ax.set_xlabel(f"{name} score")
     ax.set_ylabel("R² of the reference PC")
     ax.set_title(f"{name}, run {run}", fontsize="small")
-    ax.legend(frameon=False, fontsize="x-small")
+    legend(ax, frameon=False, fontsize="x-small")
     return ax

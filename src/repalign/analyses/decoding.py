@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._checks import check_count, check_real
+from .._checks import SettingsError, check_count, check_real
+from .._linalg import principal_components
+from .._optional import import_pandas, import_pyplot
 from ..inputs import as_data
 from ..registry import short_name
-from ..results import Result, colours
-from ._common import check_columns, first_crossing, trajectory_frame
+from ..results import Result, check_table, colours, legend
+from ._common import first_crossing, trajectory_frame
 
 __all__ = ["decoding_thresholds", "DecodingThresholds", "topk_decoding", "TopKDecoding"]
 
@@ -39,16 +41,17 @@ class DecodingThresholds(Result):
     trajectory: object = field(default=None, repr=False)
     options: dict = field(default_factory=dict)
 
-    def plot(self, axes=None, *, baselines: Mapping[str, float] | None = None):
+    def plot(self, ax=None, *, baselines: Mapping[str, float] | None = None):
         """Fig. 3a,b: decoding accuracy of each task variable against the score, one panel per measure.
 
         Each variable's accuracy (first run of the measure) is a solid line, its reference accuracy
         a dashed horizontal line of the same colour and the score at which it reaches its target a
         dotted vertical line. ``baselines`` (``{measure: score}``, e.g. the condition-average
         baseline of :mod:`repalign.baselines`) are drawn as grey dash-dotted vertical lines, as in
-        the paper. ``axes``: a sequence of axes, one per measure (a new figure when None); returns
-        the first.
+        the paper. ``ax``: an axes for one measure, or a sequence of axes, one per measure (a new
+        figure when None); returns the first.
         """
+        axes = None if ax is None else (list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax])
         return _plot_decoding(self.trajectory, self.table, baselines=baselines, axes=axes)
 
     def save(self, path, *, baselines: Mapping[str, float] | None = None) -> list[str]:
@@ -120,7 +123,7 @@ def decoding_thresholds(result, reference_accuracy, chance, *, fraction: float =
         ``target``, ``step`` (−1 if never reached), ``score`` (NaN if never reached),
         ``final_score``, ``final_accuracy``; ``plot()`` draws Fig. 3a,b.
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     frame = trajectory_frame(result)
     columns = [c for c in frame.columns if c.startswith("decode_")]
@@ -151,7 +154,7 @@ def _plot_decoding(result, thresholds=None, *, baselines: Mapping[str, float] | 
     columns = [c for c in frame.columns if c.startswith("decode_")]
     if not columns:
         raise ValueError("result: no decoding columns (decode_<variable>): optimize with a Decoding tracker")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = import_pyplot()
 
     measures = list(dict.fromkeys(frame["measure"])) if "measure" in frame.columns else [""]
     if axes is None:
@@ -182,7 +185,7 @@ def _plot_decoding(result, thresholds=None, *, baselines: Mapping[str, float] | 
         ax.set_xlabel(f"{short_name(name)} score" if name else "score")
         ax.set_title(short_name(name) if name else "", fontsize="small")
     axes[0].set_ylabel("decoding accuracy")
-    axes[0].legend(frameon=False, fontsize="x-small")
+    legend(axes[0], frameon=False, fontsize="x-small")
     return axes[0]
 
 
@@ -205,22 +208,20 @@ def topk_decoding(reference, decoding, ks=None) -> TopKDecoding:
         ``cumulative_variance`` (explained by the top k PCs), ``variable``, ``accuracy``,
         ``reference_accuracy`` (all units), ``chance``; ``plot()`` draws Fig. 3c,d.
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     data, _ = as_data(reference, "reference")
     if data.n_conditions is None:
         raise ValueError("reference: top-k decoding needs (time, condition, unit) activity")
     values = data.values.detach().to(torch.float64).cpu().numpy().reshape(data.n_time, data.n_conditions, -1)
-    flat = values.reshape(-1, values.shape[-1])
-    flat = flat - flat.mean(axis=0)
-    _, s, vt = np.linalg.svd(flat, full_matrices=False)
-    rank = int(np.sum(s > s[0] * max(flat.shape) * np.finfo(float).eps))
+    pcs = principal_components(values.reshape(-1, values.shape[-1]))
+    flat, s, vt, rank = values.reshape(-1, values.shape[-1]) - pcs.mean, pcs.s, pcs.vt, pcs.rank
     if ks is None:
         ks = sorted({k for k in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000) if k <= rank} | {rank})
     ks = [check_count(k, "ks", 1) for k in ks]
     too_large = [k for k in ks if k > rank]
     if too_large:
-        raise ValueError(f"ks: {too_large} exceed the reference's rank ({rank})")
+        raise SettingsError("ks", f"{too_large} exceed the reference's rank ({rank})")
     variance = np.cumsum(s**2) / np.sum(s**2)
     reference_accuracy = decoding.reference_accuracy(values)
     chance = decoding.chance_accuracy()
@@ -237,8 +238,8 @@ def topk_decoding(reference, decoding, ks=None) -> TopKDecoding:
 
 
 def _plot_topk_decoding(table, ax=None):
-    check_columns(table, ("k", "variable", "accuracy", "reference_accuracy", "chance"), "topk_decoding")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    check_table(table, ("k", "variable", "accuracy", "reference_accuracy", "chance"), "topk_decoding")
+    plt = import_pyplot()
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 3.4))
@@ -253,5 +254,5 @@ def _plot_topk_decoding(table, ax=None):
     ax.set_xlabel("number of top PCs kept (k)")
     ax.set_ylabel("decoding accuracy")
     ax.set_title("decoding from the top-k PCs of the reference", fontsize="small")
-    ax.legend(frameon=False, fontsize="x-small")
+    legend(ax, frameon=False, fontsize="x-small")
     return ax

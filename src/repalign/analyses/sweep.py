@@ -13,12 +13,12 @@ import numpy as np
 import torch
 
 from .._checks import check_items, check_real
+from .._optional import import_pandas, import_pyplot
 from ..data import two_pc
 from ..optimization import optimize
 from ..registry import short_name
-from ..results import Result
+from ..results import Result, check_table, legend
 from ..trackers import PCCapture
-from ._common import check_columns
 from .capture import CaptureThresholds, capture_thresholds
 
 __all__ = ["variance_sweep", "VarianceSweep"]
@@ -47,13 +47,14 @@ class VarianceSweep(Result):
         """
         return _sweep_thresholds(self.table, min_gain)
 
-    def plot(self, axes=None):
+    def plot(self, ax=None):
         """Fig. 4e: R² of PC 2 against the score, one panel per measure, one curve per variance ratio.
 
         Curves are coloured by the ratio λ₂/λ₁ (light: 1, equal variances; dark: most asymmetric);
-        the first run of each (ratio, measure) is drawn. ``axes``: one per measure (a new figure
-        when None); returns the first.
+        the first run of each (ratio, measure) is drawn. ``ax``: an axes for one measure, or a
+        sequence of axes, one per measure (a new figure when None); returns the first.
         """
+        axes = None if ax is None else (list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax])
         return _plot_variance_sweep(self.table, axes)
 
     def _record_settings(self) -> dict:
@@ -86,7 +87,7 @@ def variance_sweep(
         ``run``, ``seed``, ``step``, ``score``, ``pc1_r2``, ``pc2_r2``), ``thresholds()`` the score at
         which each PC is captured and ``plot()`` draws Fig. 4e.
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     ratios = [check_real(r, "ratios", low=0.0, high=1.0, inclusive=(False, True))
               for r in check_items((ratios,) if isinstance(ratios, (int, float)) else ratios, "ratios",
@@ -108,9 +109,9 @@ def variance_sweep(
 
 
 def _sweep_thresholds(table, min_gain: float) -> CaptureThresholds:
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
-    check_columns(table, ("ratio", "run", "step", "score", "pc1_r2", "pc2_r2"), "variance_sweep")
+    check_table(table, ("ratio", "run", "step", "score", "pc1_r2", "pc2_r2"), "variance_sweep")
     tables = []
     for ratio, rows in table.groupby("ratio", sort=False):
         variance = np.array([1.0, ratio]) / (1.0 + ratio)
@@ -121,8 +122,8 @@ def _sweep_thresholds(table, min_gain: float) -> CaptureThresholds:
 
 
 def _plot_variance_sweep(table, axes=None):
-    check_columns(table, ("ratio", "measure", "run", "step", "score", "pc2_r2"), "variance_sweep")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    check_table(table, ("ratio", "measure", "run", "step", "score", "pc2_r2"), "variance_sweep")
+    plt = import_pyplot()
     from matplotlib.colors import LogNorm  # noqa: PLC0415
 
     measures = list(dict.fromkeys(table["measure"]))
@@ -145,5 +146,5 @@ def _plot_variance_sweep(table, axes=None):
         ax.set_xlabel(f"{short_name(name)} score")
         ax.set_title(short_name(name), fontsize="small")
     axes[0].set_ylabel("R² of PC 2")
-    axes[0].legend(frameon=False, fontsize="x-small")
+    legend(axes[0], frameon=False, fontsize="x-small")
     return axes[0]

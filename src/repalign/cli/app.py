@@ -14,7 +14,8 @@ from pathlib import Path
 import typer
 
 from .. import experiments
-from ..registry import measure as registry_measure, short_name
+from ..registry import measure as registry_measure
+from ..registry import short_name
 from .output import catalogue_markdown, compact, measure_rows, print_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -67,6 +68,9 @@ def measures_command(
 ):
     """List the catalogue: canonical names, aliases, kind, range and invariances."""
     if markdown:
+        if as_json or pattern is not None:
+            raise experiments.SettingsError("markdown", "prints the whole catalogue page; give it without a "
+                                                        "pattern or --json")
         print(catalogue_markdown(), end="")
         return
     rows = measure_rows(pattern)
@@ -98,8 +102,9 @@ def compare_command(
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
-        print_table([{**r, "value": f"{r['value']:.6f}" if r["error"] is None else f"error: {r['error']}"}
-                     for r in rows], ["measure", "name", "kind", "value"])
+        print_table([{**r, "value": f"error: {r['error']}" if r["error"] is not None
+                      else "nan" if r["value"] is None else f"{r['value']:.6f}"} for r in rows],
+                    ["measure", "name", "kind", "value"])
     if any(r["error"] is not None for r in rows):
         raise typer.Exit(code=1)
 
@@ -129,7 +134,7 @@ def match_command(
     result = {"soft_matching_score": summary["soft_matching_score"]}
     if lcurve:
         result["lcurve"] = {"elbow_mass": summary["mass"], "unmatched_mass": 1 - summary["mass"],
-                            "files": [f for f in record.files if Path(f).stem == Path(plot).name]}
+                            "files": list(record.files)}
     units = record.tables.get("units")
     if units is not None:
         result.update({k: summary[k] for k in ("mass", "partial_score", "partial_normalized_score")})

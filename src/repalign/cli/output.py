@@ -85,7 +85,8 @@ def catalogue_markdown() -> str:
             lines += ["Parameters:", ""]
             lines += [f"- `{p.name}` ({_parameter_values(p)}): {p.doc}" for p in family.parameters]
             if family.supports_cv:
-                lines.append("- `cv` (an integer >= 2, default none): K-fold cross-validation, `-cv=Kfolds` in the name")
+                lines.append("- `cv` (an integer >= 2, default none): K-fold cross-validation, `-cv=Kfolds` in the "
+                             "name")
             lines.append("")
         for name in names:
             row = rows[name]

@@ -2,7 +2,8 @@
 
 - :class:`Dataset` — activity ``(time, condition, unit)`` or ``(sample, unit)`` with its task
   variables, unit metadata, time step and provenance; ``.save`` to ``.npz`` or ``.nc``.
-- :func:`read` — the one file reader: ``PATH[:NAME]`` for ``.npy``, ``.npz``, ``.csv`` and ``.nc``.
+- :func:`read` — the one file reader: ``PATH[:NAME]`` for ``.npy``, ``.npz``, ``.csv`` and ``.nc``
+  (:func:`read_array`: the array as stored, unchecked).
 - Synthetic datasets (:mod:`repalign.data.synthetic`): :func:`mante_like`, :func:`gaussian_like`,
   :func:`two_pc`, :func:`ultrametric`, :func:`sparse_factor_population`.
 - Recordings (:mod:`repalign.data.recordings`): :func:`load_m1`.
@@ -18,15 +19,22 @@ Example:
 """
 
 from .dataset import Dataset
-from .files import DataFileError, MissingFileError, read, split_source
+from .files import DataFileError, MissingFileError, read, read_array, split_source
 from .recordings import load_m1
 from .synthetic import (
-    COLOUR_COHERENCES, MOTION_COHERENCES, SparseFactorPopulation, gaussian_like, mante_like, sparse_factor_population,
-    two_pc, ultrametric,
+    COLOUR_COHERENCES,
+    MOTION_COHERENCES,
+    SparseFactorPopulation,
+    gaussian_like,
+    mante_like,
+    sparse_factor_population,
+    two_pc,
+    ultrametric,
 )
 
 __all__ = [
-    "Dataset", "read", "split_source", "DataFileError", "MissingFileError", "load_m1", "mante_like", "gaussian_like",
+    "Dataset", "read", "read_array", "split_source", "DataFileError", "MissingFileError", "load_m1", "mante_like",
+    "gaussian_like",
     "two_pc", "ultrametric", "sparse_factor_population", "SparseFactorPopulation", "MOTION_COHERENCES",
     "COLOUR_COHERENCES",
 ]

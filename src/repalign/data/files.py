@@ -12,10 +12,13 @@ inside a file, ``PATH[:NAME]``:
 - ``session.nc`` — a saved dataset or a netCDF file of data variables, ``session.nc:rates`` picks
   one; its dimensions must be named ``time, condition, unit`` or ``sample, unit``.
 
-Nothing is ever unpickled. A missing file raises :class:`MissingFileError` (a
-``FileNotFoundError``); a file that cannot be read (unsupported type, corrupt, pickled, an unknown
-array name, activity that fails the checks of :class:`Dataset`) raises :class:`DataFileError` (a
-``ValueError``). Both messages start with the file and say what to do, in one line.
+:func:`read` returns a checked :class:`Dataset`; :func:`read_array` the array as stored (a netCDF
+variable as an ``xarray.DataArray`` with its dimensions), for the few callers that need the raw
+array (it is what :func:`read` reads). Nothing is ever unpickled. A missing file raises
+:class:`MissingFileError` (a ``FileNotFoundError``); a file that cannot be read (unsupported type,
+corrupt, pickled, an unknown array name, activity that fails the checks of :class:`Dataset`)
+raises :class:`DataFileError` (a ``ValueError``). Both messages start with the file and say what
+to do, in one line.
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import (
-    FORMAT, FORMAT_VERSION, LAYOUTS, NPZ_HEADER, Dataset, pandas_module, table_from_columns, xarray_module,
+    FORMAT,
+    FORMAT_VERSION,
+    LAYOUTS,
+    NPZ_HEADER,
+    Dataset,
+    pandas_module,
+    table_from_columns,
+    xarray_module,
 )
 
-__all__ = ["read", "split_source", "DataFileError", "MissingFileError", "SUFFIXES"]
+__all__ = ["read", "read_array", "split_source", "DataFileError", "MissingFileError", "SUFFIXES"]
 
 SUFFIXES = (".npy", ".npz", ".csv", ".nc")
 _NAMED = re.compile(r"^(.*?\.(?:npz|nc|npy|csv)):(.*)$", re.IGNORECASE)
@@ -62,6 +72,8 @@ def split_source(source: str | os.PathLike) -> tuple[Path, str | None]:
     text = os.fspath(source)
     if not isinstance(text, str):
         raise DataFileError(f"source: expected a path, got {type(source).__name__}")
+    if not text.strip():
+        raise DataFileError("source: empty path")
     match = _NAMED.match(text)
     if match is None or Path(text).exists():
         return Path(text), None
@@ -105,10 +117,47 @@ def read(
         >>> read(path)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        repalign.data.files.DataFileError: ...plain.npz: holds several arrays ['rates', 'coherence'] and none is named 'activity'; name one: ...plain.npz:rates
+        repalign.data.files.DataFileError: ...plain.npz: holds several arrays ['rates', 'coherence'] and none is ...
         >>> read(ds.save(os.path.join(folder, "saved.npz"))).equals(ds)
         True
     """
+    path, name, suffix = _located(source, name)
+    shown = f"{path}:{name}" if name is not None else str(path)
+    try:
+        if suffix in (".npy", ".csv"):
+            _refuse(conditions or units, "conditions and units name arrays of a plain .npz file", path)
+            return Dataset(_read_raw(path, name, suffix, shown), dt=dt, provenance={"source": str(path)})
+        if suffix == ".npz":
+            return _read_npz(path, name, conditions, units, dt, shown)
+        _refuse(conditions or units, "conditions and units name arrays of a plain .npz file; in a .nc file "
+                                     "give them as coordinates on the condition (or sample) and unit dimensions", path)
+        return _read_nc(path, name, dt, shown)
+    except DataFileError:
+        raise
+    except ValueError as error:  # the checks of Dataset on what was read: one sentence, prefixed with the file
+        raise DataFileError(f"{shown}: {error}") from None
+
+
+def read_array(source: str | os.PathLike, *, name: str | None = None):
+    """The array of ``PATH[:NAME]`` as stored: numpy for ``.npy``/``.npz``/``.csv``, an ``xarray.DataArray``
+    (with its dimensions and coordinates) for ``.nc``. Its values are not checked (:func:`read` checks them).
+
+    The same grammar, the same choice of array (the named one, else the one called ``activity``,
+    else the only one) and the same errors as :func:`read`; nothing is unpickled.
+
+    Example:
+        >>> import numpy as np, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "labels.npz")
+        >>> np.savez(path, context=np.array([1, -1, 1]), rates=np.ones((3, 2)))
+        >>> read_array(path + ":context")
+        array([ 1, -1,  1])
+    """
+    path, name, suffix = _located(source, name)
+    return _read_raw(path, name, suffix, f"{path}:{name}" if name is not None else str(path))
+
+
+def _located(source, name) -> tuple[Path, str | None, str]:
+    """The path, the array name and the suffix of ``source``; the errors of a file that is not there or not ours."""
     if name is None:
         path, name = split_source(source)
     else:
@@ -123,23 +172,22 @@ def read(
                             f"{', '.join(SUFFIXES)}")
     if name == "":
         raise DataFileError(f"{path}: empty array name after ':'")
-    shown = f"{path}:{name}" if name is not None else str(path)
-    try:
-        if suffix in (".npy", ".csv"):
-            _refuse(name, f"a {suffix} file holds one array; drop ':{name}'", path)
-            _refuse(conditions or units, "conditions and units name arrays of a plain .npz file", path)
-            with _reading(shown, suffix):
-                activity = _read_single(path, suffix)
-            return Dataset(activity, dt=dt, provenance={"source": str(path)})
-        if suffix == ".npz":
-            return _read_npz(path, name, conditions, units, dt, shown)
-        _refuse(conditions or units, "conditions and units name arrays of a plain .npz file; in a .nc file "
-                                     "give them as coordinates on the condition (or sample) and unit dimensions", path)
-        return _read_nc(path, name, dt, shown)
-    except DataFileError:
-        raise
-    except ValueError as error:  # the checks of Dataset on what was read: one sentence, prefixed with the file
-        raise DataFileError(f"{shown}: {error}") from None
+    return path, name, suffix
+
+
+def _read_raw(path: Path, name, suffix: str, shown: str):
+    if suffix in (".npy", ".csv"):
+        _refuse(name, f"a {suffix} file holds one array; drop ':{name}'", path)
+        with _reading(shown, suffix):
+            return _read_single(path, suffix)
+    if suffix == ".npz":
+        with _reading(shown, suffix), np.load(path, allow_pickle=False) as archive:
+            available = list(archive.files)
+            return archive[_choose(available, name, path, "array")]
+    xr = xarray_module()
+    with _reading(shown, suffix), xr.open_dataset(path) as opened:
+        opened = opened.load()
+    return opened[_choose([str(v) for v in opened.data_vars], name, path, "variable")]
 
 
 def _refuse(given, why: str, path: Path) -> None:
@@ -160,8 +208,10 @@ def _reading(shown: str, suffix: str):
             raise DataFileError(f"{shown}: holds Python objects (pickled data), which repalign never loads; save "
                                 f"plain numeric arrays (numpy.save or numpy.savez of number arrays, or "
                                 f"Dataset.save)") from None
-        first = text.splitlines()[0] if text else type(error).__name__
-        raise DataFileError(f"{shown}: cannot be read as a {suffix} file ({first}); is it truncated or of "
+        reason = " ".join(text.split()) or type(error).__name__  # one line, however many the reader wrote
+        if len(reason) > 160:
+            reason = reason[:157] + "..."
+        raise DataFileError(f"{shown}: cannot be read as a {suffix} file ({reason}); is it truncated or of "
                             f"another format?") from None
 
 
@@ -178,6 +228,8 @@ def _read_single(path: Path, suffix: str) -> np.ndarray:
             pass
         try:  # a header line
             return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+        except UserWarning:
+            raise DataFileError(f"{path}: has a header line but no rows of numbers") from None
         except ValueError as error:
             raise DataFileError(f"{path}: is not a comma-separated table of numbers (samples as rows, units as "
                                 f"columns, at most one header line): {error}") from None

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .._checks import check_bool, check_count, check_real, check_seed
+from .._linalg import principal_components
 from .._version import __version__
 from ..inputs import as_activity
 from .dataset import Dataset, pandas_module
@@ -221,10 +222,6 @@ def mante_like(
     return Dataset(activity.reshape(n_time, n_conditions, n_units), conditions, units, 0.75 / n_time, provenance)
 
 
-def _pc_singular_values(matrix: np.ndarray) -> np.ndarray:
-    return np.linalg.svd(matrix - matrix.mean(axis=0), compute_uv=False)
-
-
 def gaussian_like(reference, seed: int = 0, *, exact: bool = True) -> Dataset:
     r"""Random Gaussian data with the PC variances of ``reference``: the seed paper's "matched Gaussian".
 
@@ -271,7 +268,9 @@ def gaussian_like(reference, seed: int = 0, *, exact: bool = True) -> Dataset:
     matrix = activity.reshape(-1, activity.shape[-1])
     n, p = matrix.shape
     rank = min(n - 1, p)
-    singular = _pc_singular_values(matrix)[:rank]
+    singular = np.zeros(rank)
+    found = principal_components(matrix).s[:rank]
+    singular[:len(found)] = found  # PCs beyond the numerical rank have no variance
     rng_samples, rng_units = _streams(seed, 2)
     basis_units = _haar_columns(rng_units, (p, rank))
     if exact:
@@ -351,8 +350,7 @@ def two_pc(variance_ratio: float | None = None, seed: int | None = None) -> Data
     curves = [_FIG4A_TRAJECTORY * [1.0, scale] for scale in _FIG4A_STRENGTH_SCALES]
     activity = np.stack(curves + [-curve for curve in curves], axis=1)  # (time, condition, unit)
     flat = activity.reshape(-1, 2)
-    mean = flat.mean(axis=0)
-    _, singular, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    mean, _, singular, vt, _ = principal_components(flat)
     natural = float((singular[1] / singular[0]) ** 2)
     ratio = natural if variance_ratio is None else variance_ratio
     stretch = vt.T @ np.diag([1.0, math.sqrt(ratio / natural)]) @ vt

@@ -9,11 +9,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_choice
-from .._optional import require
-from ..results import Result, colours
+from .._optional import import_pandas, import_pyplot, require
+from ..results import Result, colours, legend
 from ._common import (
-    CONSTRAINTS, DEFAULT_MAX_ITER, MODELS, THETA_TARGETS, check_alpha, check_alphas, check_choices, check_l1_ratio,
-    check_max_iter, check_model, list_columns, matrices, sklearn_linear_model,
+    CONSTRAINTS,
+    DEFAULT_MAX_ITER,
+    MODELS,
+    THETA_TARGETS,
+    check_alpha,
+    check_alphas,
+    check_choices,
+    check_l1_ratio,
+    check_max_iter,
+    check_model,
+    list_columns,
+    matrices,
+    sklearn_linear_model,
 )
 from .models import fit_weights, tuning_reorientation
 from .splits import split_samples
@@ -104,14 +115,14 @@ class EncodingResult(Result):
     @property
     def table(self):
         """One row per target: ``target``, ``r`` (held-out Pearson r), ``theta`` (Θ), ``n_features_used``."""
-        import pandas as pd  # noqa: PLC0415
+        pd = import_pandas()
 
         return pd.DataFrame({"target": np.arange(len(self.r_per_target)), "r": self.r_per_target,
                              "theta": self.theta_per_target, "n_features_used": self.n_features_used})
 
     def plot(self, ax=None):
         """Held-out predictivity r against tuning reorientation Θ, one point per target."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        plt = import_pyplot()
 
         if ax is None:
             _, ax = plt.subplots(figsize=(4, 3.4))
@@ -387,7 +398,8 @@ def compare(
         >>> aligned = rng.normal(size=(60, 4))
         >>> targets = aligned[:, :1] + 0.2 * rng.normal(size=(60, 1))
         >>> mixed = aligned @ np.linalg.qr(rng.normal(size=(4, 4)))[0]  # same information, rotated
-        >>> table = compare(aligned, mixed, targets, names=("aligned", "mixed"), models=("ols", "lasso"), alpha=0.05).table
+        >>> result = compare(aligned, mixed, targets, names=("aligned", "mixed"), models=("ols", "lasso"), alpha=0.05)
+        >>> table = result.table
         >>> table.shape, list(table.columns)
         ((8, 7), ['features', 'model', 'constraint', 'alpha', 'r', 'theta', 'n_features_used'])
         >>> ols = table[(table.model == "ols") & (table.constraint == "unconstrained")].set_index("features")
@@ -442,7 +454,8 @@ def compare(
                         "n_features_used": float(result.n_features_used.mean()),
                     }
                 )
-    table = pandas.DataFrame(rows, columns=["features", "model", "constraint", "alpha", "r", "theta", "n_features_used"])
+    table = pandas.DataFrame(rows, columns=["features", "model", "constraint", "alpha", "r", "theta",
+                                            "n_features_used"])
     settings = {"names": list(names), "models": list(models), "constraints": list(constraints), "alpha": alpha,
                 "alphas": None if alphas is None else list(alphas), "l1_ratio": l1_ratio, "validation": validation,
                 "test": test, "seed": seed, "theta_target": theta_target, "max_iter": max_iter}
@@ -469,7 +482,7 @@ class EncodingComparison(Result):
         The 003 reading: similar r with different Θ means the two feature sets reach the targets with
         different amounts of tuning reorientation.
         """
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        plt = import_pyplot()
 
         if ax is None:
             _, ax = plt.subplots(figsize=(4.6, 3.6))
@@ -487,7 +500,7 @@ class EncodingComparison(Result):
         ax.set_xlabel("tuning reorientation Θ")
         ax.set_ylabel("held-out r")
         ax.set_title("encoding models: predictivity against reorientation", fontsize="small")
-        ax.legend(frameon=False, fontsize="x-small")
+        legend(ax, frameon=False, fontsize="x-small")
         return ax
 
     def _record_settings(self) -> dict:

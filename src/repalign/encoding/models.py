@@ -7,8 +7,15 @@ import warnings
 import numpy as np
 
 from ._common import (
-    DEFAULT_MAX_ITER, RIDGE_LBFGS_TOL, check_alpha, check_l1_ratio, check_max_iter, check_model, list_columns,
-    matrices, sklearn_linear_model,
+    DEFAULT_MAX_ITER,
+    RIDGE_LBFGS_TOL,
+    check_alpha,
+    check_l1_ratio,
+    check_max_iter,
+    check_model,
+    list_columns,
+    matrices,
+    sklearn_linear_model,
 )
 
 __all__ = ["tuning_reorientation", "fit_weights"]

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
 
@@ -56,6 +57,10 @@ def run(name: str, settings, out=None) -> Record:
     """Run experiment ``name`` with ``settings`` (its ``Settings`` or a mapping of its fields); see the modules."""
     module = _module(name)
     if isinstance(settings, Mapping):
+        fields = {f.name for f in dataclasses.fields(module.Settings) if f.init}
+        unknown = sorted(set(settings) - fields)
+        if unknown:
+            raise SettingsError("settings", f"{name} has no setting(s) {unknown}; its settings are {sorted(fields)}")
         settings = module.Settings(**settings)
     elif not isinstance(settings, module.Settings):
         raise SettingsError("settings", f"expected {name}'s Settings or a mapping of its fields, got "

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import SettingsError
+from .._optional import import_pyplot
 from ..data import Dataset, read
 from ..registry import measure
 from ..results import Result, json_safe
+from ..trackers import DEFAULT_FOLDS, Decoding
 
 __all__ = ["ExperimentSettings", "Output", "check_data", "check_measures", "per_measure", "dataset_summary",
-           "decodable_variables", "check_decodable", "FOLDS"]
-
-FOLDS = 5  # decoding's cross-validation folds across conditions (the tracker's default)
+           "decodable_variables", "decoding_tracker"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,14 +63,15 @@ def check_measures(value, name: str = "measures", *, at_least: int = 1) -> tuple
     if not isinstance(names, Sequence) or len(names) < at_least or not all(isinstance(n, str) for n in names):
         raise SettingsError(name, f"expected at least {at_least} measure name(s), got {value!r}")
     names = tuple(names)
+    canonical = []
     for n in names:
         try:
-            measure(n)
+            canonical.append(measure(n).name)
         except ValueError as error:
             raise SettingsError(name, str(error)) from None
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = sorted({n for n, c in zip(names, canonical) if canonical.count(c) > 1})
     if twice:
-        raise SettingsError(name, f"each measure may appear once, got {twice} more than once")
+        raise SettingsError(name, f"each measure may appear once; {twice} name the same measure")
     return names
 
 
@@ -88,71 +89,78 @@ def per_measure(value, name: str, measures: Sequence[str], check) -> dict[str, o
 
 
 class Output:
-    """An experiment's output folder (or none): files written there are listed in ``files``."""
+    """An experiment's output folder (or none): files written there are listed in ``files``.
+
+    The folder is made when the first file is written (a run that fails early leaves nothing behind);
+    a path that is a file, or a folder that cannot be made, is a :class:`~repalign._checks.SettingsError`
+    naming ``out``.
+    """
 
     def __init__(self, folder: str | os.PathLike | None):
         self.folder = None if folder is None else Path(folder)
         self.files: list[str] = []
-        if self.folder is not None:
+        if self.folder is not None and self.folder.exists() and not self.folder.is_dir():
+            raise SettingsError("out", f"{self.folder} is a file, not a folder")
+
+    def _path(self, name: str) -> Path:
+        try:
             self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SettingsError("out", f"cannot make the folder {self.folder} ({error.strerror or error})") from None
+        return self.folder / name
 
     def save(self, result: Result, name: str, **options) -> None:
         """``result.save(folder / name)``: its figure (PNG, PDF) and its table (CSV)."""
         if self.folder is not None:
-            self.files += result.save(self.folder / name, **options)
+            self.files += result.save(self._path(name), **options)
 
     def figure(self, ax, table, name: str) -> None:
         """An already drawn figure and the table behind it."""
         from ..results import save_figure  # noqa: PLC0415
 
         if self.folder is not None:
-            self.files += save_figure(ax, table, self.folder / name)
+            self.files += save_figure(ax, table, self._path(name))
         else:
-            import matplotlib.pyplot as plt  # noqa: PLC0415
+            plt = import_pyplot()
 
             plt.close(ax.figure)
 
     def table(self, table, name: str) -> None:
         """``folder / name.csv``."""
         if self.folder is not None:
-            path = self.folder / f"{name}.csv"
+            path = self._path(f"{name}.csv")
             table.to_csv(path, index=False)
             self.files.append(str(path))
 
     def array(self, values: np.ndarray, name: str) -> None:
         """``folder / name.npy``."""
         if self.folder is not None:
-            path = self.folder / f"{name}.npy"
+            path = self._path(f"{name}.npy")
             np.save(path, values)
             self.files.append(str(path))
 
     def text(self, text: str, name: str) -> None:
         """A text file ``folder / name``."""
         if self.folder is not None:
-            path = self.folder / name
+            path = self._path(name)
             path.write_text(text)
             self.files.append(str(path))
 
 
 def decodable_variables(dataset) -> tuple[str, ...]:
-    """Columns of the conditions table with at least 2 values and 5 conditions per value (5 folds)."""
+    """Columns of the conditions table with at least 2 values, each on as many conditions as decoding has folds."""
     table = dataset.conditions
     if dataset.n_conditions is None or table is None:
         return ()
-    return tuple(c for c in table.columns if table[c].nunique() >= 2 and table[c].value_counts().min() >= FOLDS)
+    return tuple(c for c in table.columns
+                 if table[c].nunique() >= 2 and table[c].value_counts().min() >= DEFAULT_FOLDS)
 
 
-def check_decodable(dataset, variables) -> None:
-    """Name the setting when a requested variable cannot be decoded (before any optimization runs)."""
+def decoding_tracker(dataset, variables, seed: int):
+    """The :class:`~repalign.trackers.Decoding` tracker of ``variables``; its argument errors name ``decode``."""
     if dataset.n_conditions is None or dataset.conditions is None:
         raise SettingsError("decode", "decoding needs a (time, condition, unit) dataset with a conditions table")
-    table = dataset.conditions
-    missing = [v for v in variables if v not in table.columns]
-    if missing:
-        raise SettingsError("decode", f"{missing} not in the conditions table (columns: {list(table.columns)})")
-    for v in variables:
-        counts = table[v].value_counts()
-        if len(counts) < 2 or counts.min() < FOLDS:
-            raise SettingsError("decode", f"{v!r} needs at least 2 values, each on at least {FOLDS} conditions "
-                                          f"({FOLDS}-fold cross-validation across conditions); it has "
-                                          f"{dict(counts.items())}")
+    try:
+        return Decoding(dataset, variables=variables, seed=seed)
+    except SettingsError as error:  # variables not in the table, a single value, too few conditions per fold...
+        raise SettingsError("decode", error.problem) from None

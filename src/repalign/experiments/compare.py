@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from .._optional import import_pandas
 from ..registry import measure
 from ..results import Record
 from ._base import ExperimentSettings, Output, check_data, check_measures
@@ -43,7 +44,7 @@ def run(settings: Settings, out=None) -> Record:
         >>> record.table[["measure", "value"]].round(6).values.tolist()
         [['cka', 1.0], ['linreg', 1.0]]
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     output = Output(out)
     x, y = settings.dataset("x"), settings.dataset("y")

@@ -7,7 +7,8 @@ stop at the same score share one batched loop) while two trackers watch what the
 the R² of each of the reference's top principal components (:class:`~repalign.trackers.PCCapture`)
 and the cross-validated decoding of the four task variables (:class:`~repalign.trackers.Decoding`).
 Then the other experiments of :mod:`repalign.experiments`, each writing its own figures: baselines,
-top-k decoding, the variance sweep, the perturbation and the joint optimization. Every figure is written (PNG + PDF, with the data of every figure as CSV beside it):
+top-k decoding, the variance sweep, the perturbation and the joint optimization. Every figure is
+written (PNG + PDF, with the data of every figure as CSV beside it):
 
 - ``trajectory`` — score against step for every measure;
 - ``pc_capture`` (Fig. 5b,e) — score at which each PC is captured against its explained
@@ -32,12 +33,17 @@ import time
 
 from .. import registry
 from .._checks import check_bool, check_count, check_seed
+from .._optional import import_pandas
 from ..data import mante_like
 from ..perturbation import perturb_pcs
 from ..registry import short_name
-from ..results import Record
-from . import baselines as baselines_experiment, joint as joint_experiment, optimize as optimize_experiment
-from . import perturb as perturb_experiment, topk_decoding as topk_experiment, variance_sweep as sweep_experiment
+from ..results import Record, json_safe
+from . import baselines as baselines_experiment
+from . import joint as joint_experiment
+from . import optimize as optimize_experiment
+from . import perturb as perturb_experiment
+from . import topk_decoding as topk_experiment
+from . import variance_sweep as sweep_experiment
 from ._base import ExperimentSettings, Output
 
 __all__ = ["Settings", "run", "NAME", "MEASURES", "JOINT_MEASURES", "DECODED"]
@@ -81,7 +87,7 @@ def run(settings: Settings, out=None) -> Record:
     The record's settings hold the summary numbers under ``summary``; its tables are those of
     every section.
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     start = time.perf_counter()
 
@@ -148,7 +154,7 @@ def run(settings: Settings, out=None) -> Record:
              *jointly.files, *output.files]
     figures = sorted(name.rsplit("/", 1)[-1].removesuffix(".png") for name in files if name.endswith(".png"))
     output.text(_summary_markdown(summary, figures, quick), "summary.md")
-    output.text(json.dumps(summary, indent=2, default=float), "summary.json")
+    output.text(json.dumps(json_safe(summary), indent=2, allow_nan=False), "summary.json")  # NaN: null
     files += output.files[-2:]
     log(f"wrote {len(files)} files")
     tables = {f"headline_{k}": v for k, v in headline.tables.items()}
@@ -160,7 +166,6 @@ def run(settings: Settings, out=None) -> Record:
 
 def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, resampled, final,
              reference_accuracy, chance, steps) -> dict:
-    label = short_name
     rows = []
     data = capture[capture.reference == "data"]
     gauss = capture[capture.reference != "data"]
@@ -168,12 +173,12 @@ def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, res
         mine = data[data.measure == name]
         predicted = gauss[gauss.measure == name]
         by_variable = decoded[decoded.measure == name].set_index("variable").score
-        ca = base[(base.measure == label(name)) & (base.baseline == "condition_average")].score
-        ns = base[(base.measure == label(name)) & (base.baseline == "neuron_split")].score
+        ca = base[(base.measure == short_name(name)) & (base.baseline == "condition_average")].score
+        ns = base[(base.measure == short_name(name)) & (base.baseline == "neuron_split")].score
         rows.append({
-            "measure": label(name),
+            "measure": short_name(name),
             "canonical": name,
-            "step_at_0.99": steps[label(name)],
+            "step_at_0.99": steps[short_name(name)],
             "pc_score": {int(r.pc): r.score for r in mine.itertuples()},
             "pc_score_matched_gaussian": {int(r.pc): r.score for r in predicted.itertuples()},
             "pcs_captured_at_0.9": int((mine.score <= 0.9).sum()),
@@ -181,7 +186,7 @@ def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, res
             "condition_average": float(ca.iloc[0]) if len(ca) else math.nan,
             "neuron_split": float(ns.iloc[0]) if len(ns) else math.nan,
         })
-    sweep = {label(m): {float(r.ratio): r.score for r in g.itertuples()} for m, g in sweep_pc2.groupby("measure")}
+    sweep = {short_name(m): {float(r.ratio): r.score for r in g.itertuples()} for m, g in sweep_pc2.groupby("measure")}
     perturbation_error = float((perturbed.simulated - perturbed.closed_form).abs().max())
     resample_error = float(((resampled.simulated - resampled.closed_form) / resampled.closed_form).abs().max())
     cka, ap = final["cka"].to_numpy(), final["angular-procrustes"].to_numpy()
@@ -253,7 +258,8 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
         "## Single-PC perturbation (Fig. 6a) and joint optimization (Fig. 6c)", "",
         f"- Replacing PC k by an orthogonal direction of equal variance matches the closed forms "
         f"(CKA ≈ Σ_{{i≠k}}λᵢ²/Σλᵢ², NBS ≈ Σ_{{i≠k}}λᵢ/Σλᵢ) to {summary['perturbation_max_error_orthogonal']:.1e}; "
-        f"the random-resampling variant to {100 * summary['perturbation_max_relative_error_resample']:.2f} % (relative).",
+        f"the random-resampling variant to "
+        f"{100 * summary['perturbation_max_relative_error_resample']:.2f} % (relative).",
         f"- Joint optimization of CKA and angular Procrustes ({joint['n_points']} recorded points): where angular "
         f"Procrustes ≥ 0.9, CKA ≥ {_fmt(joint['min_cka_given_ap_0.9'])}; where CKA ≥ 0.9, angular Procrustes goes "
         f"down to {_fmt(joint['min_ap_given_cka_0.9'])}. A high angular Procrustes score implies a high CKA "

@@ -1,10 +1,10 @@
-"""Optimize several scores jointly towards a grid of targets, mapping their allowed region (Fig. 6b,c): ``repalign joint``."""
+"""Several scores optimized jointly towards a grid of targets: their allowed region (Fig. 6b,c), ``repalign joint``."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from .._checks import SettingsError, check_count, check_real, check_seed
+from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seed
 from ..joint import joint_optimize
 from ..registry import measure
 from ..results import Record
@@ -57,8 +57,10 @@ class Settings(ExperimentSettings):
         set_(self, "lr", check_real(self.lr, "lr", low=0.0, inclusive=(False, True)))
         set_(self, "seed", check_seed(self.seed))
         set_(self, "record_every", check_count(self.record_every, "record_every", 1))
-        if self.dtype not in (None, "float32", "float64"):
-            raise SettingsError("dtype", f"expected 'float32' or 'float64', got {self.dtype!r}")
+        if self.dtype is not None:
+            check_choice(self.dtype, "dtype", ("float32", "float64"))
+        set_(self, "checkpoint", check_path(self.checkpoint, "checkpoint", allow_none=True))
+        check_bool(self.progress, "progress", allow_none=True)
 
 
 def run(settings: Settings, out=None) -> Record:

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import matching
 from .._checks import SettingsError, check_bool, check_count, check_real
+from .._optional import import_pandas
 from ..results import Record
 from ._base import ExperimentSettings, Output, check_data
 
@@ -75,7 +76,7 @@ def run(settings: Settings, out=None) -> Record:
     ``partial_score``, ``partial_normalized_score``), ``units`` (per unit of each side: mass carried,
     matched) and ``lcurve`` (the curve). Files: the L-curve figure (``lcurve_name``) and ``units.csv``.
     """
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     output = Output(out)
     x, y = settings.dataset("x"), settings.dataset("y")

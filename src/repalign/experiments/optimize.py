@@ -15,15 +15,24 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seed
+from .._optional import import_pandas, import_pyplot
 from ..analyses import capture_thresholds, decoding_thresholds
 from ..baselines import condition_average
 from ..data import gaussian_like
 from ..optimization import optimize
 from ..registry import measure, short_name
-from ..results import Record, colours
-from ..trackers import Decoding, PCCapture
-from .._checks import SettingsError, check_bool, check_choice, check_count, check_real, check_seed
-from ._base import FOLDS, ExperimentSettings, Output, check_data, check_decodable, check_measures, decodable_variables, per_measure
+from ..results import Record, colours, legend
+from ..trackers import PCCapture
+from ._base import (
+    ExperimentSettings,
+    Output,
+    check_data,
+    check_measures,
+    decodable_variables,
+    decoding_tracker,
+    per_measure,
+)
 
 __all__ = ["Settings", "run", "NAME"]
 
@@ -112,6 +121,7 @@ class Settings(ExperimentSettings):
             raise SettingsError("matched_gaussian", "the matched Gaussian's PC thresholds need pcs > 0")
         check_choice(self.dtype, "dtype", ("float32", "float64"))
         check_bool(self.save_final, "save_final")
+        set_(self, "checkpoint", check_path(self.checkpoint, "checkpoint", allow_none=True))
         check_bool(self.progress, "progress", allow_none=True)
         if self.checkpoint is not None and len(self.groups()) > 1:
             raise SettingsError("checkpoint", "a checkpoint holds one loop; these measures run in "
@@ -127,7 +137,7 @@ class Settings(ExperimentSettings):
 
 def _optimize_groups(settings: Settings, reference, measures, trackers, checkpoint=None):
     """One :func:`repalign.optimize` per group; the trajectories in one table (runs numbered across groups)."""
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     results, frames, offset = [], [], 0
     for (steps, lr, stop_at), names in settings.groups(measures).items():
@@ -152,7 +162,7 @@ def run(settings: Settings, out=None) -> Record:
     CSV) and ``final_Y.npy``.
     """
     import numpy as np  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
+    pd = import_pandas()
 
     output = Output(out)
     dataset = settings.dataset()
@@ -162,8 +172,7 @@ def run(settings: Settings, out=None) -> Record:
         trackers.append(capture)
     variables = decodable_variables(dataset) if settings.decode is None else settings.decode
     if variables:
-        check_decodable(dataset, variables)
-        decoding = Decoding(dataset, variables=variables, folds=FOLDS, seed=settings.seed)
+        decoding = decoding_tracker(dataset, variables, settings.seed)
         trackers.append(decoding)
     results, trajectory = _optimize_groups(settings, dataset, settings.measures, trackers, settings.checkpoint)
     rows = []
@@ -214,7 +223,7 @@ def run(settings: Settings, out=None) -> Record:
 
 def _plot_trajectory(frame, settings: Settings):
     """Value against step for every run, one colour per measure, its stopping value dashed."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = import_pyplot()
 
     _, ax = plt.subplots(figsize=(5, 3.6))
     palette = colours()
@@ -229,13 +238,13 @@ def _plot_trajectory(frame, settings: Settings):
     ax.set_xlabel("Adam step")
     ax.set_ylabel("value of the measure")
     ax.set_title("optimizing noise towards the reference (dashed: stopping values)", fontsize="small")
-    ax.legend(frameon=False, fontsize="x-small")
+    legend(ax, frameon=False, fontsize="x-small")
     return ax
 
 
 def _plot_capture_curves(captured):
     """Fig. 5a for every measure, side by side."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = import_pyplot()
 
     names = list(dict.fromkeys(captured.trajectory["measure"]))
     _, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.2), sharey=True, squeeze=False)

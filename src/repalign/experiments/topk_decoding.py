@@ -11,8 +11,7 @@ import dataclasses
 from .._checks import SettingsError, check_count, check_items, check_seed
 from ..analyses import topk_decoding
 from ..results import Record
-from ..trackers import Decoding
-from ._base import FOLDS, ExperimentSettings, Output, check_data, check_decodable, decodable_variables
+from ._base import ExperimentSettings, Output, check_data, decodable_variables, decoding_tracker
 
 __all__ = ["Settings", "run", "NAME"]
 
@@ -63,8 +62,6 @@ def run(settings: Settings, out=None) -> Record:
     if not variables:
         raise SettingsError("decode", "no task variable to decode: the dataset needs (time, condition, unit) "
                                       "activity and a conditions table")
-    check_decodable(dataset, variables)
-    result = topk_decoding(dataset, Decoding(dataset, variables=variables, folds=FOLDS, seed=settings.seed),
-                           ks=settings.ks)
+    result = topk_decoding(dataset, decoding_tracker(dataset, variables, settings.seed), ks=settings.ks)
     output.save(result, "topk_decoding")
     return Record(NAME, settings.to_dict(), {"table": result.table}, files=output.files)

@@ -41,7 +41,7 @@ class _CallableModule(types.ModuleType):
 
     def __call__(self, pattern: str | None = None) -> list[str]:
         deprecated("repalign.measures(pattern)", "repalign.catalogue(pattern) (repalign.measures is the package "
-                                                 "of measure families)", stacklevel=2)
+                                                 "of measure families)", stacklevel=3)
         from ..registry import catalogue  # noqa: PLC0415 -- the registry imports this package
 
         return catalogue(pattern)

@@ -41,6 +41,7 @@ class Parameter:
     relevant: tuple[str, tuple] | None = None
     nested_in: str | None = None
     required: bool = False  # no default: the user must give a value
+    positive: bool = False  # the lower bound ``low`` is excluded (a kernel width of 0 has no meaning)
 
     def convert(self, value, family: str):
         """Validate and convert a value given as text (from a name) or as a Python object."""
@@ -70,8 +71,8 @@ class Parameter:
             number = int(number)
         else:
             number += 0.0  # -0.0 becomes 0.0: one number, one canonical name
-        if self.low is not None and number < self.low:
-            raise ValueError(f"{where} must be >= {self.low}, got {value!r}")
+        if self.low is not None and (number <= self.low if self.positive else number < self.low):
+            raise ValueError(f"{where} must be {'>' if self.positive else '>='} {self.low}, got {value!r}")
         if self.high is not None and number > self.high:
             raise ValueError(f"{where} must be <= {self.high}, got {value!r}")
         return number

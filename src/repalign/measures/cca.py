@@ -87,6 +87,8 @@ Example
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -306,6 +308,18 @@ class PWCCA(Family):
             "reference implementation github.com/google/svcca (pwcca.py, cca_core.py)", invariant,
             symmetric=False,
         )
+
+    def check(self, dx, dy, params):
+        # the centred inputs span p and q dimensions of the n − 1 orthogonal to the ones vector, so
+        # when p + q > n − 1 they share at least p + q − n + 1 directions: canonical correlations
+        # equal to 1 whose directions (hence weights) are any basis of that shared subspace. The
+        # value then depends on the SVD's choice, in the reference code as here
+        n, p, q = dx.n_samples, dx.n_units, dy.n_units
+        if max(p, q) < n and p + q > n - 1:  # (p >= n or q >= n is refused with a clear error)
+            warnings.warn(f"pwcca: {p} + {q} units exceed {n - 1} = samples − 1, so {p + q - n + 1} canonical "
+                          f"correlation(s) equal 1 and their directions are not unique; the weights, hence the "
+                          f"value, depend on the basis the SVD picks (as in the reference code). Use fewer units "
+                          f"(e.g. svcca) or more samples", RuntimeWarning, stacklevel=4)
 
     def prepare(self, data, params):
         q, r = orthonormal_basis(center(data.values), data.name, "pwcca")

@@ -31,8 +31,8 @@ import math
 
 import torch
 
-from ..inputs import Data
 from .._linalg import angular, angular_score, center, frobenius_cross_sq, gram_frobenius_sq, reduce_units
+from ..inputs import Data
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 REFERENCE = (
@@ -76,11 +76,11 @@ class CKA(Family):
         Parameter("kernel", "choice", "linear", "kernel on samples", choices=("linear", "rbf")),
         Parameter(
             "sigma", "float_or_median", "median", "Gaussian kernel width (absolute) or 'median'",
-            low=0.0, relevant=("kernel", ("rbf",)), nested_in="kernel",
+            low=0.0, positive=True, relevant=("kernel", ("rbf",)), nested_in="kernel",
         ),
         Parameter(
             "sigma_factor", "float", 1.0, "multiplies the median pairwise distance when sigma='median'",
-            low=0.0, in_name="always", relevant=("sigma", ("median",)), nested_in="kernel",
+            low=0.0, positive=True, in_name="always", relevant=("sigma", ("median",)), nested_in="kernel",
         ),
         Parameter("hsic", "choice", "gretton", "HSIC estimator", choices=("gretton", "song", "lange")),
     )

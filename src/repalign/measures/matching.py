@@ -49,8 +49,8 @@ import numpy as np
 import torch
 
 from .. import ot
-from ..inputs import Data
 from .._linalg import center, snapped_nonnegative, snapped_sqrt
+from ..inputs import Data
 from ._family import Family, Metadata, Parameter, symmetric_invariances
 
 SOFT_REFERENCE = "Khosla & Williams 2023, Soft matching distance (UniReps, arXiv:2311.09466)"

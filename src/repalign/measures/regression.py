@@ -45,8 +45,8 @@ import math
 import numpy as np
 import torch
 
-from ..inputs import Data
 from .._linalg import center, gram, reduce_units
+from ..inputs import Data
 from ._family import Family, Metadata, Parameter
 
 REFERENCE = "Yamins et al. 2014 (PNAS); Schrimpf et al. 2018 (Brain-Score); seed paper: ridge lambda=100, 5 folds"

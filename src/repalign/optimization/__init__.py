@@ -51,7 +51,8 @@ from ``Measure.kind``; for a callable from ``maximize=``, else its attribute ``m
 each run separately (``Y`` then has a batch of one) instead of once for all. Its ``name`` attribute (else
 ``__name__``) labels it in the table and in checkpoints.
 
-Checkpoints (``checkpoint=path``, :mod:`repalign.optimization.checkpoint`): every ``checkpoint_every`` steps and at the end, the state
+Checkpoints (``checkpoint=path``, :mod:`repalign.optimization.checkpoint`): every
+``checkpoint_every`` steps and at the end, the state
 at the start of a step — ``Y``, the optimizer's state dict, the step, which runs are frozen and
 when they stopped, the recorded rows, the torch CPU random state (restored on resuming, for a
 measure or tracker that draws random numbers) and the settings — is written

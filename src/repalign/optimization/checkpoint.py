@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from .._checks import SettingsError
+
 __all__ = ["FORMAT", "RESUMABLE", "save", "resume"]
 
 FORMAT = "repalign.optimize checkpoint 1"
@@ -32,15 +34,23 @@ def _to_cpu(state):
     return state
 
 
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:160]
+
+
 def save(path: Path, settings: dict, step: int, Y: torch.Tensor, optimizer: torch.optim.Optimizer,
          loop_state: dict) -> None:
     """Write the state at the start of ``step``; ``loop_state`` holds active, reached, last_value and rows."""
     payload = {"format": FORMAT, "settings": settings, "step": step, "Y": Y.detach().cpu(),
                "optimizer": _to_cpu(optimizer.state_dict()), "rng": torch.get_rng_state(), **loop_state}
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:  # torch reports a file it cannot open as a RuntimeError
+        raise SettingsError("checkpoint", f"cannot write {str(path)!r} ({_first_line(error)})") from None
 
 
 def resume(path: Path, settings: dict, Y: torch.Tensor, optimizer: torch.optim.Optimizer) -> dict:
@@ -53,18 +63,18 @@ def resume(path: Path, settings: dict, Y: torch.Tensor, optimizer: torch.optim.O
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 -- any unreadable file gets the same message
-        raise ValueError(f"checkpoint {str(path)!r} exists but cannot be read as a repalign.optimize "
-                         f"checkpoint: {error}") from None
+        raise SettingsError("checkpoint", f"{str(path)!r} exists but is not a readable repalign.optimize checkpoint "
+                                          f"({type(error).__name__}); remove it or choose another path") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {str(path)!r} exists but is not a repalign.optimize checkpoint "
-                         f"({FORMAT!r}); remove it or choose another path")
+        raise SettingsError("checkpoint", f"{str(path)!r} exists but is not a repalign.optimize checkpoint "
+                                          f"({FORMAT!r}); remove it or choose another path")
     saved = state["settings"]
     differ = [key for key in sorted(set(saved) | set(settings))
               if key not in RESUMABLE and saved.get(key) != settings.get(key)]
     if differ:
         listed = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {settings.get(k)!r}" for k in differ)
-        raise ValueError(f"checkpoint {str(path)!r} was written with other settings ({listed}); "
-                         f"use the same settings to resume, or another checkpoint path to start afresh")
+        raise SettingsError("checkpoint", f"{str(path)!r} was written with other settings ({listed}); use the same "
+                                          f"settings to resume, or another checkpoint path to start afresh")
     with torch.no_grad():
         Y.copy_(state["Y"])
     optimizer.load_state_dict(state["optimizer"])

@@ -15,11 +15,20 @@ import torch
 from .._checks import progress_bar
 from ..inputs import as_data
 from . import checkpoint as checkpoints
-from .objectives import objectives as make_objectives, track, trackers as make_trackers
+from .objectives import objectives as make_objectives
+from .objectives import track
+from .objectives import trackers as make_trackers
 from .result import OptimizationResult
 from .settings import OptimizeSettings
 from .steps import (
-    Rows, check_gradient, check_values, chunk_runs, evaluate, make_optimizer, parallel_workers, postfix,
+    Rows,
+    check_gradient,
+    check_values,
+    chunk_runs,
+    evaluate,
+    make_optimizer,
+    parallel_workers,
+    postfix,
 )
 
 __all__ = ["optimize"]
@@ -253,7 +262,8 @@ class _Loop:
                                 initial=start, unit="step")
         try:
             while True:
-                if settings.checkpoint is not None and state.step > start and state.step % settings.checkpoint_every == 0:
+                due = state.step > start and state.step % settings.checkpoint_every == 0
+                if settings.checkpoint is not None and due:
                     self.save_checkpoint(len(state.rows), state.active, state.reached, state.last_value)
                 if self.step():
                     break

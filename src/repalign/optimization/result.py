@@ -7,7 +7,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ..results import Result
+from .._optional import import_pandas, import_pyplot
+from ..results import Result, legend
 
 __all__ = ["OptimizationResult"]
 
@@ -42,7 +43,7 @@ class OptimizationResult(Result):
         ``score`` is the measure's value (a distance for distance measures); one row per run and
         recorded step, runs absent after the step at which they stopped.
         """
-        import pandas as pd  # noqa: PLC0415 -- optional, loaded when the table is asked for
+        pd = import_pandas()
 
         return pd.DataFrame(self.columns)
 
@@ -53,7 +54,7 @@ class OptimizationResult(Result):
 
     def plot(self, ax=None):
         """Value against step, one line per run, coloured by measure; ``stop_at`` dashed."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional, loaded on first plot
+        plt = import_pyplot()
 
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.6))
@@ -71,7 +72,7 @@ class OptimizationResult(Result):
         ax.set_xlabel("step")
         ax.set_ylabel("value of the measure")
         ax.set_title(f"{self.settings['optimizer']}, lr {self.settings['lr']:g}, {n_runs} run(s) per measure")
-        ax.legend(frameon=False, fontsize="small")
+        legend(ax, frameon=False, fontsize="small")
         return ax
 
     def _record_settings(self) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .._checks import SettingsError, check_bool, check_choice, check_count, check_real, check_seeds
+from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seeds
 
 __all__ = ["OptimizeSettings", "OPTIMIZERS", "DTYPES"]
 
@@ -76,7 +76,7 @@ class OptimizeSettings:
         set_(self, "dtype", _checked_dtype(self.dtype))
         set_(self, "device", _checked_device(self.device))
         if self.checkpoint is not None:
-            set_(self, "checkpoint", str(Path(self.checkpoint)))
+            set_(self, "checkpoint", str(Path(check_path(self.checkpoint, "checkpoint"))))
 
     def options(self) -> dict:
         """The settings as keyword arguments of :func:`repalign.optimize`."""

@@ -67,7 +67,8 @@ def evaluate(objectives, Y: torch.Tensor, runs: torch.Tensor, n_runs: int, sign,
 
     Each registry measure is called on chunks of at most ``runs_per_call`` runs that sit next to each
     other in Y (views, no copies); a user's callable gets all its active runs in one call, in order
-    (it may need the whole batch, as ``joint_optimize``'s loss does). With ``sign`` (per run: -1 to maximize, +1 to minimize) each chunk's backward
+    (it may need the whole batch, as ``joint_optimize``'s loss does). With ``sign`` (per run: -1 to maximize,
+    +1 to minimize) each chunk's backward
     follows its forward at once, so that only one chunk's intermediates are alive at a time. With a
     thread ``pool`` the chunks run in parallel, each on one torch thread (see :func:`parallel_workers`).
     Returns the detached values and, per run, whether its gradient is finite (None without ``sign``).

@@ -37,7 +37,7 @@ Example:
     [1.0, 0.99, 0.01]
 """
 
-from .decoding import Decoding, stratified_folds
+from .decoding import DEFAULT_FOLDS, Decoding, stratified_folds
 from .pc_capture import PCCapture
 
-__all__ = ["PCCapture", "Decoding", "stratified_folds"]
+__all__ = ["PCCapture", "Decoding", "stratified_folds", "DEFAULT_FOLDS"]

@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from .._checks import check_count, check_real, check_seed
+from .._checks import SettingsError, check_count, check_real, check_seed
 from ..data import Dataset
 from ..inputs import Data, as_data
 from .logistic import CHUNK_BYTES, newton_logistic, span_features
 
-__all__ = ["Decoding", "stratified_folds"]
+__all__ = ["Decoding", "stratified_folds", "DEFAULT_FOLDS"]
+
+DEFAULT_FOLDS = 5  # stratified K-fold cross-validation across conditions
 
 
 def stratified_folds(labels, folds: int, seed: int) -> np.ndarray:
@@ -35,7 +37,7 @@ def stratified_folds(labels, folds: int, seed: int) -> np.ndarray:
     folds = check_count(folds, "folds", 2)
     if counts.min() < folds:
         k = int(counts.argmin())
-        raise ValueError(f"folds: class {classes[k].tolist()!r} has {counts[k]} condition(s), fewer than "
+        raise SettingsError("folds", f"class {classes[k].tolist()!r} has {counts[k]} condition(s), fewer than "
                          f"folds={folds}; use fewer folds")
     rng = np.random.default_rng(check_seed(seed))
     order = np.concatenate([rng.permutation(np.flatnonzero(codes == k)) for k in range(len(classes))])
@@ -48,16 +50,16 @@ def _table_columns(table, name: str):
     """(column names, getter) of a DataFrame, a mapping of columns or a Dataset's conditions."""
     if isinstance(table, Dataset):
         if table.activity.ndim != 3:
-            raise ValueError(f"{name}: the Dataset's activity is 2D {table.shape} (sample, unit); Decoding "
+            raise SettingsError(name, f"the Dataset's activity is 2D {table.shape} (sample, unit); Decoding "
                              f"needs (time, condition, unit) data")
         if table.conditions is None:
-            raise ValueError(f"{name}: the Dataset has no conditions table")
+            raise SettingsError(name, "the Dataset has no conditions table")
         table = table.conditions
     if hasattr(table, "columns") and hasattr(table, "__getitem__") and not isinstance(table, Mapping):
         return [str(c) for c in table.columns], lambda c: np.asarray(table[c].to_numpy())
     if isinstance(table, Mapping):
         return [str(c) for c in table], lambda c: np.asarray(table[c])
-    raise ValueError(f"{name}: expected a Dataset, a pandas DataFrame or a mapping of columns, "
+    raise SettingsError(name, f"expected a Dataset, a pandas DataFrame or a mapping of columns, "
                      f"got {type(table).__name__}")
 
 
@@ -157,18 +159,19 @@ class Decoding:
     name = "decoding"
 
     def __init__(self, conditions, variables=("context", "choice", "motion_sign", "colour_sign"), *,
-                 folds: int = 5, seed: int = 0, l2: float = 1.0, steps: int = 50, tol: float = 1e-10):
+                 folds: int = DEFAULT_FOLDS, seed: int = 0, l2: float = 1.0, steps: int = 50, tol: float = 1e-10):
         names, column = _table_columns(conditions, "conditions")
         if isinstance(variables, str):
             variables = (variables,)
         if not isinstance(variables, Sequence) or len(variables) == 0:
-            raise ValueError(f"variables: expected a column name or a non-empty sequence of them, got {variables!r}")
+            raise SettingsError("variables", f"expected a column name or a non-empty sequence of them, got "
+                                             f"{variables!r}")
         variables = tuple(variables)
         missing = [v for v in variables if not isinstance(v, str) or v not in names]
         if missing:
-            raise ValueError(f"variables: {missing} not in the conditions table (columns: {names})")
+            raise SettingsError("variables", f"{missing} not in the conditions table (columns: {names})")
         if len(set(variables)) != len(variables):
-            raise ValueError(f"variables: each variable may appear once, got {list(variables)}")
+            raise SettingsError("variables", f"each variable may appear once, got {list(variables)}")
         self.folds = check_count(folds, "folds", 2)
         self.seed = check_seed(seed)
         self.l2 = check_real(l2, "l2", low=0.0, inclusive=(False, True))
@@ -182,19 +185,20 @@ class Decoding:
         for v in variables:
             labels = column(v)
             if labels.ndim != 1:
-                raise ValueError(f"variables: column {v!r} is not one-dimensional")
+                raise SettingsError("variables", f"column {v!r} is not one-dimensional")
             if labels.dtype.kind == "f" and np.isnan(labels).any():
-                raise ValueError(f"variables: column {v!r} has missing values (NaN)")
+                raise SettingsError("variables", f"column {v!r} has missing values (NaN)")
             classes, code = np.unique(labels, return_inverse=True)
             if len(classes) < 2:
-                raise ValueError(f"variables: column {v!r} has a single value ({classes[0].tolist()!r}); "
+                raise SettingsError("variables", f"column {v!r} has a single value ({classes[0].tolist()!r}); "
                                  f"nothing to decode")
             if codes and len(code) != len(codes[0]):
-                raise ValueError(f"variables: column {v!r} has {len(code)} rows, {variables[0]!r} has {len(codes[0])}")
+                raise SettingsError("variables", f"column {v!r} has {len(code)} rows, {variables[0]!r} has "
+                                                 f"{len(codes[0])}")
             try:
                 fold_of = stratified_folds(labels, self.folds, self.seed)
             except ValueError as error:
-                raise ValueError(f"{error} (variable {v!r})") from None
+                raise SettingsError(error.argument, f"{error.problem} (variable {v!r})") from None
             self.classes[v], self.fold_of[v] = classes, fold_of
             self.classes[v].setflags(write=False)
             self.fold_of[v].setflags(write=False)

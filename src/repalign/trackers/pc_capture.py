@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .._checks import check_count, check_real, check_seed
-from .._linalg import center, reduce_units
+from .._linalg import center, principal_components, reduce_units
 from ..inputs import Data, as_data, check_same_samples
 
 __all__ = ["PCCapture"]
@@ -175,9 +175,7 @@ class PCCapture:
         self.cv = cv
         x = data.values.detach().to("cpu", torch.float64)
         self._reference = x  # for the check that a call gets the same reference
-        xc = (x - x.mean(dim=0)).numpy()
-        u, s, vt = np.linalg.svd(xc, full_matrices=False)
-        rank = int((s > s[0] * max(xc.shape) * np.finfo(np.float64).eps).sum()) if s[0] > 0 else 0
+        u, s, vt, rank = principal_components(x.numpy())[1:]
         if rank == 0:
             raise ValueError("reference: no variance (every unit is constant); there are no principal components")
         k = min(n_pcs, rank)
