@@ -31,7 +31,6 @@ import torch
 import repalign
 import repalign.matching
 
-
 LINES: list[str] = []
 
 

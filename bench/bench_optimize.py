@@ -52,8 +52,8 @@ from bench_measures import (  # noqa: E402  (shared helpers of bench/bench_measu
     _cpu_snapshot,
     fmt_t,
     fmt_x,
-    other_load,
     machine_info,
+    other_load,
     wait_for_quiet,
     write_results,
 )

@@ -29,9 +29,8 @@ import itertools
 import math
 
 import numpy as np
-
-from reference import as_float64_2d, center_columns  # shared with the other references
 import scipy.optimize
+from reference import as_float64_2d, center_columns  # shared with the other references
 
 # Tightened HiGHS tolerances (defaults are 1e-7): the references are compared at rtol 1e-9.
 HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}

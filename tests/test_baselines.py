@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 import pytest
+import reference as ref
 import torch
 
 import repalign
-import reference as ref
 from repalign.baselines import (
     BASELINES,
     NeuronSplit,

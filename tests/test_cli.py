@@ -204,3 +204,33 @@ def test_baselines_and_joint_write_their_tables(dataset_file, tmp_path, capsys):
     out = tmp_path / "joint"
     assert main(["joint", str(dataset_file), "--grid", "2", "--steps", "20", "--out", str(out)]) == 0
     assert (out / "joint.png").exists() and (out / "joint.csv").exists()
+
+
+def test_compare_prints_a_nan_value_as_nan(tmp_path, capsys):
+    """A value that is not a number is printed as such (not a crash formatting None) and is null in JSON."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "huge.npy", 1e200 * rng.normal(size=(20, 3)))  # squared distances overflow to inf
+    np.save(tmp_path / "y.npy", rng.normal(size=(20, 3)))
+    arguments = ["compare", str(tmp_path / "huge.npy"), str(tmp_path / "y.npy"), "-m", "rsa-rdm=euclidean-compare=pearson"]
+    assert main(arguments) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[-1] == "nan"
+    assert main([*arguments, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["value"] is None
+
+
+def test_measures_markdown_refuses_a_pattern_or_json(capsys):
+    for extra in (["cka-*"], ["--json"]):
+        assert main(["measures", "--markdown", *extra]) == 2
+        assert capsys.readouterr().err == "error: --markdown: prints the whole catalogue page; give it without a " \
+                                          "pattern or --json\n"
+
+
+def test_output_and_checkpoint_paths_that_are_files_are_one_line_errors(dataset_file, tmp_path, capsys):
+    (tmp_path / "taken").write_text("not a folder, not a checkpoint")
+    assert main(["perturb", str(dataset_file), "-m", "cka", "--out", str(tmp_path / "taken")]) == 2
+    assert capsys.readouterr().err == f"error: --out: {tmp_path / 'taken'} is a file, not a folder\n"
+    assert main(["optimize", str(dataset_file), "-m", "cka", "--steps", "2", "--pcs", "0", "--no-decode",
+                 "--checkpoint", str(tmp_path / "taken"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --checkpoint: ") and "is not a readable repalign.optimize checkpoint" in err
+    assert len(err.splitlines()) == 1

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import random_orthogonal
+
 from repalign import encoding
 from repalign.encoding import (
     CONSTRAINTS,

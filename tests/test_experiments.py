@@ -62,6 +62,10 @@ def test_the_command_line_names_its_options():
 def test_unknown_experiment_and_settings_type():
     with pytest.raises(SettingsError, match="unknown experiment 'sweep'"):
         experiments.run("sweep", {})
+    with pytest.raises(SettingsError, match=re.escape("compare has no setting(s) ['bogus']; its settings are "
+                                                      "['measures', 'x', 'y']")) as error:
+        experiments.run("compare", {"x": "x.npy", "y": "y.npy", "bogus": 1})
+    assert error.value.argument == "settings"
     with pytest.raises(SettingsError, match="expected perturb's Settings or a mapping"):
         experiments.run("perturb", experiments.settings_class("baselines")(data="d.npz"))
 
@@ -83,7 +87,7 @@ def test_every_experiment_writes_its_files_and_returns_its_record(small, tmp_pat
         out = tmp_path / name
         with pytest.warns(RuntimeWarning) if name == "match" else _quiet():  # 5 points: no clear elbow
             record = experiments.run(name, fields, out=out)
-        assert isinstance(record, Record) and record.kind == name
+        assert isinstance(record, Record) and record.kind == f"experiments.{name}"
         assert record.files and all(Path(f).exists() and Path(f).parent == out for f in record.files), name
         json.dumps(record.to_dict())
         if name == "compare":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from repalign.cli import main
-from repalign.data import DataFileError, Dataset, MissingFileError, mante_like, read, split_source
+from repalign.data import DataFileError, Dataset, MissingFileError, mante_like, read, read_array, split_source
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def folder(tmp_path):
     mante_like(n_units=12, n_time=3, seed=0).save(tmp_path / "saved.npz")
     # bad files
     (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "only-header.csv").write_text("# u0,u1,u2\n")
     (tmp_path / "words.csv").write_text("a,b\nc,d\ne,f\n")
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
     (tmp_path / "corrupt.npy").write_bytes(np.lib.format.MAGIC_PREFIX + b"\x01\x00garbage")
@@ -58,6 +59,7 @@ def test_the_name_grammar():
     ("folder.npy", DataFileError, "folder.npy: is a folder, not a data file"),
     ("notes.txt", DataFileError, r"notes.txt: unsupported file type '.txt'; expected one of .npy, .npz, .csv, .nc"),
     ("empty.csv", DataFileError, "empty.csv: is empty"),
+    ("only-header.csv", DataFileError, "only-header.csv: is empty"),
     ("words.csv", DataFileError, "words.csv: is not a comma-separated table of numbers"),
     ("corrupt.npz", DataFileError, r"corrupt.npz: cannot be read as a .npz file \(.*\); is it truncated or of another"),
     ("corrupt.npy", DataFileError, r"corrupt.npy: cannot be read as a .npy file"),
@@ -73,6 +75,19 @@ def test_bad_files_raise_one_clear_error(folder, source, exception, message):
     path, _ = folder
     with pytest.raises(exception, match=message):
         read(f"{path / source}" if ":" in source else path / source)
+
+
+def test_read_array_returns_the_stored_array_unchecked(folder):
+    """read_array is the raw layer under read: the array as stored (any shape, NaN kept), same errors."""
+    path, activity = folder
+    np.testing.assert_array_equal(read_array(path / "a.npy"), activity)
+    np.testing.assert_array_equal(read_array(f"{path / 'named.npz'}:other"), activity[..., :2])
+    np.testing.assert_allclose(read_array(path / "header.csv"), activity.reshape(24, 5), rtol=1e-15)
+    with_nan = np.array([np.nan, 1.0])
+    np.save(path / "nan1d.npy", with_nan)
+    np.testing.assert_array_equal(read_array(path / "nan1d.npy"), with_nan)  # no activity checks here
+    with pytest.raises(DataFileError, match="objects.npy: holds Python objects"):
+        read_array(path / "objects.npy")
 
 
 def test_missing_files_are_both_value_and_file_not_found_errors(folder):

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import random_pair
 
 import repalign
-from conftest import random_pair
 
 
 @pytest.mark.parametrize("name", repalign.catalogue())

@@ -7,9 +7,9 @@ scores and targets in the same table; the batching against single-target runs.
 
 import numpy as np
 import pytest
+import reference as ref
 import torch
 
-import reference as ref
 import repalign
 from repalign.data import mante_like
 from repalign.joint import JointResult, joint_optimize, target_grid

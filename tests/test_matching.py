@@ -268,8 +268,9 @@ def test_threshold_one_counts_fully_matched_units_and_bad_thresholds_are_refused
 def test_lcurve_without_an_elbow_warns():
     rng = np.random.default_rng(10)
     x = rng.normal(size=(200, 6))
-    with pytest.warns(RuntimeWarning, match="no positive curvature"):
+    with pytest.warns(RuntimeWarning, match="no positive curvature") as caught:
         matching.lcurve(x, x, masses=np.linspace(0.1, 1, 10))  # every s matches perfectly: a flat curve
+    assert caught[0].filename == __file__  # attributed to the caller's line
 
 
 def test_mass_grid_tolerates_a_rounded_end_point_and_dotted_plot_names(tmp_path):

@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pytest
-
 import reference_matching as ref
 from conftest import assert_close as shared_assert_close
 from conftest import library_measure, library_value

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import random_orthogonal
 
 import repalign
 from repalign.data import mante_like
@@ -19,9 +20,7 @@ from repalign.perturbation import (
     pc_spectrum,
     perturb_pcs,
     replace_pc,
-    )
-
-from conftest import random_orthogonal
+)
 
 MEASURES = ("cka", "nbs", "angular-procrustes", "angular-cka")
 

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import random_orthogonal, random_pair
 
 import repalign
-from conftest import random_orthogonal, random_pair
 
 ALL = repalign.catalogue()
 # variants beyond the default catalogue entries that exercise other code paths

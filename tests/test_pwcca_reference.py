@@ -9,11 +9,11 @@ random pairs; gradients; invariances.
 
 import numpy as np
 import pytest
-import torch
-
 import reference as ref
-import repalign
+import torch
 from conftest import random_orthogonal
+
+import repalign
 
 ATOL = 1e-10
 OPTIONS = {"centred": "pwcca-score", "raw": "pwcca-activations=raw-score"}
@@ -284,3 +284,29 @@ def test_warns_when_the_canonical_directions_are_not_unique():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         repalign.measure("pwcca")(rng.normal(size=(39, 17)), rng.normal(size=(39, 21)))  # 38 = n − 1: unique
+
+
+def test_the_warning_points_at_the_users_line_on_every_call_path():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(39, 17)), rng.normal(size=(39, 26))
+    m = repalign.measure("pwcca")
+    for call in (lambda: m(x, y), lambda: m.bind(x)(y), lambda: repalign.measure("pwcca")(x, y)):
+        with pytest.warns(RuntimeWarning, match="pwcca: 17 \\+ 26") as caught:
+            call()
+        assert caught[0].filename == __file__
+
+
+def test_why_it_warns_the_order_of_the_other_inputs_units_changes_the_value_only_when_degenerate():
+    """Weights come from X; reordering Y's units leaves the measure's definition unchanged, so the value
+    must not move, and does not when the directions are unique. When they are not, it moves."""
+    import warnings
+
+    rng = np.random.default_rng(4)
+    m = repalign.measure("pwcca")
+    for q, unique in ((20, True), (30, False)):  # 17 + q against n − 1 = 38
+        x, y = rng.normal(size=(39, 17)), rng.normal(size=(39, q))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = [m(x, y[:, rng.permutation(q)]) for _ in range(4)]
+        spread = max(values) - min(values)
+        assert (spread < 1e-12) if unique else (spread > 1e-6), (q, spread)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import reference as ref
+
 import repalign
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hatsopoulos2007_m1.npz"

@@ -11,11 +11,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy.spatial.distance import pdist
-
 import reference as ref
 from conftest import assert_close as shared_assert_close
 from conftest import library_value
+from scipy.spatial.distance import pdist
 
 RTOL = 1e-8
 ATOL = 1e-10

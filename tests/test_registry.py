@@ -104,6 +104,8 @@ def test_equivalent_spellings_share_one_canonical_name():
         ("cka", {"hsci": "song"}, "unknown parameter 'hsci'"),
         ("cka", {"hsic": "biased"}, "must be one of"),
         ("cka", {"sigma": 1.0}, "applies only when kernel is rbf"),
+        ("cka", {"kernel": "rbf", "sigma": 0}, "parameter 'sigma' must be > 0, got 0"),  # a zero-width kernel
+        ("cka-kernel=(rbf-sigma=median-sigma_factor=0)-hsic=gretton-score", {}, "'sigma_factor' must be > 0"),
         ("nbs", {"cv": 5}, "no cross-validated version"),
         ("ridge-cv", {"cv": 1}, "must be >= 2"),
         ("ridge", {"lam": -1}, "must be >= 0"),

@@ -47,6 +47,15 @@ def test_record_errors(tmp_path):
         Record.load(tmp_path / "plain.npz")
     with pytest.raises(ValueError, match="holds no table"):
         Record("k", {}).table  # noqa: B018
+    with pytest.raises(ValueError, match="object"):  # would need pickle to be read back
+        Record("k", {}, arrays={"a": np.array([{"x": 1}], dtype=object)}).save(tmp_path / "o.npz")
+
+
+def test_a_record_writes_nan_settings_as_null(tmp_path):
+    """Settings are strict JSON: NaN (no JSON literal) is written as null, and reads back as None."""
+    record = Record("k", {"alpha": float("nan"), "values": [1.0, np.nan]})
+    path = record.save(tmp_path / "r.npz")
+    assert Record.load(path).settings == {"alpha": None, "values": [1.0, None]}
 
 
 def test_json_safe_keeps_the_text_of_objects():

@@ -27,7 +27,6 @@ use); tables are pandas.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +35,7 @@ import torch
 from . import ot
 from ._checks import check_choice, check_count, check_real, progress_bar
 from ._optional import import_pandas, import_pyplot
+from ._warnings import warn
 from .inputs import as_pair
 from .measures.matching import constant_units, correlations, squared_distances
 from .results import Result, legend
@@ -420,10 +420,10 @@ def _checked_curve(curve: LCurve) -> LCurve:
     spread = float(np.ptp(curve.costs))
     flat = spread <= 1e-9 * max(1.0, float(np.abs(curve.costs).max()))
     if flat or not peak > 1e-6 * spread / float(np.ptp(curve.masses)) ** 2:
-        warnings.warn(
+        warn(
             "the L-curve has no positive curvature (smooth or concave cost): its 'elbow' at "
             f"s = {curve.best_mass:.3g} is arbitrary; inspect curve.plot() before using it",
-            RuntimeWarning, stacklevel=3,
+            RuntimeWarning,
         )
     return curve
 

@@ -25,7 +25,7 @@ Example:
     >>> X = Dataset(np.random.default_rng(0).normal(size=(60, 5)))
     >>> record = experiments.run("compare", {"x": X, "y": X, "measures": ["cka"]})
     >>> record.kind, round(float(record.table.value[0]), 6)
-    ('compare', 1.0)
+    ('experiments.compare', 1.0)
 """
 
 from __future__ import annotations

@@ -53,4 +53,4 @@ def run(settings: Settings, out=None) -> Record:
     result = baseline_scores(dataset, list(settings.measures), n_splits=settings.splits, seed=settings.seed,
                              baselines=which)
     output.save(result, "baselines")
-    return Record(NAME, settings.to_dict(), {"table": result.table}, files=output.files)
+    return Record(f"experiments.{NAME}", settings.to_dict(), {"table": result.table}, files=output.files)

@@ -60,4 +60,4 @@ def run(settings: Settings, out=None) -> Record:
                      "seconds": round(time.perf_counter() - start, 4)})
     table = pd.DataFrame(rows, columns=["measure", "name", "kind", "value", "error", "seconds"])
     output.table(table, "compare")
-    return Record(NAME, settings.to_dict(), {"table": table}, files=output.files)
+    return Record(f"experiments.{NAME}", settings.to_dict(), {"table": table}, files=output.files)

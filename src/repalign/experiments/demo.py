@@ -161,7 +161,7 @@ def run(settings: Settings, out=None) -> Record:
     tables.update({"baselines": base, "topk_decoding": topk_record.table, "variance_sweep_pc2": sweep_pc2,
                    "perturbation": perturbed, "perturbation_resample": resampled,
                    "joint": jointly.tables["trajectory"]})
-    return Record(NAME, {**settings.to_dict(), "summary": summary}, tables, files=files)
+    return Record(f"experiments.{NAME}", {**settings.to_dict(), "summary": summary}, tables, files=files)
 
 
 def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, resampled, final,

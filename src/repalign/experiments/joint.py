@@ -73,5 +73,5 @@ def run(settings: Settings, out=None) -> Record:
                             lr=settings.lr, seed=settings.seed, record_every=settings.record_every,
                             dtype=settings.dtype, checkpoint=settings.checkpoint, progress=settings.progress)
     output.save(result, "joint")
-    return Record(NAME, settings.to_dict(), {"trajectory": result.table, "final": result.final},
+    return Record(f"experiments.{NAME}", settings.to_dict(), {"trajectory": result.table, "final": result.final},
                   {"targets": result.targets}, files=output.files)

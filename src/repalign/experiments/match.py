@@ -99,4 +99,4 @@ def run(settings: Settings, out=None) -> Record:
         tables["units"] = units
         output.table(units, "units")
     tables = {"summary": pd.DataFrame([summary]), **tables}
-    return Record(NAME, settings.to_dict(), tables, files=output.files)
+    return Record(f"experiments.{NAME}", settings.to_dict(), tables, files=output.files)

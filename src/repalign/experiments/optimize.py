@@ -217,7 +217,7 @@ def run(settings: Settings, out=None) -> Record:
     final = np.concatenate([result.Y for result in results])
     if settings.save_final:
         output.array(final, "final_Y")
-    return Record(NAME, settings.to_dict(), tables, {"final_Y": final} if settings.save_final else {},
+    return Record(f"experiments.{NAME}", settings.to_dict(), tables, {"final_Y": final} if settings.save_final else {},
                   files=output.files)
 
 

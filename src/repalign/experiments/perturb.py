@@ -71,4 +71,4 @@ def run(settings: Settings, out=None) -> Record:
     result = perturb_pcs(dataset, measures=settings.measures, ks=range(settings.pcs), mode=settings.mode,
                          seed=settings.seed, n_repeats=settings.repeats)
     output.save(result, "perturbation")
-    return Record(NAME, settings.to_dict(), {"table": result.table}, files=output.files)
+    return Record(f"experiments.{NAME}", settings.to_dict(), {"table": result.table}, files=output.files)

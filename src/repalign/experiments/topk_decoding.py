@@ -64,4 +64,4 @@ def run(settings: Settings, out=None) -> Record:
                                       "activity and a conditions table")
     result = topk_decoding(dataset, decoding_tracker(dataset, variables, settings.seed), ks=settings.ks)
     output.save(result, "topk_decoding")
-    return Record(NAME, settings.to_dict(), {"table": result.table}, files=output.files)
+    return Record(f"experiments.{NAME}", settings.to_dict(), {"table": result.table}, files=output.files)

@@ -79,5 +79,5 @@ def run(settings: Settings, out=None) -> Record:
                            record_every=settings.record_every, dtype=settings.dtype, progress=settings.progress)
     output.save(sweep, "variance_sweep")
     thresholds = sweep.thresholds().table
-    return Record(NAME, settings.to_dict(), {"trajectory": sweep.table, "thresholds": thresholds},
+    return Record(f"experiments.{NAME}", settings.to_dict(), {"trajectory": sweep.table, "thresholds": thresholds},
                   files=output.files)

@@ -72,9 +72,9 @@ class Parameter:
         else:
             number += 0.0  # -0.0 becomes 0.0: one number, one canonical name
         if self.low is not None and (number <= self.low if self.positive else number < self.low):
-            raise ValueError(f"{where} must be {'>' if self.positive else '>='} {self.low}, got {value!r}")
+            raise ValueError(f"{where} must be {'>' if self.positive else '>='} {self.low:g}, got {value!r}")
         if self.high is not None and number > self.high:
-            raise ValueError(f"{where} must be <= {self.high}, got {value!r}")
+            raise ValueError(f"{where} must be <= {self.high:g}, got {value!r}")
         return number
 
 

@@ -87,12 +87,11 @@ Example
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
 from .._linalg import center, nuclear_norm, orthonormal_basis
+from .._warnings import warn
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 CCA_INVARIANT = ROTATION_INVARIANT | {"invertible_linear"}
@@ -316,10 +315,10 @@ class PWCCA(Family):
         # value then depends on the SVD's choice, in the reference code as here
         n, p, q = dx.n_samples, dx.n_units, dy.n_units
         if max(p, q) < n and p + q > n - 1:  # (p >= n or q >= n is refused with a clear error)
-            warnings.warn(f"pwcca: {p} + {q} units exceed {n - 1} = samples − 1, so {p + q - n + 1} canonical "
+            warn(f"pwcca: {p} + {q} units exceed {n - 1} = samples − 1, so {p + q - n + 1} canonical "
                           f"correlation(s) equal 1 and their directions are not unique; the weights, hence the "
                           f"value, depend on the basis the SVD picks (as in the reference code). Use fewer units "
-                          f"(e.g. svcca) or more samples", RuntimeWarning, stacklevel=4)
+                          f"(e.g. svcca) or more samples", RuntimeWarning)
 
     def prepare(self, data, params):
         q, r = orthonormal_basis(center(data.values), data.name, "pwcca")
