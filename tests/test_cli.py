@@ -234,3 +234,18 @@ def test_output_and_checkpoint_paths_that_are_files_are_one_line_errors(dataset_
     err = capsys.readouterr().err
     assert err.startswith("error: --checkpoint: ") and "is not a readable repalign.optimize checkpoint" in err
     assert len(err.splitlines()) == 1
+
+
+def test_python_dash_m_runs_the_same_command_line(capsys):
+    import subprocess
+    import sys
+
+    assert main(["describe", "pwcca"]) == 0
+    expected = capsys.readouterr().out
+    for module in ("repalign", "repalign.cli"):
+        run = subprocess.run([sys.executable, "-m", module, "describe", "pwcca"], capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0 and run.stdout == expected, run.stderr
+    run = subprocess.run([sys.executable, "-m", "repalign", "describe", "ckaa"], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr

@@ -113,6 +113,7 @@ COMMANDS = {
     "perturb": ["perturb", "{bad}", "--out", "{out}"],
     "joint": ["joint", "{bad}", "--steps", "2", "--out", "{out}"],
     "baselines": ["baselines", "{bad}", "--out", "{out}"],
+    "topk-decoding": ["topk-decoding", "{bad}", "--out", "{out}"],
 }
 
 
