@@ -103,9 +103,7 @@ def _parameter_values(parameter) -> str:
         values = " | ".join(f"`{c}`" for c in parameter.choices)
     else:
         kinds = {"int": "an integer", "float": "a number", "float_or_median": "a number or `median`"}
-        bounds = [f">= {parameter.low:g}" if parameter.low is not None else "",
-                  f"<= {parameter.high:g}" if parameter.high is not None else ""]
-        values = " ".join([kinds[parameter.kind], *[b for b in bounds if b]])
+        values = " ".join([kinds[parameter.kind], *[b for b in parameter.bounds() if b]])
     default = "required" if parameter.required else f"default `{parameter.default}`"
     return f"{values}; {default}"
 

@@ -13,7 +13,7 @@ from .._checks import SettingsError
 from .._optional import import_pyplot
 from ..data import Dataset, read
 from ..registry import measure
-from ..results import Result, json_safe
+from ..results import Result, json_safe, save_figure
 from ..trackers import DEFAULT_FOLDS, Decoding
 
 __all__ = ["ExperimentSettings", "Output", "check_data", "check_measures", "per_measure", "dataset_summary",
@@ -116,14 +116,10 @@ class Output:
 
     def figure(self, ax, table, name: str) -> None:
         """An already drawn figure and the table behind it."""
-        from ..results import save_figure  # noqa: PLC0415
-
         if self.folder is not None:
             self.files += save_figure(ax, table, self._path(name))
         else:
-            plt = import_pyplot()
-
-            plt.close(ax.figure)
+            import_pyplot().close(ax.figure)
 
     def table(self, table, name: str) -> None:
         """``folder / name.csv``."""

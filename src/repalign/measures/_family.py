@@ -43,6 +43,11 @@ class Parameter:
     required: bool = False  # no default: the user must give a value
     positive: bool = False  # the lower bound ``low`` is excluded (a kernel width of 0 has no meaning)
 
+    def bounds(self) -> tuple[str | None, str | None]:
+        """The lower and upper bounds as text (``>= 0``, ``> 0`` when ``positive``, ``<= 1``), None where unbounded."""
+        return (None if self.low is None else f"{'>' if self.positive else '>='} {self.low:g}",
+                None if self.high is None else f"<= {self.high:g}")
+
     def convert(self, value, family: str):
         """Validate and convert a value given as text (from a name) or as a Python object."""
         where = f"{family}: parameter {self.name!r}"
@@ -72,9 +77,9 @@ class Parameter:
         else:
             number += 0.0  # -0.0 becomes 0.0: one number, one canonical name
         if self.low is not None and (number <= self.low if self.positive else number < self.low):
-            raise ValueError(f"{where} must be {'>' if self.positive else '>='} {self.low:g}, got {value!r}")
+            raise ValueError(f"{where} must be {self.bounds()[0]}, got {value!r}")
         if self.high is not None and number > self.high:
-            raise ValueError(f"{where} must be <= {self.high:g}, got {value!r}")
+            raise ValueError(f"{where} must be {self.bounds()[1]}, got {value!r}")
         return number
 
 
