@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._optional import require
+from ._optional import import_pandas
 
 __all__ = ["column_spec", "column_arrays", "table_from_arrays"]
 
 _NULLABLE = ("Int64", "boolean")
-
-
-def _pandas():
-    return require("pandas", "cli", "tables")
 
 
 def column_spec(table) -> list[list[str]] | None:
@@ -61,7 +57,7 @@ def table_from_arrays(columns: dict[str, np.ndarray], spec, where: str = "table"
     """The DataFrame of ``columns`` (by name) with the order and dtypes of ``spec``; None for no spec."""
     if spec is None:
         return None
-    pd = _pandas()
+    pd = import_pandas()
     data = {}
     for name, dtype in spec:
         if name not in columns:

@@ -19,10 +19,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Data", "as_data", "as_pair", "as_activity", "as_matrix", "check_same_samples"]
+__all__ = ["Data", "as_data", "as_pair", "as_activity", "as_matrix", "check_same_samples", "LAYOUTS", "layout_of"]
 
 # dimension names recognised on xarray inputs, in the order the measures expect
-_XARRAY_ORDERS = (("time", "condition", "unit"), ("sample", "unit"))
+LAYOUTS = (("time", "condition", "unit"), ("sample", "unit"))
+
+
+def layout_of(dims) -> tuple[str, ...] | None:
+    """The layout of :data:`LAYOUTS` whose dimension names are ``dims`` in any order, or None.
+
+    >>> layout_of(("unit", "time", "condition")), layout_of(("neuron", "stimulus"))
+    (('time', 'condition', 'unit'), None)
+    """
+    dims = tuple(dims)
+    return next((order for order in LAYOUTS if len(dims) == len(order) and set(dims) == set(order)), None)
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,9 @@ def _shape(x) -> tuple:
 
 
 def _from_xarray(x) -> np.ndarray:
-    dims = tuple(x.dims)
-    for order in _XARRAY_ORDERS:
-        if set(dims) == set(order):
-            x = x.transpose(*order)
-            break
+    order = layout_of(x.dims)
+    if order is not None:
+        x = x.transpose(*order)
     values = x.values
     if not isinstance(values, np.ndarray):  # dask or other lazy backends
         values = np.asarray(values)
@@ -107,11 +115,6 @@ def _to_tensor(x, name: str) -> tuple[torch.Tensor, bool]:
     return torch.from_numpy(values), False
 
 
-def _check_values(t: torch.Tensor, name: str, batched: bool) -> None:
-    _check_dimensions(t, name, batched)
-    _check_finite(t, name)
-
-
 def _check_dimensions(t: torch.Tensor, name: str, batched: bool) -> None:
     allowed = (3, 4) if batched else (2, 3)
     layout = (
@@ -143,10 +146,9 @@ def as_data(x, name: str, *, batched: bool = False, check_values: bool = True) -
     computes); types, dimensions and sample counts are still checked.
     """
     t, from_torch = _to_tensor(x, name)
+    _check_dimensions(t, name, batched)
     if check_values:
-        _check_values(t, name, batched)
-    else:
-        _check_dimensions(t, name, batched)
+        _check_finite(t, name)
     n_conditions = n_time = None
     structured = t.ndim == (4 if batched else 3)
     if structured:

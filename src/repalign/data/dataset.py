@@ -26,7 +26,8 @@ import torch
 from .._checks import check_real
 from .._optional import require
 from .._tables import column_arrays, column_spec, table_from_arrays
-from ..inputs import as_activity
+from ..inputs import LAYOUTS as XARRAY_LAYOUTS
+from ..inputs import as_activity, layout_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import pandas
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 __all__ = ["Dataset"]
 
-LAYOUTS = {3: ("time", "condition", "unit"), 2: ("sample", "unit")}
+LAYOUTS = {len(dims): dims for dims in XARRAY_LAYOUTS}  # by number of dimensions
 FORMAT = "repalign.Dataset"
 FORMAT_VERSION = 1
 NPZ_HEADER = "__repalign__"  # key of the JSON header in a saved .npz
@@ -55,7 +56,9 @@ def xarray_module():
 def _checked_activity(x, name: str) -> np.ndarray:
     """A read-only float64 copy of ``x`` in its original layout, checked by :func:`repalign.inputs.as_activity`."""
     values, _ = as_activity(x, name)
-    array = np.array(values.detach().to("cpu", torch.float64).numpy(), copy=True)  # never shares the caller's memory
+    array = values.detach().to("cpu", torch.float64).numpy()
+    if not isinstance(x, np.ndarray) or np.shares_memory(array, x):  # never share the caller's memory
+        array = array.copy()
     array.setflags(write=False)
     return array
 
@@ -303,15 +306,13 @@ class Dataset:
         xr = xarray_module()
         if not isinstance(da, xr.DataArray):
             raise ValueError(f"da: expected an xarray DataArray, got {type(da).__name__}")
-        for dims in LAYOUTS.values():
-            if set(da.dims) == set(dims) and len(da.dims) == len(dims):
-                da = da.transpose(*dims)
-                break
-        else:
+        dims = layout_of(da.dims)
+        if dims is None:
             raise ValueError(
                 f"da: expected dimensions named ('time', 'condition', 'unit') or ('sample', 'unit'), in any "
                 f"order, got {tuple(da.dims)}; name the dimensions so (xarray's rename) before reading"
             )
+        da = da.transpose(*dims)
         activity = _checked_activity(np.asarray(da.values), "da")
         attrs = dict(da.attrs)
         ours = str(attrs.get("repalign_format", "")).startswith(FORMAT)

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inputs import layout_of
 from .dataset import (
     FORMAT,
     FORMAT_VERSION,
-    LAYOUTS,
     NPZ_HEADER,
     Dataset,
     pandas_module,
@@ -301,15 +301,11 @@ def _columns(archive, available: list[str], names, option: str, path: Path):
 
 
 def _read_nc(path: Path, name, dt, shown: str) -> Dataset:
-    xr = xarray_module()
-    with _reading(shown, ".nc"), xr.open_dataset(path) as opened:
-        opened = opened.load()
-    available = [str(v) for v in opened.data_vars]
-    variable = opened[_choose(available, name, path, "variable")]
+    variable = _read_raw(path, name, ".nc", shown)
     if str(variable.attrs.get("repalign_format", "")).startswith(FORMAT):
         _refuse_options_for_saved(path, name, None, None, dt)
         return Dataset.from_xarray(variable)
-    if not any(set(variable.dims) == set(dims) and len(variable.dims) == len(dims) for dims in LAYOUTS.values()):
+    if layout_of(variable.dims) is None:
         raise DataFileError(f"{path}: variable {variable.name!r} has dimensions {tuple(variable.dims)}; repalign "
                             f"reads dimensions named time, condition, unit (or sample, unit), in any order: rename "
                             f"them in the file")

@@ -260,9 +260,11 @@ def gaussian_like(reference, seed: int = 0, *, exact: bool = True) -> Dataset:
         >>> bool(np.allclose(s_g, s_ref, rtol=1e-10))
         True
     """
-    values, _ = as_activity(reference, "reference")
-    activity = values.detach().to("cpu", torch.float64).numpy()
-    metadata = reference if isinstance(reference, Dataset) else Dataset(activity)  # its task table, dt, provenance
+    if isinstance(reference, Dataset):  # checked when it was made
+        activity, conditions, dt, origin = reference.activity, reference.conditions, reference.dt, reference.provenance
+    else:
+        values, _ = as_activity(reference, "reference")
+        activity, conditions, dt, origin = values.detach().to("cpu", torch.float64).numpy(), None, None, {}
     seed = check_seed(seed)
     exact = check_bool(exact, "exact")
     matrix = activity.reshape(-1, activity.shape[-1])
@@ -281,10 +283,10 @@ def gaussian_like(reference, seed: int = 0, *, exact: bool = True) -> Dataset:
     provenance = {
         "generator": "repalign.data.gaussian_like",
         "parameters": {"seed": seed, "exact": exact},
-        "reference": metadata.provenance,
+        "reference": origin,
         "repalign_version": __version__,
     }
-    return Dataset(values.reshape(activity.shape), metadata.conditions, None, metadata.dt, provenance)
+    return Dataset(values.reshape(activity.shape), conditions, None, dt, provenance)
 
 
 # Figure 4a's trajectory (2 units, 10 time points), as in the authors' code (diffscore, toy2d):
