@@ -51,7 +51,7 @@ from ._optional import import_pandas, import_pyplot
 from ._version import deprecated
 from .inputs import as_activity
 from .registry import Measure, resolve
-from .results import Result, check_table, legend, save_figure, table_of
+from .results import Result, check_table, colours, legend, save_figure, table_of
 
 __all__ = [
     "condition_average",
@@ -363,7 +363,7 @@ class BaselineResult(Result):
 
     def save(self, path, *, models=None) -> list[str]:
         """Write :meth:`plot` as ``path``.png/.pdf and the table as ``path``.csv; returns the paths."""
-        return save_figure(self.plot(models=models), self.table, path)
+        return super().save(path, models=models)
 
     def _record_settings(self) -> dict:
         return {"seed": self.seed, "n_splits": self.n_splits, "measures": list(dict.fromkeys(self.table["measure"])),
@@ -400,13 +400,13 @@ def _plot(table, ax=None, models=None):
         drawn.add(row.baseline)
     if models is not None:
         markers = "osD^vP*X"
-        colours = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+        palette = colours()
         names = list(dict.fromkeys(models["model"]))
         offsets = np.linspace(-0.25, 0.25, len(names)) if len(names) > 1 else [0.0]
         for k, name in enumerate(names):
             rows = models[models["model"] == name]
             xs = [position[m] + offsets[k] for m in rows["measure"]]
-            ax.plot(xs, rows["score"], markers[k % len(markers)], color=colours[k % len(colours)], ms=5,
+            ax.plot(xs, rows["score"], markers[k % len(markers)], color=palette[k % len(palette)], ms=5,
                     ls="none", label=str(name))
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels(order, rotation=20, ha="right", fontsize="small")

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["first_crossing", "trajectory_frame", "pc_columns"]
+__all__ = ["first_crossing", "trajectory_frame", "decoding_columns", "pc_columns"]
 
 
 def first_crossing(score: np.ndarray, value: np.ndarray, threshold: float) -> tuple[int, float]:
@@ -37,6 +37,14 @@ def trajectory_frame(result):
     if len(frame) == 0:
         raise ValueError("result: the trajectory is empty")
     return frame
+
+
+def decoding_columns(frame) -> list[str]:
+    """The trajectory's decoding columns (``decode_<variable>``), in their order."""
+    columns = [c for c in frame.columns if c.startswith("decode_")]
+    if not columns:
+        raise ValueError("result: no decoding columns (decode_<variable>): optimize with a Decoding tracker")
+    return columns
 
 
 def pc_columns(frame) -> list[str]:

@@ -20,7 +20,7 @@ from .._optional import import_pandas, import_pyplot
 from ..inputs import as_data
 from ..registry import short_name
 from ..results import Result, check_table, colours, legend
-from ._common import first_crossing, trajectory_frame
+from ._common import decoding_columns, first_crossing, trajectory_frame
 
 __all__ = ["decoding_thresholds", "DecodingThresholds", "topk_decoding", "TopKDecoding"]
 
@@ -126,9 +126,7 @@ def decoding_thresholds(result, reference_accuracy, chance, *, fraction: float =
     pd = import_pandas()
 
     frame = trajectory_frame(result)
-    columns = [c for c in frame.columns if c.startswith("decode_")]
-    if not columns:
-        raise ValueError("result: no decoding columns (decode_<variable>): optimize with a Decoding tracker")
+    columns = decoding_columns(frame)
     fraction = check_real(fraction, "fraction", low=0.0, high=1.0, inclusive=(False, True))
     reference = _per_column(reference_accuracy, columns, "reference_accuracy")
     chances = _per_column(chance, columns, "chance")
@@ -151,9 +149,7 @@ def decoding_thresholds(result, reference_accuracy, chance, *, fraction: float =
 
 def _plot_decoding(result, thresholds=None, *, baselines: Mapping[str, float] | None = None, axes=None):
     frame = trajectory_frame(result)
-    columns = [c for c in frame.columns if c.startswith("decode_")]
-    if not columns:
-        raise ValueError("result: no decoding columns (decode_<variable>): optimize with a Decoding tracker")
+    columns = decoding_columns(frame)
     plt = import_pyplot()
 
     measures = list(dict.fromkeys(frame["measure"])) if "measure" in frame.columns else [""]

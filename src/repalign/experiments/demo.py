@@ -151,11 +151,11 @@ def run(settings: Settings, out=None) -> Record:
     summary = _summary(reference, names, headline.tables["pc_capture"], headline.tables["decoding"], base, sweep_pc2,
                        perturbed, resampled, jointly.tables["trajectory"], reference_accuracy, chance, steps)
     files = [*headline.files, *base_record.files, *topk_record.files, *sweep_record.files, *perturbed_record.files,
-             *jointly.files, *output.files]
+             *jointly.files]
     figures = sorted(name.rsplit("/", 1)[-1].removesuffix(".png") for name in files if name.endswith(".png"))
     output.text(_summary_markdown(summary, figures, quick), "summary.md")
     output.text(json.dumps(json_safe(summary), indent=2, allow_nan=False), "summary.json")  # NaN: null
-    files += output.files[-2:]
+    files += output.files  # summary.md and summary.json: the experiments above wrote the rest
     log(f"wrote {len(files)} files")
     tables = {f"headline_{k}": v for k, v in headline.tables.items()}
     tables.update({"baselines": base, "topk_decoding": topk_record.table, "variance_sweep_pc2": sweep_pc2,

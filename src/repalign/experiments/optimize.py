@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seed
 from .._optional import import_pandas, import_pyplot
 from ..analyses import capture_thresholds, decoding_thresholds
@@ -161,7 +163,6 @@ def run(settings: Settings, out=None) -> Record:
     baselines). Files: ``trajectory``, ``pc_capture``, ``capture_curves``, ``decoding`` (PNG, PDF,
     CSV) and ``final_Y.npy``.
     """
-    import numpy as np  # noqa: PLC0415
     pd = import_pandas()
 
     output = Output(out)

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from .._optional import import_pandas, import_pyplot
-from ..results import Result, legend
+from ..results import Result, colours, legend
 
 __all__ = ["OptimizationResult"]
 
@@ -59,13 +59,13 @@ class OptimizationResult(Result):
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.6))
         names = self.settings["measures"]
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        palette = colours()
         run, step, score = self.columns["run"], self.columns["step"], self.columns["score"]
         n_runs = self.settings["n_runs"]
         for r in range(len(names) * n_runs):
             m = r // n_runs
             rows = run == r
-            ax.plot(step[rows], score[rows], lw=1, alpha=0.8, color=colours[m % len(colours)],
+            ax.plot(step[rows], score[rows], lw=1, alpha=0.8, color=palette[m % len(palette)],
                     label=names[m] if r % n_runs == 0 else None)
         if self.settings["stop_at"] is not None:
             ax.axhline(self.settings["stop_at"], ls="--", lw=0.8, color="grey", label="stop_at")
