@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("single_threaded")
 
 def _frame(score, **columns):
     n = len(score)
-    return pd.DataFrame({"run": 0, "measure": "m", "seed": 0, "step": np.arange(n), "score": score, **columns})
+    return pd.DataFrame({"run": 0, "measure": "m", "seed": 0, "step": np.arange(n), "value": score, **columns})
 
 
 # -- thresholds on hand-made trajectories -------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def test_capture_threshold_is_the_centre_point_and_interpolates_the_score():
     row = table.iloc[0]
     assert row.threshold == pytest.approx(0.6)
     assert row.step == 3
-    assert row.score == pytest.approx(0.4 + (0.6 - 0.5) / (0.9 - 0.5) * (0.8 - 0.4))
+    assert row.value == pytest.approx(0.4 + (0.6 - 0.5) / (0.9 - 0.5) * (0.8 - 0.4))
     assert row.explained_variance == 0.7 and row.pc == 1
 
 
@@ -39,16 +39,24 @@ def test_capture_threshold_takes_the_first_crossing_not_the_last():
     r2 = np.array([0.0, 0.8, 0.2, 0.3, 0.9, 1.0])  # crosses 0.5 at step 1, dips, crosses again
     row = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [1.0]).table.iloc[0]
     assert row.step == 1
-    assert row.score == pytest.approx(0.2 * 0.5 / 0.8)
+    assert row.value == pytest.approx(0.2 * 0.5 / 0.8)
 
 
 def test_a_pc_that_is_not_learned_has_no_threshold_score():
     score = np.linspace(0, 1, 5)
     table = analyses.capture_thresholds(_frame(score, pc1_r2=np.full(5, 0.3), pc2_r2=[0.3, 0.31, 0.3, 0.32, 0.3]),
                                         [0.6, 0.4]).table
-    assert table.score.isna().all() and (table.step == -1).all()
+    assert table.value.isna().all() and (table.step == -1).all()
     with pytest.raises(ValueError, match="min_gain"):
         analyses.capture_thresholds(_frame(score, pc1_r2=np.zeros(5)), [1.0], min_gain=1.5)
+
+
+def test_a_trajectory_table_of_repalign_0_1_is_read_with_its_score_column_as_value():
+    frame = _frame(np.linspace(0.1, 0.9, 5), pc1_r2=[0.1, 0.4, 0.8, 0.9, 1.0], decode_context=[0.5, 0.6, 0.7, 0.9, 1.0])
+    old = frame.rename(columns={"value": "score"})
+    for read in (lambda f: analyses.capture_thresholds(f, [1.0]).table,
+                 lambda f: analyses.decoding_thresholds(f, {"decode_context": 1.0}, 0.5).table):
+        pd.testing.assert_frame_equal(read(old), read(frame))
 
 
 def test_capture_thresholds_errors_name_the_argument():
@@ -70,9 +78,9 @@ def test_decoding_threshold_is_chance_plus_fraction_of_the_gap():
     table = analyses.decoding_thresholds(frame, {"decode_context": 1.0, "decode_choice": 0.9}, 0.5).table
     context = table[table.variable == "context"].iloc[0]
     assert context.target == pytest.approx(0.95)
-    assert context.score == pytest.approx(0.5 + (0.95 - 0.9) / (1.0 - 0.9) * 0.2)
+    assert context.value == pytest.approx(0.5 + (0.95 - 0.9) / (1.0 - 0.9) * 0.2)
     choice = table[table.variable == "choice"].iloc[0]
-    assert math.isnan(choice.score) and choice.step == -1 and choice.final_accuracy == 0.5
+    assert math.isnan(choice.value) and choice.step == -1 and choice.final_accuracy == 0.5
     with pytest.raises(ValueError, match="reference_accuracy"):
         analyses.decoding_thresholds(frame, {"decode_context": 1.0}, 0.5)
     with pytest.raises(ValueError, match="fraction"):
@@ -90,9 +98,9 @@ def test_capture_thresholds_of_an_optimization_rise_with_decreasing_variance():
     table = analyses.capture_thresholds(result, tracker).table
     assert list(table.pc) == [1, 2, 3]
     np.testing.assert_allclose(table.explained_variance, tracker.explained_variance_ratio)
-    assert table.score.notna().all()
-    assert table.score.is_monotonic_increasing  # CKA learns the PCs in variance order
-    assert (table.score <= result.final_score[0] + 1e-12).all()
+    assert table.value.notna().all()
+    assert table.value.is_monotonic_increasing  # CKA learns the PCs in variance order
+    assert (table.value <= result.final_score[0] + 1e-12).all()
 
 
 def test_pc_capture_runs_the_data_and_its_matched_gaussian():
@@ -133,9 +141,9 @@ def test_chance_accuracy_is_the_majority_class_frequency():
 def test_variance_sweep_angular_procrustes_captures_the_small_pc_earlier_than_cka():
     """Fig. 4e: with λ₂/λ₁ small, PC 2 is captured at a lower angular Procrustes score than CKA score."""
     sweep = analyses.variance_sweep((1.0, 0.3), ("angular-procrustes", "cka"), max_steps=3000, progress=False)
-    assert {"ratio", "measure", "step", "score", "pc1_r2", "pc2_r2"} <= set(sweep.table.columns)
+    assert {"ratio", "measure", "step", "value", "kind", "pc1_r2", "pc2_r2"} <= set(sweep.table.columns)
     thresholds = sweep.thresholds().table
-    pc2 = thresholds[thresholds.pc == 2].set_index(["ratio", "measure"]).score
+    pc2 = thresholds[thresholds.pc == 2].set_index(["ratio", "measure"]).value
     ap, cka = repalign.measure("angular-procrustes").name, repalign.measure("cka").name
     assert pc2[(0.3, ap)] < pc2[(0.3, cka)]
     # the asymmetry raises the score CKA needs more than the one angular Procrustes needs
@@ -160,7 +168,7 @@ def test_matched_gaussian_pc_capture_orders_the_measures_as_the_paper():
     # starting score); 120 steps bound the run, CKA stops at 0.98 near step 50
     table = analyses.pc_capture(reference, ("angular-procrustes", "cka"), n_pcs=10, matched_gaussian=False,
                                 lr=0.03, max_steps=120, stop_at=0.98, progress=False).table
-    score = table.pivot(index="pc", columns="measure", values="score")
+    score = table.pivot(index="pc", columns="measure", values="value")
     ap, cka = score[repalign.measure("angular-procrustes").name], score[repalign.measure("cka").name]
     assert ap[5] < cka[5]
     # slope of the threshold score against -log10(explained variance), over the PCs both capture
@@ -183,7 +191,7 @@ def test_angular_procrustes_decodes_at_a_lower_score_than_cka():
     result = repalign.optimize(mante.activity, ["angular-procrustes", "cka"], max_steps=600, lr=0.05,
                                stop_at=0.99, record_every=2, trackers=[decoding], dtype="float32", progress=False)
     table = analyses.decoding_thresholds(result, reference, decoding.chance_accuracy()).table.set_index("measure")
-    ap, cka = (table.loc[repalign.measure(m).name, "score"] for m in ("angular-procrustes", "cka"))
+    ap, cka = (table.loc[repalign.measure(m).name, "value"] for m in ("angular-procrustes", "cka"))
     assert not math.isnan(ap)
     assert math.isnan(cka) or ap < cka
 

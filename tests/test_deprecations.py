@@ -95,11 +95,11 @@ def test_baseline_functions(tmp_path):
 
 def test_analysis_functions_and_results_standing_in_for_dataframes(tmp_path):
     frame = pd.DataFrame({"run": 0, "measure": "m", "seed": 0, "step": np.arange(5),
-                          "score": np.linspace(0.1, 0.9, 5), "pc1_r2": [0.1, 0.4, 0.8, 0.9, 1.0],
+                          "value": np.linspace(0.1, 0.9, 5), "pc1_r2": [0.1, 0.4, 0.8, 0.9, 1.0],
                           "pc2_r2": [0.1, 0.1, 0.2, 0.5, 0.9], "decode_context": [0.5, 0.5, 0.7, 0.9, 1.0]})
     result = analyses.capture_thresholds(frame, [0.8, 0.2])
     with pytest.warns(DeprecationWarning, match="on a CaptureThresholds, a result object since repalign 0.2"):
-        assert result.score.tolist() == result.table.score.tolist()  # DataFrame attribute
+        assert result.value.tolist() == result.table.value.tolist()  # DataFrame attribute
     with pytest.warns(DeprecationWarning):
         assert result["pc"].tolist() == [1, 2]  # DataFrame indexing
     with pytest.warns(DeprecationWarning):

@@ -114,8 +114,8 @@ def test_optimize_groups_measures_by_their_settings_and_adds_the_matched_gaussia
     # the same runs as repalign.optimize with the same settings
     alone = repalign.optimize(small, ["cka", "angular-procrustes"], max_steps=6, lr=0.05, seed=0, record_every=2,
                               dtype="float32")
-    np.testing.assert_allclose(record.tables["trajectory"].score[record.tables["trajectory"].run < 2],
-                               alone.table.score, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(record.tables["trajectory"].value[record.tables["trajectory"].run < 2],
+                               alone.table.value, rtol=0, atol=1e-6)
 
 
 def test_optimize_reads_the_decodable_variables_from_the_conditions_table(small):

@@ -43,7 +43,7 @@ def per_run(result, run):
 @pytest.mark.parametrize("name, low, high", [("cka", 0.5, 0.99), ("angular-procrustes", 0.5, 0.98)])
 def test_score_rises_from_noise_to_near_one(X, name, low, high):
     result = optimize(X, name, max_steps=100, record_every=10, seed=0)
-    scores = per_run(result, 0).score.to_numpy()
+    scores = per_run(result, 0).value.to_numpy()
     assert scores[0] < low and scores[-1] > high
     assert result.final_score[0] == scores[-1]
     assert result.settings["maximize"] == [True]
@@ -53,14 +53,14 @@ def test_score_rises_from_noise_to_near_one(X, name, low, high):
 
 def test_cross_validated_regression_rises(X):
     result = optimize(X, ridge3(), max_steps=100, record_every=50, seed=0)
-    scores = per_run(result, 0).score.to_numpy()
+    scores = per_run(result, 0).value.to_numpy()
     assert scores[0] < 0.2 and scores[-1] > 0.8
 
 
 def test_distance_is_minimized(X):
     result = optimize(X, "procrustes", max_steps=100, record_every=25, seed=0)  # angular distance
     assert repalign.measure("procrustes").kind == "distance" and result.settings["maximize"] == [False]
-    distances = per_run(result, 0).score.to_numpy()
+    distances = per_run(result, 0).value.to_numpy()
     assert distances[0] > 0.5 and distances[-1] < 0.05
     assert np.all(np.diff(distances) < 0)
 
@@ -72,7 +72,7 @@ def test_same_seed_same_result_other_seed_other_result(X):
     assert np.array_equal(first.Y, again.Y)
     assert first.trajectory.equals(again.trajectory)
     assert not np.allclose(first.Y, other.Y)
-    assert first.trajectory.score.iloc[0] != other.trajectory.score.iloc[0]
+    assert first.trajectory.value.iloc[0] != other.trajectory.value.iloc[0]
 
 
 def test_gaussian_start_is_the_documented_noise(X):
@@ -100,7 +100,7 @@ def test_batched_runs_equal_separate_runs(X):
     for k, s in enumerate(seeds):
         alone = optimize(X, "cka", max_steps=30, seed=s, record_every=10)
         assert np.allclose(batch.Y[k], alone.Y[0], rtol=0, atol=1e-10)
-        assert np.allclose(per_run(batch, k).score, alone.trajectory.score, rtol=0, atol=1e-10)
+        assert np.allclose(per_run(batch, k).value, alone.trajectory.value, rtol=0, atol=1e-10)
 
 
 def test_several_measures_in_one_loop_equal_separate_loops(X):
@@ -142,7 +142,7 @@ def test_runs_evaluated_in_chunks_or_in_threads_follow_their_own_trajectories(X,
     for result in (chunked, threaded):
         assert result.reached_step == whole.reached_step
         assert np.allclose(result.Y, whole.Y, rtol=0, atol=1e-10)
-        assert np.allclose(result.trajectory.score, whole.trajectory.score, rtol=0, atol=1e-10)
+        assert np.allclose(result.trajectory.value, whole.trajectory.value, rtol=0, atol=1e-10)
 
 
 def test_user_callables_are_not_called_from_other_threads(X, monkeypatch):
@@ -271,8 +271,8 @@ def test_stop_at_freezes_each_run_at_its_step_while_others_go_on(X):
     assert result.steps == max(reached) < 200
     for k, step in enumerate(reached):
         rows = per_run(result, k)
-        assert rows.step.iloc[-1] == step and rows.score.iloc[-1] >= target  # the stopping step is recorded
-        assert result.final_score[k] == rows.score.iloc[-1]
+        assert rows.step.iloc[-1] == step and rows.value.iloc[-1] >= target  # the stopping step is recorded
+        assert result.final_score[k] == rows.value.iloc[-1]
         just_before = optimize(X, "cka", max_steps=step - 1, seed=k, record_every=1000)
         assert just_before.final_score[0] < target
         # the frozen Y is the Y at its stopping step, untouched by Adam's momentum afterwards
@@ -294,10 +294,26 @@ def test_never_reached_is_none(X):
 def test_rows_every_record_every_steps_and_at_the_end(X):
     result = optimize(X, "cka", max_steps=20, record_every=7, n_runs=2)
     table = result.trajectory
-    assert list(table.columns) == ["run", "measure", "seed", "step", "score"]
+    assert list(table.columns) == ["run", "measure", "seed", "step", "value", "kind"]
     assert table.step.tolist() == [0, 0, 7, 7, 14, 14, 20, 20]
     assert table.run.tolist() == [0, 1] * 4
     assert len(optimize(X, "cka", max_steps=20, record_every=1).trajectory) == 21
+
+
+def test_kind_column_says_score_or_distance_per_measure(X):
+    """The table's ``kind``: a registry measure's own kind (also when its direction is overridden), a
+    callable's from the direction it is optimized in."""
+    result = optimize(X, ["cka", "procrustes"], max_steps=2, record_every=1)
+    kinds = result.table.groupby("measure").kind.unique()
+    assert kinds[repalign.measure("cka").name].tolist() == ["score"]
+    assert kinds[repalign.measure("procrustes").name].tolist() == ["distance"]
+    assert optimize(X, "procrustes", maximize=True, max_steps=1).table.kind.tolist() == ["distance", "distance"]
+
+    def spread(reference, Y):
+        return Y.flatten(1).std(dim=1)
+
+    assert set(optimize(X, spread, maximize=False, max_steps=1).table.kind) == {"distance"}
+    assert set(optimize(X, spread, maximize=True, max_steps=1).table.kind) == {"score"}
 
 
 class NormTracker:
@@ -316,7 +332,7 @@ def test_tracker_columns(X):
 
     result = optimize(X, "cka", max_steps=10, record_every=5, n_runs=2, trackers=[centre, NormTracker()])
     table = result.trajectory
-    assert list(table.columns) == ["run", "measure", "seed", "step", "score", "mean", "ref_sq", "norm"]
+    assert list(table.columns) == ["run", "measure", "seed", "step", "value", "kind", "mean", "ref_sq", "norm"]
     assert calls == [(SHAPE, (2, *SHAPE), False)] * 3
     final = table[table.step == 10]
     assert np.allclose(final.norm, np.linalg.norm(result.Y.reshape(2, -1), axis=1), atol=1e-12)
@@ -334,8 +350,9 @@ class TwoValues:
 def test_tracker_errors(X):
     with pytest.raises(ValueError, match="tracker 'bad': column 'bad' has 2 value"):
         optimize(X, "cka", max_steps=1, n_runs=3, trackers=[TwoValues()])
-    with pytest.raises(ValueError, match="'score' is reserved"):
-        optimize(X, "cka", max_steps=1, trackers=[lambda r, y: {"score": torch.zeros(len(y))}])
+    for reserved in ("value", "kind"):
+        with pytest.raises(ValueError, match=f"'{reserved}' is reserved"):
+            optimize(X, "cka", max_steps=1, trackers=[lambda r, y, c=reserved: {c: torch.zeros(len(y))}])
     with pytest.raises(ValueError, match="not numeric"):
         optimize(X, "cka", max_steps=1, trackers=[lambda r, y: {"label": ["a"] * len(y)}])
 
@@ -421,7 +438,7 @@ def test_user_callable_measure(X):
     assert result.final_score[0] > -1e-3
     assert np.allclose(result.Y[0], X, atol=0.05)
     explicit = optimize(X, negative_squared_error, max_steps=5, maximize=True)
-    assert explicit.trajectory.score.is_monotonic_increasing
+    assert explicit.trajectory.value.is_monotonic_increasing
     with pytest.raises(ValueError, match="cannot tell whether higher values are better"):
         optimize(X, negative_squared_error, max_steps=5)
 
@@ -436,7 +453,7 @@ def test_user_measure_called_one_run_at_a_time(X):
     squared_error.kind, squared_error.batched, squared_error.name = "distance", False, "mse"
     result = optimize(X, squared_error, max_steps=4, n_runs=3)
     assert set(sizes) == {1} and result.settings["measures"] == ["mse"]
-    assert result.trajectory.groupby("run").score.is_monotonic_decreasing.all()
+    assert result.trajectory.groupby("run").value.is_monotonic_decreasing.all()
 
 
 def test_non_finite_value_stops_with_an_error(X):
@@ -484,7 +501,7 @@ def test_units_sgd_float32_and_reference_scale(X):
                       init_scale="reference")
     assert result.Y.shape == (1, 4, 6, 3) and result.Y.dtype == np.float32
     assert result.settings["dtype"] == "float32" and result.settings["shape"] == [4, 6, 3]
-    scores = result.trajectory.score.to_numpy()
+    scores = result.trajectory.value.to_numpy()
     assert scores[-1] > scores[0] + 0.3
 
 

@@ -323,7 +323,7 @@ def test_trackers_in_optimize():
     pc, decoding = PCCapture(ref, n_pcs=3), Decoding(ref, variables=("context", "choice"))
     result = repalign.optimize(ref.activity, "cka", max_steps=5, record_every=5, n_runs=2, trackers=[pc, decoding])
     table = result.trajectory
-    assert list(table.columns) == ["run", "measure", "seed", "step", "score", "pc1_r2", "pc2_r2", "pc3_r2",
+    assert list(table.columns) == ["run", "measure", "seed", "step", "value", "kind", "pc1_r2", "pc2_r2", "pc3_r2",
                                    "decode_context", "decode_choice"]
     assert table.step.tolist() == [0, 0, 5, 5]
     assert result.settings["trackers"] == ["pc_capture", "decoding"]

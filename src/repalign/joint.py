@@ -67,7 +67,7 @@ __all__ = ["joint_optimize", "JointResult", "target_grid"]
 # columns of the trajectory table besides one per measure and one target column per measure
 _FIXED_COLUMNS = ("target", "seed", "step", "loss")
 _TARGET_PREFIX = "target_"
-_TRACKER_PREFIX = "score:"  # optimize's reserved names ("score", "run"...) cannot clash with these
+_TRACKER_PREFIX = "score:"  # optimize's reserved names ("value", "run"...) cannot clash with these
 _POINTS = ("all", "final")
 
 
@@ -117,7 +117,7 @@ class JointResult(Result):
         frame["step"] = columns["step"]
         for label in self.measures:
             frame[label] = columns[_TRACKER_PREFIX + label]
-        frame["loss"] = columns["score"]
+        frame["loss"] = columns["value"]
         table = pd.DataFrame(frame)
         return table.sort_values(["target", "step"], kind="stable").reset_index(drop=True)
 

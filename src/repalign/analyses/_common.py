@@ -9,31 +9,37 @@ import numpy as np
 __all__ = ["first_crossing", "trajectory_frame", "decoding_columns", "pc_columns"]
 
 
-def first_crossing(score: np.ndarray, value: np.ndarray, threshold: float) -> tuple[int, float]:
-    """Index of the first ``value >= threshold`` and the score there, interpolated linearly in ``value``.
+def first_crossing(value: np.ndarray, curve: np.ndarray, threshold: float) -> tuple[int, float]:
+    """Index of the first ``curve >= threshold`` and the value there, interpolated linearly in ``curve``.
 
-    ``value[j-1] < threshold <= value[j]``: the score is
-    ``score[j-1] + (threshold - value[j-1]) / (value[j] - value[j-1]) * (score[j] - score[j-1])``.
+    ``curve[j-1] < threshold <= curve[j]``: the value is
+    ``value[j-1] + (threshold - curve[j-1]) / (curve[j] - curve[j-1]) * (value[j] - value[j-1])``.
     Returns ``(-1, nan)`` when the threshold is never reached.
     """
-    hit = np.flatnonzero(value >= threshold)
+    hit = np.flatnonzero(curve >= threshold)
     if hit.size == 0:
         return -1, math.nan
     j = int(hit[0])
     if j == 0:
-        return 0, float(score[0])
-    fraction = (threshold - value[j - 1]) / (value[j] - value[j - 1])
-    return j, float(score[j - 1] + fraction * (score[j] - score[j - 1]))
+        return 0, float(value[0])
+    fraction = (threshold - curve[j - 1]) / (curve[j] - curve[j - 1])
+    return j, float(value[j - 1] + fraction * (value[j] - value[j - 1]))
 
 
 def trajectory_frame(result):
-    """The trajectory table of an :class:`~repalign.optimization.OptimizationResult` or a DataFrame."""
+    """The trajectory table of an :class:`~repalign.optimization.OptimizationResult` or a DataFrame.
+
+    A table of repalign 0.1, whose measure's value is the column ``score``, is read with that
+    column named ``value``.
+    """
     frame = getattr(result, "trajectory", result)
     if frame is None:
         raise ValueError("result: holds no trajectory")
-    if not hasattr(frame, "columns") or not {"run", "step", "score"} <= set(frame.columns):
+    if hasattr(frame, "columns") and "value" not in frame.columns and "score" in frame.columns:
+        frame = frame.rename(columns={"score": "value"})
+    if not hasattr(frame, "columns") or not {"run", "step", "value"} <= set(frame.columns):
         raise ValueError("result: expected an OptimizationResult or its trajectory table "
-                         "(columns run, step, score, ...)")
+                         "(columns run, step, value, ...)")
     if len(frame) == 0:
         raise ValueError("result: the trajectory is empty")
     return frame

@@ -115,7 +115,7 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
         A :class:`CaptureThresholds`, whose ``table`` has one row per (run, PC): the ``by``
         columns, ``measure``, ``run``, ``seed``, ``pc`` (1-based), ``explained_variance``,
         ``r2_initial``, ``r2_max``, ``threshold``, ``step`` (first recorded step at or above the
-        threshold, −1 if none) and ``score``; ``plot()`` draws Fig. 5b and ``plot_curves()`` Fig. 5a.
+        threshold, −1 if none) and ``value`` (the measure's value there); ``plot()`` draws Fig. 5b and ``plot_curves()`` Fig. 5a.
 
     Example:
         >>> import numpy as np, repalign
@@ -127,7 +127,7 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
         >>> table = capture_thresholds(result, tracker).table
         >>> table[["pc", "explained_variance"]].round(3).values.tolist()[:1]
         [[1.0, 0.704]]
-        >>> bool(table.score.iloc[0] < result.final_score[0])
+        >>> bool(table.value.iloc[0] < result.final_score[0])
         True
     """
     pd = import_pandas()
@@ -144,7 +144,7 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
     rows = []
     for key, group in frame.sort_values("step", kind="stable").groupby(keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        score = group["score"].to_numpy(float)
+        values = group["value"].to_numpy(float)
         first = group.iloc[0]
         for i, column in enumerate(columns):
             r2 = group[column].to_numpy(float)
@@ -153,12 +153,12 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
             if best - initial < min_gain:
                 step, value = -1, math.nan
             else:
-                j, value = first_crossing(score, r2, threshold)
+                j, value = first_crossing(values, r2, threshold)
                 step = int(group["step"].iloc[j]) if j >= 0 else -1
             rows.append((*key[:-1], first.get("measure", ""), key[-1], first.get("seed", -1), i + 1,
                          float(variance[i]), initial, best, threshold, step, value))
     table = pd.DataFrame(rows, columns=by + ["measure", "run", "seed", "pc", "explained_variance", "r2_initial",
-                                             "r2_max", "threshold", "step", "score"])
+                                             "r2_max", "threshold", "step", "value"])
     return CaptureThresholds(table, frame, {"min_gain": min_gain, "by": by})
 
 
@@ -234,7 +234,7 @@ def pc_capture(
 
 def _plot_pc_capture(table, ax=None):
     """Fig. 5b–e from a capture table (a :class:`CaptureThresholds` draws it with ``plot()``)."""
-    check_table(table, ("measure", "explained_variance", "score"), "pc_capture")
+    check_table(table, ("measure", "explained_variance", "value"), "pc_capture")
     plt = import_pyplot()
 
     if ax is None:
@@ -245,15 +245,15 @@ def _plot_pc_capture(table, ax=None):
     for reference, rows in groups:
         gaussian = reference != "data"
         for i, name in enumerate(measures):
-            chosen = rows[(rows["measure"] == name) & rows["score"].notna()]
+            chosen = rows[(rows["measure"] == name) & rows["value"].notna()]
             if chosen.empty:
                 continue
-            mean = chosen.groupby("explained_variance")["score"].mean().sort_index()
+            mean = chosen.groupby("explained_variance")["value"].mean().sort_index()
             colour = palette[i % len(palette)]
             if gaussian:
                 ax.plot(mean.index, mean.values, "--", lw=1, color=colour)
             else:
-                ax.plot(chosen["explained_variance"], chosen["score"], "o", ms=3, alpha=0.6, color=colour)
+                ax.plot(chosen["explained_variance"], chosen["value"], "o", ms=3, alpha=0.6, color=colour)
                 ax.plot(mean.index, mean.values, "-", lw=1.2, color=colour, label=short_name(name))
     if "reference" in table.columns and (table["reference"] != "data").any():
         ax.plot([], [], "--", color="0.3", lw=1, label="matched Gaussian")
@@ -285,7 +285,7 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
         _, ax = plt.subplots(figsize=(4.8, 3.6))
     colormap = plt.get_cmap("viridis")
     for i, column in enumerate(columns):
-        ax.plot(rows["score"], rows[column], lw=1, color=colormap(i / max(len(columns) - 1, 1)),
+        ax.plot(rows["value"], rows[column], lw=1, color=colormap(i / max(len(columns) - 1, 1)),
                 label=f"PC {i + 1}" if i < 3 or i == len(columns) - 1 else None)
     name = short_name(str(rows["measure"].iloc[0])) if "measure" in rows.columns else "measure"
     ax.set_xlabel(f"{name} score")

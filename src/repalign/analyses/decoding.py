@@ -120,8 +120,8 @@ def decoding_thresholds(result, reference_accuracy, chance, *, fraction: float =
     Returns:
         A :class:`DecodingThresholds`, whose ``table`` has one row per (run, variable):
         ``measure``, ``run``, ``seed``, ``variable``, ``reference_accuracy``, ``chance``,
-        ``target``, ``step`` (−1 if never reached), ``score`` (NaN if never reached),
-        ``final_score``, ``final_accuracy``; ``plot()`` draws Fig. 3a,b.
+        ``target``, ``step`` (−1 if never reached), ``value`` (the measure's value there; NaN if
+        never reached), ``final_value``, ``final_accuracy``; ``plot()`` draws Fig. 3a,b.
     """
     pd = import_pandas()
 
@@ -132,17 +132,17 @@ def decoding_thresholds(result, reference_accuracy, chance, *, fraction: float =
     chances = _per_column(chance, columns, "chance")
     rows = []
     for run, group in frame.sort_values("step", kind="stable").groupby("run", sort=True):
-        score = group["score"].to_numpy(float)
+        values = group["value"].to_numpy(float)
         first = group.iloc[0]
         for column in columns:
             accuracy = group[column].to_numpy(float)
             target = chances[column] + fraction * (reference[column] - chances[column])
-            j, value = first_crossing(score, accuracy, target)
+            j, value = first_crossing(values, accuracy, target)
             rows.append((first.get("measure", ""), run, first.get("seed", -1), column.removeprefix("decode_"),
                          reference[column], chances[column], target, int(group["step"].iloc[j]) if j >= 0 else -1,
-                         value, float(score[-1]), float(accuracy[-1])))
+                         value, float(values[-1]), float(accuracy[-1])))
     table = pd.DataFrame(rows, columns=["measure", "run", "seed", "variable", "reference_accuracy", "chance",
-                                        "target", "step", "score", "final_score", "final_accuracy"])
+                                        "target", "step", "value", "final_value", "final_accuracy"])
     return DecodingThresholds(table, frame, {"fraction": fraction, "reference_accuracy": reference,
                                              "chance": chances})
 
@@ -165,12 +165,12 @@ def _plot_decoding(result, thresholds=None, *, baselines: Mapping[str, float] | 
         for i, column in enumerate(columns):
             colour = palette[i % len(palette)]
             variable = column.removeprefix("decode_")
-            ax.plot(rows["score"], rows[column], "-", lw=1.2, color=colour, label=variable)
+            ax.plot(rows["value"], rows[column], "-", lw=1.2, color=colour, label=variable)
             if thresholds is not None:
                 chosen = thresholds[(thresholds["measure"] == name) & (thresholds["variable"] == variable)]
                 if not chosen.empty:
                     ax.axhline(chosen["reference_accuracy"].iloc[0], ls="--", lw=0.8, color=colour)
-                    reached = chosen["score"].dropna()
+                    reached = chosen["value"].dropna()
                     if not reached.empty:
                         ax.axvline(reached.mean(), ls=":", lw=1, color=colour)
         if baselines:

@@ -29,7 +29,7 @@ class VarianceSweep(Result):
     """Trajectories towards the two-PC reference for several variance ratios (:func:`variance_sweep`).
 
     Attributes:
-        table: the trajectories, ``ratio``, ``measure``, ``run``, ``seed``, ``step``, ``score``,
+        table: the trajectories, ``ratio``, ``measure``, ``run``, ``seed``, ``step``, ``value``, ``kind``,
             ``pc1_r2``, ``pc2_r2``.
         options: the settings that produced it.
     """
@@ -84,7 +84,7 @@ def variance_sweep(
 
     Returns:
         A :class:`VarianceSweep`: its ``table`` holds the trajectories (``ratio``, ``measure``,
-        ``run``, ``seed``, ``step``, ``score``, ``pc1_r2``, ``pc2_r2``), ``thresholds()`` the score at
+        ``run``, ``seed``, ``step``, ``value``, ``kind``, ``pc1_r2``, ``pc2_r2``), ``thresholds()`` the score at
         which each PC is captured and ``plot()`` draws Fig. 4e.
     """
     pd = import_pandas()
@@ -111,7 +111,7 @@ def variance_sweep(
 def _sweep_thresholds(table, min_gain: float) -> CaptureThresholds:
     pd = import_pandas()
 
-    check_table(table, ("ratio", "run", "step", "score", "pc1_r2", "pc2_r2"), "variance_sweep")
+    check_table(table, ("ratio", "run", "step", "value", "pc1_r2", "pc2_r2"), "variance_sweep")
     tables = []
     for ratio, rows in table.groupby("ratio", sort=False):
         variance = np.array([1.0, ratio]) / (1.0 + ratio)
@@ -122,7 +122,7 @@ def _sweep_thresholds(table, min_gain: float) -> CaptureThresholds:
 
 
 def _plot_variance_sweep(table, axes=None):
-    check_table(table, ("ratio", "measure", "run", "step", "score", "pc2_r2"), "variance_sweep")
+    check_table(table, ("ratio", "measure", "run", "step", "value", "pc2_r2"), "variance_sweep")
     plt = import_pyplot()
     from matplotlib.colors import LogNorm  # noqa: PLC0415
 
@@ -141,7 +141,7 @@ def _plot_variance_sweep(table, axes=None):
             if rows.empty:
                 continue
             rows = rows[rows["run"] == rows["run"].iloc[0]].sort_values("step")
-            ax.plot(rows["score"], rows["pc2_r2"], lw=1.2, color=colormap(0.15 + 0.75 * norm(ratio)),
+            ax.plot(rows["value"], rows["pc2_r2"], lw=1.2, color=colormap(0.15 + 0.75 * norm(ratio)),
                     label=f"λ₂/λ₁ = {ratio:g}")
         ax.set_xlabel(f"{short_name(name)} score")
         ax.set_title(short_name(name), fontsize="small")

@@ -278,7 +278,7 @@ def variance_sweep_command(
     pc2 = record.tables["thresholds"]
     pc2 = pc2[pc2.pc == 2]
     print_table([{"ratio": f"{r.ratio:g}", "measure": short_name(r.measure),
-                  "score capturing PC 2": "-" if math.isnan(r.score) else f"{r.score:.3f}"} for r in pc2.itertuples()],
+                  "score capturing PC 2": "-" if math.isnan(r.value) else f"{r.value:.3f}"} for r in pc2.itertuples()],
                 ["ratio", "measure", "score capturing PC 2"])
     print(f"wrote {', '.join(record.files)}")
 

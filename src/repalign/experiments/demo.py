@@ -172,21 +172,21 @@ def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, res
     for name in names:
         mine = data[data.measure == name]
         predicted = gauss[gauss.measure == name]
-        by_variable = decoded[decoded.measure == name].set_index("variable").score
+        by_variable = decoded[decoded.measure == name].set_index("variable").value
         ca = base[(base.measure == short_name(name)) & (base.baseline == "condition_average")].score
         ns = base[(base.measure == short_name(name)) & (base.baseline == "neuron_split")].score
         rows.append({
             "measure": short_name(name),
             "canonical": name,
             "step_at_0.99": steps[short_name(name)],
-            "pc_score": {int(r.pc): r.score for r in mine.itertuples()},
-            "pc_score_matched_gaussian": {int(r.pc): r.score for r in predicted.itertuples()},
-            "pcs_captured_at_0.9": int((mine.score <= 0.9).sum()),
+            "pc_score": {int(r.pc): r.value for r in mine.itertuples()},
+            "pc_score_matched_gaussian": {int(r.pc): r.value for r in predicted.itertuples()},
+            "pcs_captured_at_0.9": int((mine.value <= 0.9).sum()),
             "decoding_score": {k: float(v) for k, v in by_variable.items()},
             "condition_average": float(ca.iloc[0]) if len(ca) else math.nan,
             "neuron_split": float(ns.iloc[0]) if len(ns) else math.nan,
         })
-    sweep = {short_name(m): {float(r.ratio): r.score for r in g.itertuples()} for m, g in sweep_pc2.groupby("measure")}
+    sweep = {short_name(m): {float(r.ratio): r.value for r in g.itertuples()} for m, g in sweep_pc2.groupby("measure")}
     perturbation_error = float((perturbed.simulated - perturbed.closed_form).abs().max())
     resample_error = float(((resampled.simulated - resampled.closed_form) / resampled.closed_form).abs().max())
     cka, ap = final["cka"].to_numpy(), final["angular-procrustes"].to_numpy()

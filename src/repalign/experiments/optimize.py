@@ -232,7 +232,7 @@ def _plot_trajectory(frame, settings: Settings):
     for i, (name, rows) in enumerate(frame.groupby("measure", sort=False)):
         colour = palette[i % len(palette)]
         for j, (_, one) in enumerate(rows.groupby("run")):
-            ax.plot(one["step"], one["score"], lw=1.2, color=colour, label=short_name(name) if j == 0 else None)
+            ax.plot(one["step"], one["value"], lw=1.2, color=colour, label=short_name(name) if j == 0 else None)
         stop = settings.stop_at[given[name]]
         if stop is not None and math.isfinite(stop):
             ax.axhline(stop, ls="--", lw=0.7, color=colour)

@@ -17,17 +17,22 @@ from ..registry import BoundMeasure, Measure, resolve
 
 __all__ = ["Objective", "Tracker", "objectives", "trackers", "track", "RESERVED_COLUMNS"]
 
-RESERVED_COLUMNS = ("run", "measure", "seed", "step", "score")
+RESERVED_COLUMNS = ("run", "measure", "seed", "step", "value", "kind")
 
 
 @dataclass(frozen=True)
 class Objective:
-    """A value per run to maximize or minimize, with its label."""
+    """A value per run to maximize or minimize, with its label and kind.
+
+    ``kind`` is ``"score"`` or ``"distance"``: a registry measure's own kind, a user callable's from
+    its direction (``"score"`` when maximized); the trajectory table's ``kind`` column.
+    """
 
     name: str
     maximize: bool
     evaluate: Callable[[torch.Tensor], torch.Tensor]  # (batch, *shape) -> (batch,)
     thread_safe: bool = False  # may be called from several threads at once (registry measures)
+    kind: str = "score"
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ def _objective(spec, reference: torch.Tensor, maximize: bool | None) -> Objectiv
             raise ValueError(f"measure: {spec.name!r} is not differentiable and cannot be optimized by gradient")
         bound = spec.bind(reference)
         direction = spec.kind == "score" if maximize is None else maximize
-        return Objective(spec.name, direction, _batch_of_runs(bound, reference), thread_safe=True)
+        return Objective(spec.name, direction, _batch_of_runs(bound, reference), thread_safe=True, kind=spec.kind)
     if not callable(spec):
         raise ValueError(f"measure: expected a measure name, a Measure or a callable f(reference, Y), "
                          f"got {type(spec).__name__}")
@@ -87,7 +92,7 @@ def _objective(spec, reference: torch.Tensor, maximize: bool | None) -> Objectiv
             raise ValueError(f"measure {name!r}: its value does not depend differentiably on Y (no gradient)")
         return values
 
-    return Objective(name, direction, evaluate)
+    return Objective(name, direction, evaluate, kind="score" if direction else "distance")
 
 
 def _batch_of_runs(bound: BoundMeasure, reference: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:

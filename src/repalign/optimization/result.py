@@ -38,10 +38,11 @@ class OptimizationResult(Result):
 
     @cached_property
     def table(self):
-        """Tidy table (pandas): ``run, measure, seed, step, score`` and one column per tracker output.
+        """Tidy table (pandas): ``run, measure, seed, step, value, kind`` and one column per tracker output.
 
-        ``score`` is the measure's value (a distance for distance measures); one row per run and
-        recorded step, runs absent after the step at which they stopped.
+        ``value`` is the measure's value and ``kind`` says what it is: ``"score"`` (higher is more
+        similar, maximized) or ``"distance"`` (minimized); a user's callable is a score when
+        maximized. One row per run and recorded step, runs absent after the step at which they stopped.
         """
         pd = import_pandas()
 
@@ -60,12 +61,12 @@ class OptimizationResult(Result):
             _, ax = plt.subplots(figsize=(5, 3.6))
         names = self.settings["measures"]
         palette = colours()
-        run, step, score = self.columns["run"], self.columns["step"], self.columns["score"]
+        run, step, value = self.columns["run"], self.columns["step"], self.columns["value"]
         n_runs = self.settings["n_runs"]
         for r in range(len(names) * n_runs):
             m = r // n_runs
             rows = run == r
-            ax.plot(step[rows], score[rows], lw=1, alpha=0.8, color=palette[m % len(palette)],
+            ax.plot(step[rows], value[rows], lw=1, alpha=0.8, color=palette[m % len(palette)],
                     label=names[m] if r % n_runs == 0 else None)
         if self.settings["stop_at"] is not None:
             ax.axhline(self.settings["stop_at"], ls="--", lw=0.8, color="grey", label="stop_at")

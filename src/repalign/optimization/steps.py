@@ -165,7 +165,7 @@ class Rows:
     def __init__(self):
         self.run: list[torch.Tensor] = []
         self.step: list[torch.Tensor] = []
-        self.score: list[torch.Tensor] = []
+        self.value: list[torch.Tensor] = []
         self.extra: dict[str, list[torch.Tensor]] = {}
         self.count = 0
 
@@ -179,7 +179,7 @@ class Rows:
             raise ValueError(f"the trackers' columns changed during the run: {sorted(self.extra)} then {sorted(extra)}")
         self.run.append(runs.to("cpu", torch.int64))
         self.step.append(torch.full((n,), step, dtype=torch.int64))
-        self.score.append(values)
+        self.value.append(values)
         for column, value in extra.items():
             self.extra.setdefault(column, []).append(value)
         self.count += n
@@ -190,7 +190,7 @@ class Rows:
     def state(self, n_rows: int) -> dict:
         """The first ``n_rows`` rows as a dict of tensors."""
         out = {"run": self._cat(self.run, torch.int64), "step": self._cat(self.step, torch.int64),
-               "score": self._cat(self.score, torch.float64)}
+               "value": self._cat(self.value, torch.float64)}
         out.update({f"tracker:{k}": self._cat(v, torch.float64) for k, v in self.extra.items()})
         return {k: v[:n_rows].clone() for k, v in out.items()}
 
@@ -198,7 +198,8 @@ class Rows:
     def from_state(cls, state: dict) -> "Rows":
         """Rows restored from :meth:`state` (a checkpoint)."""
         rows = cls()
-        rows.run, rows.step, rows.score = [state["run"]], [state["step"]], [state["score"]]
+        values = state["value"] if "value" in state else state["score"]  # "score" before 0.2
+        rows.run, rows.step, rows.value = [state["run"]], [state["step"]], [values]
         rows.extra = {k.removeprefix("tracker:"): [v] for k, v in state.items() if k.startswith("tracker:")}
         rows.count = len(state["run"])
         if rows.count == 0:
@@ -206,15 +207,22 @@ class Rows:
         return rows
 
     def columns(self, objectives, seeds, n_runs: int) -> dict:
-        """The rows as numpy columns: run, measure, seed, step, score and every tracker column."""
+        """The rows as numpy columns: run, measure, seed, step, value, kind and every tracker column.
+
+        ``value`` is the objective's value (a score or a distance); ``kind`` says which
+        (``"score"``/``"distance"``, :attr:`Objective.kind <repalign.optimization.objectives.Objective.kind>`).
+        """
         run = self._cat(self.run, torch.int64).numpy()
         names = np.array([o.name for o in objectives], dtype=object)
+        kinds = np.array([o.kind for o in objectives], dtype=object)
+        empty = np.array([], dtype=object)
         out = {
             "run": run,
-            "measure": names[run // n_runs] if run.size else np.array([], dtype=object),
+            "measure": names[run // n_runs] if run.size else empty,
             "seed": np.asarray(seeds, dtype=np.int64)[run % n_runs] if run.size else np.array([], dtype=np.int64),
             "step": self._cat(self.step, torch.int64).numpy(),
-            "score": self._cat(self.score, torch.float64).numpy(),
+            "value": self._cat(self.value, torch.float64).numpy(),
+            "kind": kinds[run // n_runs] if run.size else empty.copy(),
         }
         out.update({k: self._cat(v, torch.float64).numpy() for k, v in self.extra.items()})
         return out
