@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.interpolate import interp1d
 
 import repalign
 from repalign import analyses
@@ -23,32 +24,73 @@ def _frame(score, **columns):
 # -- thresholds on hand-made trajectories -------------------------------------------------------------------------
 
 
-def test_capture_threshold_is_the_centre_point_and_interpolates_the_score():
+def _seed_rule(values, r2_curves):
+    """The seed code's reading (nacloos/diffscore, captured_pcs.py, pc_captured_variance, threshold="half"):
+    interp1d(R2s[:, i], scores)(threshold) with threshold (R2s[0, i] + 1)/2, NaN where interp1d raises."""
+    out = []
+    for r2 in r2_curves:
+        f = interp1d(r2, values)
+        try:
+            out.append(float(f((r2[0] + 1) / 2)))
+        except ValueError:  # the threshold is outside the range of the R² values
+            out.append(math.nan)
+    return np.array(out)
+
+
+def test_capture_threshold_is_the_seed_papers_halfway_to_a_perfect_fit():
+    """The default rule: R² crossing (R²(0) + 1)/2, the value read from the points sorted by R², as
+    scipy's interp1d reads it in the seed code: on a non-monotone trajectory with ties at the crossing
+    point, a first crossing that is not the one interp1d reads, and PCs that never get there."""
+    values = np.array([0.10, 0.25, 0.30, 0.42, 0.55, 0.61, 0.70, 0.86, 0.93, 0.97])
+    curves = {
+        "pc1_r2": [0.20, 0.45, 0.70, 0.50, 0.65, 0.80, 0.90, 0.95, 0.99, 1.00],  # crosses 0.6, dips, crosses again
+        "pc2_r2": [0.20, 0.30, 0.60, 0.60, 0.40, 0.60, 0.75, 0.80, 0.85, 0.90],  # ties at its crossing point 0.6
+        "pc3_r2": [0.10, 0.15, 0.12, 0.30, 0.25, 0.40, 0.50, 0.52, 0.54, 0.549],  # stays below 0.55: never captured
+        "pc4_r2": [0.30, 0.20, 0.25, 0.35, 0.64, 0.66, 0.50, 0.70, 0.60, 0.62],  # reaches 0.65 only briefly
+        "pc5_r2": [0.05, 0.90, 0.10, 0.20, 0.30, 0.40, 0.45, 0.50, 0.52, 0.53],  # crosses once, falls back
+    }
+    table = analyses.capture_thresholds(_frame(values, **curves), [0.4, 0.3, 0.15, 0.1, 0.05]).table
+    expected = _seed_rule(values, [np.array(c) for c in curves.values()])
+    np.testing.assert_allclose(table.value, expected, rtol=0, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(table.threshold, [(c[0] + 1) / 2 for c in curves.values()], rtol=0, atol=1e-15)
+    assert table.captured.tolist() == [True, True, False, True, True]
+    assert math.isnan(table.value[2]) and table.step[2] == -1 and table.r2_max[2] < table.threshold[2]
+    # interp1d does not read the first crossing (step 2 for PC 1) but the sorted points around 0.6
+    assert table.step.tolist() == [2, 2, -1, 5, 1]
+    assert table.value[0] == pytest.approx(0.42 + (0.6 - 0.5) / (0.65 - 0.5) * (0.55 - 0.42), abs=1e-12)
+
+
+def test_run_max_rule_is_the_centre_point_and_interpolates_the_first_crossing():
     score = np.array([0.1, 0.2, 0.4, 0.8, 0.9])
     r2 = np.array([0.2, 0.3, 0.5, 0.9, 1.0])  # threshold (0.2 + 1.0)/2 = 0.6, between steps 2 and 3
-    table = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [0.7]).table
+    table = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [0.7], rule="run-max").table
     row = table.iloc[0]
     assert row.threshold == pytest.approx(0.6)
-    assert row.step == 3
+    assert row.step == 3 and row.captured
     assert row.value == pytest.approx(0.4 + (0.6 - 0.5) / (0.9 - 0.5) * (0.8 - 0.4))
     assert row.explained_variance == 0.7 and row.pc == 1
-
-
-def test_capture_threshold_takes_the_first_crossing_not_the_last():
     score = np.linspace(0, 1, 6)
     r2 = np.array([0.0, 0.8, 0.2, 0.3, 0.9, 1.0])  # crosses 0.5 at step 1, dips, crosses again
-    row = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [1.0]).table.iloc[0]
+    row = analyses.capture_thresholds(_frame(score, pc1_r2=r2), [1.0], rule="run-max").table.iloc[0]
     assert row.step == 1
     assert row.value == pytest.approx(0.2 * 0.5 / 0.8)
 
 
-def test_a_pc_that_is_not_learned_has_no_threshold_score():
+def test_a_pc_that_is_not_learned_has_no_threshold_value():
     score = np.linspace(0, 1, 5)
-    table = analyses.capture_thresholds(_frame(score, pc1_r2=np.full(5, 0.3), pc2_r2=[0.3, 0.31, 0.3, 0.32, 0.3]),
-                                        [0.6, 0.4]).table
-    assert table.value.isna().all() and (table.step == -1).all()
+    frame = _frame(score, pc1_r2=np.full(5, 0.3), pc2_r2=[0.3, 0.31, 0.3, 0.32, 0.3])
+    for rule in ("half", "run-max"):  # below its crossing point 0.65; a gain of 0.02 < min_gain
+        table = analyses.capture_thresholds(frame, [0.6, 0.4], rule=rule).table
+        assert table.value.isna().all() and (table.step == -1).all() and not table.captured.any()
+    # under the run-max rule a small rise is captured once min_gain allows it, at the run's own maximum
+    assert analyses.capture_thresholds(frame, [0.6, 0.4], rule="run-max", min_gain=0.01).table.captured.tolist() \
+        == [False, True]
     with pytest.raises(ValueError, match="min_gain"):
-        analyses.capture_thresholds(_frame(score, pc1_r2=np.zeros(5)), [1.0], min_gain=1.5)
+        analyses.capture_thresholds(_frame(score, pc1_r2=np.zeros(5)), [1.0], rule="run-max", min_gain=1.5)
+    with pytest.raises(ValueError, match="min_gain: applies to rule='run-max' only"):
+        analyses.capture_thresholds(frame, [0.6, 0.4], min_gain=0.05)
+    with pytest.raises(ValueError, match="rule: expected one of"):
+        analyses.capture_thresholds(frame, [0.6, 0.4], rule="max")
 
 
 def test_a_trajectory_table_of_repalign_0_1_is_read_with_its_score_column_as_value():
@@ -98,6 +140,10 @@ def test_capture_thresholds_of_an_optimization_rise_with_decreasing_variance():
     table = analyses.capture_thresholds(result, tracker).table
     assert list(table.pc) == [1, 2, 3]
     np.testing.assert_allclose(table.explained_variance, tracker.explained_variance_ratio)
+    # the seed code's own reading of this trajectory (scipy's interp1d)
+    trajectory = result.trajectory.sort_values("step")
+    expected = _seed_rule(trajectory.value.to_numpy(), [trajectory[f"pc{i}_r2"].to_numpy() for i in (1, 2, 3)])
+    np.testing.assert_allclose(table.value, expected, rtol=0, atol=1e-12)
     assert table.value.notna().all()
     assert table.value.is_monotonic_increasing  # CKA learns the PCs in variance order
     assert (table.value <= result.final_score[0] + 1e-12).all()
@@ -197,6 +243,27 @@ def test_angular_procrustes_decodes_at_a_lower_score_than_cka():
 
 
 # -- figures ---------------------------------------------------------------------------------------------------
+
+
+def test_capture_figures_mark_the_pcs_never_captured_and_colour_the_curves_by_rank():
+    pytest.importorskip("matplotlib")
+    frame = _frame(np.linspace(0.1, 0.9, 5), pc1_r2=[0.1, 0.4, 0.8, 0.9, 1.0], pc2_r2=[0.1, 0.3, 0.5, 0.7, 0.9],
+                   pc3_r2=[0.2, 0.25, 0.3, 0.35, 0.4]).assign(seed=3, kind="distance")
+    captured = analyses.capture_thresholds(frame, [0.6, 0.3, 0.1])
+    assert captured.table.captured.tolist() == [True, True, False]
+    ax = captured.plot()
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["m", "never captured"]
+    # PC 3 (explained variance 0.1) sits on the top edge of the axes, in axes coordinates
+    marked = [line for line in ax.lines if line.get_marker() == "v" and len(line.get_xdata())]
+    assert len(marked) == 1 and list(marked[0].get_xdata()) == [0.1] and list(marked[0].get_ydata()) == [1.0]
+    assert "halfway from its start to 1" in ax.get_title()
+    ax = captured.plot_curves()
+    assert ax.get_title() == "m, seed 3" and ax.get_xlabel() == "m distance"
+    bar = [other for other in ax.figure.axes if other is not ax]
+    assert len(bar) == 1 and bar[0].get_ylabel() == "PC rank"
+    dots = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
+    assert sorted(float(line.get_ydata()[0]) for line in dots) == pytest.approx([0.55, 0.55])  # PCs 1, 2
 
 
 def test_plots_draw_and_save(tmp_path):

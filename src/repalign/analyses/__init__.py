@@ -6,13 +6,15 @@ captures each principal component of ``X`` (:class:`~repalign.trackers.PCCapture
 task variables can be decoded from it (:class:`~repalign.trackers.Decoding`). This module turns
 those trajectories into the paper's summaries:
 
-- :func:`capture_thresholds` — the score at which each PC is captured (Fig. 5a,b): for PC i with
-  recorded values :math:`R^2_i(t)`, the threshold is the centre point
-  :math:`\theta_i = \tfrac12\bigl(R^2_i(0) + \max_t R^2_i(t)\bigr)` and the score to reach it is
-  the score at the first crossing (linearly interpolated between the two recorded steps that
-  bracket it). :func:`pc_capture` runs the whole experiment, on the data and on its matched
-  Gaussian (:func:`~repalign.data.gaussian_like`, Fig. 5e); the result's ``plot()`` draws the
-  score against the PC's explained variance.
+- :func:`capture_thresholds` — the measure's value at which each PC is captured (Fig. 5a,b): for
+  PC i with recorded values :math:`R^2_i(t)`, the seed paper's crossing point
+  :math:`\theta_i = \tfrac12\bigl(R^2_i(0) + 1\bigr)`, halfway to a perfect fit, and the value
+  there read from the recorded (R², value) points sorted by R² and linearly interpolated, as the
+  seed code's ``interp1d``; a PC whose R² never reaches :math:`\theta_i` is not captured (NaN).
+  ``rule="run-max"`` is repalign 0.1's rule, halfway to the run's maximum R². :func:`pc_capture`
+  runs the whole experiment, on the data and on its matched Gaussian
+  (:func:`~repalign.data.gaussian_like`, Fig. 5e); the result's ``plot()`` draws the value against
+  the PC's explained variance.
 - :func:`decoding_thresholds` — decoding accuracy against score (Fig. 3a,b): for each variable
   the score at which the accuracy first reaches
   :math:`\text{chance} + f\,(\text{reference} - \text{chance})` (``f = 0.9``); the result's
@@ -77,10 +79,10 @@ def plot_topk_decoding(table, ax=None):
     return TopKDecoding(table_of(table)).plot(ax)
 
 
-def sweep_thresholds(table, *, min_gain: float = 0.05):
-    """Deprecated: ``variance_sweep(...).thresholds(min_gain=...).table``."""
+def sweep_thresholds(table, *, rule: str = "half", min_gain: float | None = None):
+    """Deprecated: ``variance_sweep(...).thresholds(rule=..., min_gain=...).table``."""
     deprecated("repalign.analyses.sweep_thresholds", "variance_sweep(...).thresholds()")
-    return VarianceSweep(table_of(table)).thresholds(min_gain=min_gain).table
+    return VarianceSweep(table_of(table)).thresholds(rule=rule, min_gain=min_gain).table
 
 
 def plot_variance_sweep(table, axes=None):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["first_crossing", "trajectory_frame", "decoding_columns", "pc_columns"]
+__all__ = ["first_crossing", "sorted_interpolation", "trajectory_frame", "decoding_columns", "pc_columns"]
 
 
 def first_crossing(value: np.ndarray, curve: np.ndarray, threshold: float) -> tuple[int, float]:
@@ -24,6 +24,29 @@ def first_crossing(value: np.ndarray, curve: np.ndarray, threshold: float) -> tu
         return 0, float(value[0])
     fraction = (threshold - curve[j - 1]) / (curve[j] - curve[j - 1])
     return j, float(value[j - 1] + fraction * (value[j] - value[j - 1]))
+
+
+def sorted_interpolation(value: np.ndarray, r2: np.ndarray, threshold: float) -> float:
+    """``value`` where ``r2`` equals ``threshold``, interpolated linearly between the points sorted by ``r2``.
+
+    The seed paper's reading (``scipy.interpolate.interp1d(r2, value)(threshold)``, linear kind):
+    the points are sorted by ``r2`` (a stable sort: ties keep their recorded order) and the value is
+    :func:`numpy.interp` on them, which interp1d delegates to for float64 data; a threshold below
+    the smallest or above the largest ``r2`` is NaN (interp1d raises there), and so is a NaN threshold.
+
+    Example:
+        >>> sorted_interpolation(np.array([0.1, 0.2, 0.3]), np.array([0.0, 0.8, 0.4]), 0.6)
+        0.25
+    """
+    r2 = np.asarray(r2, dtype=np.float64).reshape(-1)
+    value = np.asarray(value, dtype=np.float64).reshape(-1)
+    if r2.size == 0:
+        return math.nan
+    order = np.argsort(r2, kind="mergesort")
+    r2, value = r2[order], value[order]
+    if threshold < r2[0] or threshold > r2[-1]:
+        return math.nan
+    return float(np.interp(threshold, r2, value))
 
 
 def trajectory_frame(result):

@@ -1,9 +1,11 @@
 r"""When is each principal component of the reference captured? The seed paper's Figure 5.
 
 :func:`capture_thresholds` finds, for each run and each reference PC tracked by a
-:class:`~repalign.trackers.PCCapture`, the score at which its R² first reaches the centre point
-between its initial and maximal values; :func:`pc_capture` runs the whole experiment on the data
-and on its matched Gaussian (Fig. 5e). Both return a :class:`CaptureThresholds`.
+:class:`~repalign.trackers.PCCapture`, the measure's value at which its R² reaches halfway from its
+initial value to a perfect fit, (R²(0) + 1)/2, as the seed paper's code reads it (``rule="half"``;
+repalign 0.1's halfway-to-the-run's-maximum rule is ``rule="run-max"``); a PC whose R² never gets
+there is not captured (NaN). :func:`pc_capture` runs the whole experiment on the data and on its
+matched Gaussian (Fig. 5e). Both return a :class:`CaptureThresholds`.
 """
 
 from __future__ import annotations
@@ -15,23 +17,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._checks import check_bool, check_count, check_real
+from .._checks import SettingsError, check_bool, check_choice, check_count, check_real
 from .._optional import import_pandas, import_pyplot
 from ..data import gaussian_like
 from ..optimization import optimize
 from ..registry import short_name
 from ..results import Result, check_table, colours, legend, log_variance_axis
 from ..trackers import PCCapture
-from ._common import first_crossing, pc_columns, trajectory_frame
+from ._common import first_crossing, pc_columns, sorted_interpolation, trajectory_frame
 
-__all__ = ["capture_thresholds", "pc_capture", "CaptureThresholds", "PAPER_MEASURES"]
+__all__ = ["capture_thresholds", "pc_capture", "CaptureThresholds", "PAPER_MEASURES", "RULES"]
 
 PAPER_MEASURES = ("angular-procrustes", "cka", "angular-cka", "ridge-cv")
+RULES = ("half", "run-max")  # the seed paper's crossing point (R²(0) + 1)/2; repalign 0.1's (R²(0) + max R²)/2
+DEFAULT_MIN_GAIN = 0.05  # rule "run-max": smallest rise of R² that counts as capture
 
 
 @dataclass(frozen=True, eq=False)
 class CaptureThresholds(Result):
-    """Score at which each reference PC is captured, per run (:func:`capture_thresholds`, :func:`pc_capture`).
+    """Value at which each reference PC is captured, per run (:func:`capture_thresholds`, :func:`pc_capture`).
 
     Attributes:
         table: one row per (run, PC) — see :func:`capture_thresholds` (with a first column
@@ -47,25 +51,33 @@ class CaptureThresholds(Result):
     options: dict = field(default_factory=dict)
 
     def plot(self, ax=None):
-        """Fig. 5b–e: score to reach each PC's threshold against the PC's explained variance.
+        """Fig. 5b–e: the measure's value at which each PC is captured against the PC's explained variance.
 
-        One colour per measure: the data as dots joined by a solid line (mean over runs), the
-        matched Gaussian (when in the table) as a dashed line. PCs never captured (NaN) are left out.
+        One colour per measure: the data as dots joined by a solid line (mean over the runs that
+        capture the PC), the matched Gaussian (when in the table) as a dashed line. A PC that a run
+        never captures (NaN) is marked at the top edge of the axes, above its explained variance
+        (▼ for the data, ▽ for the matched Gaussian), and named so in the legend (beside the axes).
         """
-        return _plot_pc_capture(self.table, ax)
+        return _plot_pc_capture(self.table, ax, rule=self.options.get("rule"))
 
     def plot_curves(self, ax=None, *, n_pcs: int | None = None, measure: str | None = None, run: int | None = None):
-        """Fig. 5a: R² of each reference PC against the score, for one run (the first by default).
+        """Fig. 5a: R² of each reference PC against the measure's value, for one run (the first by default).
+
+        Each PC's curve is coloured by its rank (colour bar), its crossing point (where it is
+        captured, from :attr:`table`) marked with a dot; the title names the measure and the run's seed.
 
         Args:
-            n_pcs: number of PCs drawn (default: all tracked), coloured from dark (PC 1) to light.
+            n_pcs: number of PCs drawn (default: all tracked).
             measure: which measure's run (canonical name or alias; default: the first in the table).
             run: which run (default: the first of that measure).
         """
-        frame = self.trajectory
+        frame, table = self.trajectory, self.table
         if frame is not None and "reference" in frame.columns:
-            frame = frame[frame["reference"] == frame["reference"].iloc[0]]
-        return _plot_capture_curves(frame, n_pcs=n_pcs, measure=measure, run=run, ax=ax)
+            reference = frame["reference"].iloc[0]
+            frame = frame[frame["reference"] == reference]
+            if table is not None and "reference" in table.columns:
+                table = table[table["reference"] == reference]
+        return _plot_capture_curves(frame, n_pcs=n_pcs, measure=measure, run=run, ax=ax, thresholds=table)
 
     def _record_settings(self) -> dict:
         return self.options
@@ -86,36 +98,54 @@ def _explained_variance(explained_variance, n: int) -> np.ndarray:
     return values[:n]
 
 
-def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
+def capture_thresholds(result, explained_variance, *, rule: str = "half", min_gain: float | None = None,
                        by: Sequence[str] = ()) -> CaptureThresholds:
-    r"""Score at which each reference PC is captured (the seed paper's "score to reach the PC threshold").
+    r"""Value of the measure at which each reference PC is captured (the seed paper's "score to reach the PC threshold").
 
-    For each run and each tracked PC i, with :math:`R^2_i(t)` recorded at the steps of the
-    trajectory (in step order):
+    For each run and each tracked PC i, with :math:`R^2_i(t)` and the measure's value :math:`s(t)`
+    recorded at the steps of the trajectory (in step order, :math:`t_0` the first):
 
-    .. math::
+    - ``rule="half"`` (default, the seed paper's rule: ``pc_captured_variance(threshold="half")``
+      of its code): the crossing point is halfway from the PC's initial R² to a perfect fit,
 
-        \theta_i = \tfrac12\bigl(R^2_i(t_0) + \max_t R^2_i(t)\bigr), \qquad
-        t^* = \min\{t : R^2_i(t) \ge \theta_i\},
+      .. math::
 
-    and the score at :math:`t^*`, linearly interpolated in :math:`R^2` between :math:`t^*` and the
-    recorded step before it (record every step for the paper's resolution). A PC whose R² gains
-    less than ``min_gain`` over the run (:math:`\max_t R^2_i - R^2_i(t_0)`) is never captured:
-    its score is NaN.
+          \theta_i = \tfrac12\bigl(R^2_i(t_0) + 1\bigr),
+
+      and the value is read from the recorded points :math:`(R^2_i(t), s(t))` sorted by
+      :math:`R^2_i` (a stable sort), linearly interpolated at :math:`R^2 = \theta_i`: exactly
+      ``scipy.interpolate.interp1d(R2_i, s)(θ_i)`` as the seed code computes it. A PC whose R²
+      never reaches :math:`\theta_i` (:math:`\theta_i` above the largest recorded R²) is not captured: NaN.
+    - ``rule="run-max"`` (repalign 0.1): halfway from the initial R² to the run's maximum,
+      :math:`\theta_i = \tfrac12\bigl(R^2_i(t_0) + \max_t R^2_i(t)\bigr)`, and the value at the first
+      recorded step with :math:`R^2_i(t) \ge \theta_i`, linearly interpolated in :math:`R^2` from the
+      step before it. This threshold depends on where the run stopped (``lr``, ``stop_at``) and
+      always has a crossing, so a PC whose R² gains less than ``min_gain`` over the run
+      (:math:`\max_t R^2_i - R^2_i(t_0)`) is reported as not captured (NaN).
+
+    Record every step (``record_every=1``) for the paper's resolution.
 
     Args:
         result: an :class:`~repalign.optimization.OptimizationResult` (or its trajectory table)
             recorded with a :class:`~repalign.trackers.PCCapture` tracker.
         explained_variance: the PCCapture tracker, or the explained-variance ratio of each
             tracked PC (at least as many values as ``pc*_r2`` columns).
-        min_gain: smallest rise of R² that counts as capture, in ``[0, 1)``.
+        rule: ``"half"`` or ``"run-max"``.
+        min_gain: for ``rule="run-max"`` only: smallest rise of R² that counts as capture, in
+            ``[0, 1)``; default 0.05.
         by: further columns of the table that separate runs (e.g. ``("ratio",)``).
 
     Returns:
         A :class:`CaptureThresholds`, whose ``table`` has one row per (run, PC): the ``by``
         columns, ``measure``, ``run``, ``seed``, ``pc`` (1-based), ``explained_variance``,
-        ``r2_initial``, ``r2_max``, ``threshold``, ``step`` (first recorded step at or above the
-        threshold, −1 if none) and ``value`` (the measure's value there); ``plot()`` draws Fig. 5b and ``plot_curves()`` Fig. 5a.
+        ``r2_initial``, ``r2_max``, ``threshold`` (:math:`\theta_i`), ``captured`` (bool),
+        ``step`` (first recorded step with R² at or above the threshold, −1 if none) and
+        ``value`` (the measure's value at the threshold; NaN when not captured);
+        ``plot()`` draws Fig. 5b and ``plot_curves()`` Fig. 5a.
+
+    Raises:
+        ValueError: naming ``result``, ``explained_variance``, ``rule``, ``min_gain`` (outside
+            ``[0, 1)``, or given with ``rule="half"``) or ``by``.
 
     Example:
         >>> import numpy as np, repalign
@@ -129,13 +159,21 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
         [[1.0, 0.704]]
         >>> bool(table.value.iloc[0] < result.final_score[0])
         True
+        >>> table.captured.tolist()   # Y has 2 units: it cannot fit PC 3 as well
+        [True, True, False]
     """
     pd = import_pandas()
 
     frame = trajectory_frame(result)
     columns = pc_columns(frame)
     variance = _explained_variance(explained_variance, len(columns))
-    min_gain = check_real(min_gain, "min_gain", low=0.0, high=1.0, inclusive=(True, False))
+    rule = check_choice(rule, "rule", RULES)
+    if rule == "half" and min_gain is not None:
+        raise SettingsError("min_gain", "applies to rule='run-max' only (the seed paper's rule 'half' has no "
+                                        "minimum gain: a PC is captured when its R² reaches its crossing point)")
+    if rule == "run-max":
+        min_gain = check_real(DEFAULT_MIN_GAIN if min_gain is None else min_gain, "min_gain", low=0.0, high=1.0,
+                              inclusive=(True, False))
     by = [by] if isinstance(by, str) else list(by)
     missing = [c for c in by if c not in frame.columns]
     if missing:
@@ -145,21 +183,33 @@ def capture_thresholds(result, explained_variance, *, min_gain: float = 0.05,
     for key, group in frame.sort_values("step", kind="stable").groupby(keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         values = group["value"].to_numpy(float)
+        steps = group["step"].to_numpy()
         first = group.iloc[0]
         for i, column in enumerate(columns):
             r2 = group[column].to_numpy(float)
             initial, best = float(r2[0]), float(np.max(r2))
-            threshold = 0.5 * (initial + best)
-            if best - initial < min_gain:
-                step, value = -1, math.nan
+            if rule == "half":
+                threshold = 0.5 * (initial + 1.0)
+                value = sorted_interpolation(values, r2, threshold)
+                j = _first_at_or_above(r2, threshold)
             else:
-                j, value = first_crossing(values, r2, threshold)
-                step = int(group["step"].iloc[j]) if j >= 0 else -1
+                threshold = 0.5 * (initial + best)
+                j, value = first_crossing(values, r2, threshold) if best - initial >= min_gain else (-1, math.nan)
+            captured = not math.isnan(value)
             rows.append((*key[:-1], first.get("measure", ""), key[-1], first.get("seed", -1), i + 1,
-                         float(variance[i]), initial, best, threshold, step, value))
+                         float(variance[i]), initial, best, threshold, captured,
+                         int(steps[j]) if captured and j >= 0 else -1, value))
     table = pd.DataFrame(rows, columns=by + ["measure", "run", "seed", "pc", "explained_variance", "r2_initial",
-                                             "r2_max", "threshold", "step", "value"])
-    return CaptureThresholds(table, frame, {"min_gain": min_gain, "by": by})
+                                             "r2_max", "threshold", "captured", "step", "value"])
+    options = {"rule": rule, "by": by}
+    if rule == "run-max":
+        options["min_gain"] = min_gain
+    return CaptureThresholds(table, frame, options)
+
+
+def _first_at_or_above(curve: np.ndarray, threshold: float) -> int:
+    hit = np.flatnonzero(curve >= threshold)
+    return int(hit[0]) if hit.size else -1
 
 
 def pc_capture(
@@ -176,7 +226,8 @@ def pc_capture(
     record_every: int = 1,
     ridge: float = 0.0,
     cv: int | None = None,
-    min_gain: float = 0.05,
+    rule: str = "half",
+    min_gain: float | None = None,
     dtype=torch.float32,
     progress: bool | None = None,
 ) -> CaptureThresholds:
@@ -200,7 +251,7 @@ def pc_capture(
         matched_gaussian: also run against the matched Gaussian.
         n_runs, seed, lr, max_steps, stop_at, record_every, dtype, progress: as in :func:`repalign.optimize`.
         ridge, cv: as in :class:`~repalign.trackers.PCCapture` (in-sample least squares by default, as the paper).
-        min_gain: as in :func:`capture_thresholds`.
+        rule, min_gain: as in :func:`capture_thresholds` (the seed paper's rule by default).
 
     Returns:
         A :class:`CaptureThresholds`: the :func:`capture_thresholds` table with a first column
@@ -219,20 +270,20 @@ def pc_capture(
         result = optimize(target, list(measures) if not isinstance(measures, str) else measures,
                           max_steps=max_steps, lr=lr, stop_at=stop_at, seed=seed, n_runs=n_runs,
                           record_every=record_every, trackers=[tracker], dtype=dtype, progress=progress)
-        captured = capture_thresholds(result, tracker, min_gain=min_gain)
+        captured = capture_thresholds(result, tracker, rule=rule, min_gain=min_gain)
         for frame, into in ((captured.table, tables), (captured.trajectory, trajectories)):
             frame = frame.copy()
             frame.insert(0, "reference", name)
             into.append(frame)
     options = {"measures": [measures] if isinstance(measures, str) else list(measures), "n_pcs": n_pcs,
                "matched_gaussian": matched_gaussian, "n_runs": n_runs, "seed": seed, "lr": lr, "max_steps": max_steps,
-               "stop_at": stop_at, "record_every": record_every, "ridge": ridge, "cv": cv, "min_gain": min_gain,
+               "stop_at": stop_at, "record_every": record_every, "ridge": ridge, "cv": cv, "rule": rule, "min_gain": min_gain,
                "dtype": str(dtype)}
     return CaptureThresholds(pd.concat(tables, ignore_index=True), pd.concat(trajectories, ignore_index=True),
                              options)
 
 
-def _plot_pc_capture(table, ax=None):
+def _plot_pc_capture(table, ax=None, *, rule: str | None = None):
     """Fig. 5b–e from a capture table (a :class:`CaptureThresholds` draws it with ``plot()``)."""
     check_table(table, ("measure", "explained_variance", "value"), "pc_capture")
     plt = import_pyplot()
@@ -242,35 +293,51 @@ def _plot_pc_capture(table, ax=None):
     palette = colours()
     groups = table.groupby("reference", sort=False) if "reference" in table.columns else [("data", table)]
     measures = list(dict.fromkeys(table["measure"]))
+    top = ax.get_xaxis_transform()  # x in data, y in axes coordinates: y = 1 is the top edge
+    missed_any = {}
     for reference, rows in groups:
         gaussian = reference != "data"
         for i, name in enumerate(measures):
-            chosen = rows[(rows["measure"] == name) & rows["value"].notna()]
-            if chosen.empty:
-                continue
-            mean = chosen.groupby("explained_variance")["value"].mean().sort_index()
+            mine = rows[rows["measure"] == name]
+            chosen, missed = mine[mine["value"].notna()], mine[mine["value"].isna()]
             colour = palette[i % len(palette)]
-            if gaussian:
-                ax.plot(mean.index, mean.values, "--", lw=1, color=colour)
-            else:
-                ax.plot(chosen["explained_variance"], chosen["value"], "o", ms=3, alpha=0.6, color=colour)
-                ax.plot(mean.index, mean.values, "-", lw=1.2, color=colour, label=short_name(name))
+            if not chosen.empty:
+                mean = chosen.groupby("explained_variance")["value"].mean().sort_index()
+                if gaussian:
+                    ax.plot(mean.index, mean.values, "--", lw=1, color=colour)
+                else:
+                    ax.plot(chosen["explained_variance"], chosen["value"], "o", ms=3, alpha=0.6, color=colour)
+                    ax.plot(mean.index, mean.values, "-", lw=1.2, color=colour, label=short_name(name))
+            elif not gaussian:
+                ax.plot([], [], "-", lw=1.2, color=colour, label=short_name(name))
+            if not missed.empty:
+                x = np.unique(missed["explained_variance"].to_numpy(float))
+                ax.plot(x, np.ones_like(x), "v", ms=5, ls="none", color=colour, mfc="none" if gaussian else colour,
+                        transform=top, clip_on=False)
+                missed_any[gaussian] = True
     if "reference" in table.columns and (table["reference"] != "data").any():
         ax.plot([], [], "--", color="0.3", lw=1, label="matched Gaussian")
+    for gaussian in missed_any:
+        ax.plot([], [], "v", ms=5, color="0.3", mfc="none" if gaussian else "0.3", ls="none",
+                label="never captured" + (" (matched Gaussian)" if gaussian else ""))
     log_variance_axis(ax)
-    ax.set_ylabel("score to reach the PC threshold")
-    ax.set_title("when is each PC captured?", fontsize="small")
-    legend(ax, frameon=False, fontsize="x-small")
+    ax.set_ylabel("value at which the PC is captured")
+    crossing = {"half": "R² halfway from its start to 1", "run-max": "R² halfway from its start to its run maximum"}
+    ax.set_title("when is each PC captured?" + (f"\n({crossing[rule]})" if rule in crossing else ""), fontsize="small",
+                 pad=8)
+    legend(ax, frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
 def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | None = None, run: int | None = None,
-                         ax=None):
+                         ax=None, thresholds=None):
     frame = trajectory_frame(result)
     columns = pc_columns(frame)
     if n_pcs is not None:
         columns = columns[:check_count(n_pcs, "n_pcs", 1)]
     plt = import_pyplot()
+    from matplotlib.cm import ScalarMappable  # noqa: PLC0415
+    from matplotlib.colors import BoundaryNorm  # noqa: PLC0415
 
     if measure is not None and "measure" in frame.columns:
         wanted = measure
@@ -282,14 +349,41 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
     if rows.empty:
         raise ValueError(f"run: no rows for run {run!r}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.8, 3.6))
-    colormap = plt.get_cmap("viridis")
-    for i, column in enumerate(columns):
-        ax.plot(rows["value"], rows[column], lw=1, color=colormap(i / max(len(columns) - 1, 1)),
-                label=f"PC {i + 1}" if i < 3 or i == len(columns) - 1 else None)
+        _, ax = plt.subplots(figsize=(5.2, 3.6))
+    n = len(columns)
+    colormap = plt.get_cmap("viridis", n)
+    norm = BoundaryNorm(np.arange(0.5, n + 1.5), colormap.N)
+    crossings = None
+    if thresholds is not None and {"run", "pc", "value", "threshold"} <= set(thresholds.columns):
+        crossings = thresholds[thresholds["run"] == run].set_index("pc")
+    for i, column in reversed(list(enumerate(columns))):  # PC 1 drawn last, on top
+        colour = colormap(norm(i + 1))
+        ax.plot(rows["value"], rows[column], lw=1, color=colour)
+        if crossings is not None and i + 1 in crossings.index and not math.isnan(crossings.at[i + 1, "value"]):
+            ax.plot(crossings.at[i + 1, "value"], crossings.at[i + 1, "threshold"], "o", ms=3.5, color=colour,
+                    mec="black", mew=0.4)
+    if crossings is not None:
+        ax.plot([], [], "o", ms=3.5, color="0.8", mec="black", mew=0.4, label="captured (crossing point)")
+    bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=colormap), ax=ax, pad=0.02)
+    bar.set_label("PC rank")
+    bar.set_ticks(_rank_ticks(n))
     name = short_name(str(rows["measure"].iloc[0])) if "measure" in rows.columns else "measure"
-    ax.set_xlabel(f"{name} score")
+    kind = str(rows["kind"].iloc[0]) if "kind" in rows.columns else "score"
+    ax.set_xlabel(f"{name} {kind}")
     ax.set_ylabel("R² of the reference PC")
-    ax.set_title(f"{name}, run {run}", fontsize="small")
+    seed = f", seed {int(rows['seed'].iloc[0])}" if "seed" in rows.columns else ""
+    ax.set_title(f"{name}{seed}", fontsize="small")
     legend(ax, frameon=False, fontsize="x-small")
     return ax
+
+
+def _rank_ticks(n: int) -> list[int]:
+    """Integer ticks from 1 to n, n included: every rank up to 12 ranks, else about 10."""
+    step = 1 if n <= 12 else math.ceil(n / 10)
+    ticks = list(range(1, n + 1, step))
+    if ticks[-1] != n:
+        if n - ticks[-1] < step / 2 and len(ticks) > 1:
+            ticks[-1] = n
+        else:
+            ticks.append(n)
+    return ticks

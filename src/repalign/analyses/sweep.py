@@ -39,13 +39,14 @@ class VarianceSweep(Result):
     table: object
     options: dict = field(default_factory=dict)
 
-    def thresholds(self, *, min_gain: float = 0.05) -> CaptureThresholds:
-        """Score at which each PC is captured, per ratio, measure and run.
+    def thresholds(self, *, rule: str = "half", min_gain: float | None = None) -> CaptureThresholds:
+        """Value at which each PC is captured, per ratio, measure and run.
 
-        :func:`~repalign.analyses.capture_thresholds` per ratio (the explained variance of PC i
-        being ``1/(1+ρ)`` and ``ρ/(1+ρ)``); the table has the ``ratio`` column first.
+        :func:`~repalign.analyses.capture_thresholds` per ratio (``rule``, ``min_gain``: its crossing
+        rule; the explained variance of PC i being ``1/(1+ρ)`` and ``ρ/(1+ρ)``); the table has the
+        ``ratio`` column first.
         """
-        return _sweep_thresholds(self.table, min_gain)
+        return _sweep_thresholds(self.table, rule, min_gain)
 
     def plot(self, ax=None):
         """Fig. 4e: R² of PC 2 against the score, one panel per measure, one curve per variance ratio.
@@ -108,15 +109,16 @@ def variance_sweep(
     return VarianceSweep(pd.concat(tables, ignore_index=True), options)
 
 
-def _sweep_thresholds(table, min_gain: float) -> CaptureThresholds:
+def _sweep_thresholds(table, rule: str, min_gain: float | None) -> CaptureThresholds:
     pd = import_pandas()
 
     check_table(table, ("ratio", "run", "step", "value", "pc1_r2", "pc2_r2"), "variance_sweep")
     tables = []
     for ratio, rows in table.groupby("ratio", sort=False):
         variance = np.array([1.0, ratio]) / (1.0 + ratio)
-        tables.append(capture_thresholds(rows, variance, min_gain=min_gain, by=("ratio",)).table)
-    return CaptureThresholds(pd.concat(tables, ignore_index=True), table, {"min_gain": min_gain, "by": ["ratio"]})
+        captured = capture_thresholds(rows, variance, rule=rule, min_gain=min_gain, by=("ratio",))
+        tables.append(captured.table)
+    return CaptureThresholds(pd.concat(tables, ignore_index=True), table, captured.options)
 
 
 

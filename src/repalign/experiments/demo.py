@@ -220,7 +220,7 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
         "threshold: 0.99 (angular Procrustes, CKA), 0.95 (angular CKA, i.e. CKA 0.994), 0.99 of its ceiling "
         "ridge-cv(X, X) < 1 (ridge-CV, lr 0.05 and at most 100 steps).",
         "",
-        "## Principal components: score at which each PC is captured (R² halfway to its maximum)",
+        "## Principal components: score at which each PC is captured (R² halfway from its start to 1; — : never)",
         "",
         "| measure | steps to stop | PC 1 | PC 2 | PC 5 | PC 10 | PC 20 | PCs captured by score 0.9 |",
         "|---|---|---|---|---|---|---|---|",
