@@ -72,11 +72,12 @@ class CaptureThresholds(Result):
             run: which run (default: the first of that measure).
         """
         frame, table = self.trajectory, self.table
+        reference = "data"
         if frame is not None and "reference" in frame.columns:
             reference = frame["reference"].iloc[0]
             frame = frame[frame["reference"] == reference]
-            if table is not None and "reference" in table.columns:
-                table = table[table["reference"] == reference]
+        if table is not None and "reference" in table.columns:  # the thresholds of the runs drawn
+            table = table[table["reference"] == reference]
         return _plot_capture_curves(frame, n_pcs=n_pcs, measure=measure, run=run, ax=ax, thresholds=table)
 
     def _record_settings(self) -> dict:
@@ -355,7 +356,10 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
     norm = BoundaryNorm(np.arange(0.5, n + 1.5), colormap.N)
     crossings = None
     if thresholds is not None and {"run", "pc", "value", "threshold"} <= set(thresholds.columns):
-        crossings = thresholds[thresholds["run"] == run].set_index("pc")
+        chosen = thresholds["run"] == run
+        if "measure" in thresholds.columns and "measure" in rows.columns:
+            chosen &= thresholds["measure"] == rows["measure"].iloc[0]
+        crossings = thresholds[chosen].drop_duplicates("pc").set_index("pc")
     for i, column in reversed(list(enumerate(columns))):  # PC 1 drawn last, on top
         colour = colormap(norm(i + 1))
         ax.plot(rows["value"], rows[column], lw=1, color=colour)
