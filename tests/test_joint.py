@@ -231,7 +231,8 @@ def test_plot_draws_every_mark_of_fig_6c_with_a_legend_entry(mante_result, tmp_p
     assert len(unlabelled) == len(mante_result.targets) - 1 + 1  # the other trajectories, the vertical guide
     (region,) = ax.patches  # the shaded region, outlined
     assert region.get_facecolor()[3] > 0 and region.get_fill() and region.get_linewidth() > 0
-    vertices = mante_result.envelope(bins=10)[["x", "y"]].to_numpy()
+    vertices = mante_result.envelope()[["x", "y"]].to_numpy()
+    assert mante_result.envelope().equals(mante_result.envelope(bins=6))  # default: √36 bins, one per grid column
     assert np.allclose(region.get_xy()[:len(vertices)], vertices)
     targets = [line for line in ax.get_lines() if line.get_label() == "target"]
     assert np.allclose(targets[0].get_xydata(), mante_result.targets)

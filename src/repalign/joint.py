@@ -182,9 +182,7 @@ class JointResult(Result):
         bins = check_count(bins, "bins", 1)
         table = self._points(points)
         xs, ys = table[x].to_numpy(), table[y].to_numpy()
-        low, high = min(0.0, float(xs.min())), max(1.0, float(xs.max()))
-        edges = np.linspace(low, high, bins + 1)
-        which = np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, bins - 1)
+        edges, which = _bins(xs, bins)
         rows = []
         for b in range(bins):
             inside = which == b
@@ -217,7 +215,7 @@ class JointResult(Result):
             return math.nan, math.nan, 0
         return float(chosen.min()), float(chosen.max()), int(chosen.size)
 
-    def envelope(self, x=None, y=None, *, bins: int = 10, points: str = "all"):
+    def envelope(self, x=None, y=None, *, bins: int | None = None, points: str = "all"):
         """The boundary of the allowed region as a closed polygon through reached points (Fig. 6c's solid line).
 
         The x axis is cut into bins as in :meth:`region`; in each non-empty bin, the point with
@@ -232,7 +230,10 @@ class JointResult(Result):
 
         Args:
             x, y: measure labels (default: the first two measures).
-            bins: number of bins along x (``>= 1``): more bins follow the points more closely.
+            bins: number of bins along x (``>= 1``): more bins follow the points more closely,
+                and where the points are sparse draw a ragged boundary. Default: the square
+                root of the number of targets, rounded (about one bin per column of a grid of
+                targets), at least 2.
             points: ``"all"`` (every recorded step) or ``"final"``.
 
         Returns:
@@ -243,12 +244,10 @@ class JointResult(Result):
         pd = import_pandas()
 
         x, y = self._pair(x, y)
-        bins = check_count(bins, "bins", 1)
+        bins = max(2, round(math.sqrt(len(self.targets)))) if bins is None else check_count(bins, "bins", 1)
         table = self._points(points)
         xs, ys = table[x].to_numpy(), table[y].to_numpy()
-        low, high = min(0.0, float(xs.min())), max(1.0, float(xs.max()))
-        edges = np.linspace(low, high, bins + 1)
-        which = np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, bins - 1)
+        _, which = _bins(xs, bins)
         ends = [int(np.argmin(xs)), int(np.argmax(xs))]
         rows = []
         for side, pick, sign in (("lower", np.argmin, -1.0), ("upper", np.argmax, 1.0)):
@@ -263,7 +262,7 @@ class JointResult(Result):
 
     # -- figure --------------------------------------------------------------------------------
 
-    def plot(self, ax=None, *, x=None, y=None, guides: Sequence[float] = (0.9,), bins: int = 10,
+    def plot(self, ax=None, *, x=None, y=None, guides: Sequence[float] = (0.9,), bins: int | None = None,
              points: str = "all", trajectories: bool = True):
         """Fig. 6c: the allowed region, the targets, the trajectories and the reached points.
 
@@ -329,6 +328,13 @@ class JointResult(Result):
 
     def _record_arrays(self) -> dict:
         return {"Y": self.optimization.Y, "targets": self.targets}
+
+
+def _bins(xs: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of ``bins`` equal bins over ``[min(0, x_min), max(1, x_max)]`` and the bin of each x
+    (closed on the left, the last one closed on both sides)."""
+    edges = np.linspace(min(0.0, float(xs.min())), max(1.0, float(xs.max())), bins + 1)
+    return edges, np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, bins - 1)
 
 
 def _enclosing_chain(xs: np.ndarray, ys: np.ndarray, chosen: set, sign: float) -> list[int]:
