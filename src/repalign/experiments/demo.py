@@ -78,6 +78,7 @@ class Settings(ExperimentSettings):
 
 
 PC_COLUMNS = (1, 2, 5, 10, 20)  # the PCs of the summary's tables, those tracked among them
+RECORD_EVERY = 10  # the headline's trackers run every this many steps (each record costs ~0.4 s a run)
 CAPTURE_RULE = "its R² halfway from its value at step 0 to its maximum over the run"
 
 
@@ -144,7 +145,7 @@ def run(settings: Settings, out=None) -> Record:
              "ridge-cv": 0.99 * float(registry.measure("ridge-cv")(reference, reference))}
     lrs = {m: 0.05 if m == "ridge-cv" else 0.02 for m in MEASURES}
     headline = optimize_experiment.run(optimize_experiment.Settings(
-        reference, MEASURES, steps=max_steps, lr=lrs, stop_at=stops, seed=seed, record_every=10,
+        reference, MEASURES, steps=max_steps, lr=lrs, stop_at=stops, seed=seed, record_every=RECORD_EVERY,
         pcs=n_pcs, decode=DECODED, matched_gaussian=JOINT_MEASURES, dtype="float32", save_final=False,
         progress=False), out)
     runs = headline.tables["runs"]
@@ -200,6 +201,21 @@ def run(settings: Settings, out=None) -> Record:
     return Record(f"experiments.{NAME}", {**settings.to_dict(), "summary": summary}, tables, files=files)
 
 
+def _steps_of(captured) -> dict:
+    """PC -> the first recorded step at or past its threshold (None where the table has no ``step``)."""
+    if "step" not in captured.columns:
+        return {}
+    return {int(pc): int(step) for pc, step in zip(captured.pc, captured.step)}
+
+
+def _threshold(row: dict, pc: int, gaussian: bool = False) -> str:
+    """A PC's capture score; † when it was crossed between step 0 and the first record (interpolated there)."""
+    suffix = "_matched_gaussian" if gaussian else ""
+    value = row["pc_score" + suffix].get(pc)
+    text = _fmt(value, missing="not captured")
+    return text + "†" if row["pc_step" + suffix].get(pc) == RECORD_EVERY and text != "not captured" else text
+
+
 def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, resampled, final,
              reference_accuracy, chance, stopping) -> dict:
     rows = []
@@ -223,6 +239,8 @@ def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, res
             "pcs_tracked": int(len(mine)),
             "pc_score": dict(zip(map(int, mine.pc), map(float, captured))),
             "pc_score_matched_gaussian": dict(zip(map(int, predicted.pc), map(float, _value(predicted)))),
+            "pc_step": _steps_of(mine),
+            "pc_step_matched_gaussian": _steps_of(predicted),
             "pcs_captured_at_0.9": int((captured <= 0.9).sum()),  # a PC never captured (NaN) does not count
             "decoding_score": {k: float(v) for k, v in by_variable.items()},
             "condition_average": float(ca.iloc[0]) if len(ca) else math.nan,
@@ -288,7 +306,7 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
     for row in rows:
         stopped = str(row["reached_step"]) if row["reached"] else f"not reached ({row['max_steps']} steps)"
         lines.append(f"| {row['measure']} | {stopped} | "
-                     + " | ".join(_fmt(row["pc_score"].get(k), missing="not captured") for k in pcs)
+                     + " | ".join(_threshold(row, k) for k in pcs)
                      + f" | {row['pcs_captured_at_0.9']} of {row['pcs_tracked']} |")
     gaussian = [row for row in rows if row["pc_score_matched_gaussian"]]
     if gaussian:
@@ -297,8 +315,11 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
                   "| measure | " + " | ".join(f"PC {k}" for k in pcs) + " |", "|---|" + "---|" * len(pcs)]
         for row in gaussian:
             lines.append(f"| {row['measure']} | "
-                         + " | ".join(_fmt(row["pc_score_matched_gaussian"].get(k), missing="not captured")
-                                      for k in pcs) + " |")
+                         + " | ".join(_threshold(row, k, gaussian=True) for k in pcs) + " |")
+    if any("†" in line for line in lines):
+        lines += ["", f"† crossed within the first {RECORD_EVERY} steps, between the records at step 0 and step "
+                  f"{RECORD_EVERY}: the score is interpolated between them, and says only that the PC was captured "
+                  "by the score of that first record."]
     lines += ["", "## Task variables: score at which decoding reaches chance + 0.9 × (reference − chance)", "",
               "| measure | " + " | ".join(variables) + " | condition-average baseline | neuron-split baseline |",
               "|---|" + "---|" * (len(variables) + 2)]
