@@ -20,12 +20,62 @@ def files(tmp_path):
     return tmp_path, x, y
 
 
-def test_measures_table_lists_catalogue_with_aliases(capsys):
+def test_measures_table_fits_100_columns_and_lists_catalogue_with_aliases(capsys):
     assert main(["measures"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    header, rule, *body = lines
+    assert header.split() == ["name", "aliases", "kind", "range"]
+    name_width = len(rule.split("  ")[0])
+    names, aliases = [], set()
+    for line in body:  # a long name goes on below, indented, the other columns blank
+        cell, rest = line[:name_width].strip(), line[name_width:].split()
+        if rest:
+            names.append(cell)
+            aliases.add(rest[0])
+        else:
+            assert line.startswith("  ") and names
+            names[-1] += cell
+    assert names == repalign.catalogue()
+    assert {"angular-procrustes", "cka", "ridge-cv"} <= {a for a in aliases}
+    assert main(["measures", "--long"]) == 0  # the details: invariances and flags, however wide
+    long = capsys.readouterr().out
+    assert long.split("\n")[0].split() == ["name", "aliases", "kind", "range", "invariances", "flags"]
+    assert all(name in long for name in repalign.catalogue()) and "isotropic_scale" in long
+
+
+def test_print_table_wraps_the_widest_column_at_its_dashes(capsys):
+    from repalign.cli.output import print_table
+
+    rows = [{"name": "a-" * 30 + "end", "kind": "score"}, {"name": "short", "kind": "distance"}]
+    print_table(rows, ["name", "kind"], width=30)
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 30
+    assert "".join(line[:20].strip() for line in lines[2:-1]) == rows[0]["name"]
+    assert lines[2].endswith("score") and lines[-1].split() == ["short", "distance"]
+
+
+@pytest.mark.parametrize("name, formula", [
+    ("cka", "CKA(K, L) = HSIC(K, L) / √(HSIC(K, K) HSIC(L, L))"),
+    ("nbs", "NBS(X, Y) = ‖X̄ᵀ Ȳ‖_* / (‖X̄‖_F ‖Ȳ‖_F)"),
+    ("ridge-cv", "R²_fold = 1 - ‖X_te - μ_X - (Y_te - μ_Y) B‖_F² / ‖X_te - μ_X‖_F²"),
+])
+def test_describe_renders_its_math_as_text(name, formula, capsys):
+    import unicodedata
+
+    assert main(["describe", name]) == 0
     out = capsys.readouterr().out
+    assert ".. math::" not in out and ":math:" not in out and "\\frac" not in out and "\\mathrm" not in out
+    assert unicodedata.normalize("NFC", formula) in out
+    assert repalign.measure(name).name in out  # the rest as before
+
+
+def test_describe_leaves_no_markup_in_any_measure(capsys):
     for name in repalign.catalogue():
-        assert name in out
-    assert "angular-procrustes" in out and "invariances" in out
+        assert main(["describe", name]) == 0
+    out = capsys.readouterr().out
+    assert ".. math::" not in out and ":math:" not in out
+    assert not [word for word in out.split() if word.startswith("\\") and word[1:2].isalpha()]
 
 
 def test_measures_json_with_wildcard(capsys):
@@ -218,11 +268,11 @@ def test_compare_prints_a_nan_value_as_nan(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)[0]["value"] is None
 
 
-def test_measures_markdown_refuses_a_pattern_or_json(capsys):
-    for extra in (["cka-*"], ["--json"]):
+def test_measures_markdown_refuses_a_pattern_json_or_long(capsys):
+    for extra in (["cka-*"], ["--json"], ["--long"]):
         assert main(["measures", "--markdown", *extra]) == 2
         assert capsys.readouterr().err == "error: --markdown: prints the whole catalogue page; give it without a " \
-                                          "pattern or --json\n"
+                                          "pattern, --json or --long\n"
 
 
 def test_output_and_checkpoint_paths_that_are_files_are_one_line_errors(dataset_file, tmp_path, capsys):

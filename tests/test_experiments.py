@@ -141,6 +141,53 @@ def test_the_quick_demo_writes_every_figure_and_its_summary(tmp_path):
     assert names == ["angular-procrustes", "cka", "angular-cka", "ridge-cv"]
 
 
+def _demo_tables(value="value"):
+    """Tables shaped like the demo's sections: two measures, 10 PCs tracked, PC 9 and 10 of CKA never captured,
+    PC 1 captured between step 0 and the first record."""
+    import pandas as pd
+
+    names = ["procrustes-angular_score", "cka-kernel=linear-hsic=gretton-score"]
+    capture = pd.DataFrame([{"reference": reference, "measure": name, "pc": pc, "step": 10 if pc == 1 else 40,
+                             value: np.nan if (name.startswith("cka") and pc > 8) else 0.3 + 0.05 * pc}
+                            for reference in ("data", "matched Gaussian") for name in names for pc in range(1, 11)])
+    decoded = pd.DataFrame([{"measure": name, "variable": "context", value: 0.7 if k == 0 else np.nan}
+                            for k, name in enumerate(names)])
+    base = pd.DataFrame([{"measure": short, "baseline": baseline, "score": 0.5}
+                         for short in ("angular-procrustes", "cka") for baseline in ("condition_average", "neuron_split")])
+    sweep = pd.DataFrame([{"measure": "cka", "ratio": 0.03, "pc": 2, value: np.nan}])
+    perturbed = pd.DataFrame({"simulated": [0.5], "closed_form": [0.5]})
+    final = pd.DataFrame({"cka": [0.9962, 0.95, 0.2], "angular-procrustes": [0.93, 0.4031, 0.1]})
+    stopping = {"angular-procrustes": {"stop_at": 0.99, "lr": 0.02, "max_steps": 300, "reached_step": 90,
+                                       "final_value": 0.99},
+                "cka": {"stop_at": 0.99, "lr": 0.02, "max_steps": 300, "reached_step": None, "final_value": 0.967}}
+    return (mante_like(n_units=5, n_time=2, seed=0), names, capture, decoded, base, sweep, perturbed, perturbed, final,
+            {"decode_context": 0.96}, {"decode_context": 0.5}, stopping)
+
+
+@pytest.mark.parametrize("value", ["value", "score"])  # the column's name in 0.2, and before it
+def test_demo_summary_prints_only_what_was_computed(value):
+    from repalign.experiments import demo
+
+    summary = demo._summary(*_demo_tables(value))
+    text = demo._summary_markdown(summary, ["joint"], quick=False)
+    capture = text.split("## Principal components")[1].split("##")[0]
+    assert "| PC 1 | PC 2 | PC 5 | PC 10 |" in capture and "PC 20" not in text  # 10 PCs tracked
+    cka = next(line for line in capture.splitlines() if line.startswith("| cka |"))
+    assert [cell.strip() for cell in cka.strip("| ").split("|")][1:] == [
+        "not reached (300 steps)", "0.35†", "0.40", "0.55", "not captured", "8 of 10"]
+    assert "† crossed within the first 10 steps" in capture
+    assert "**cka did not reach its stopping value 0.99 in 300 steps (final value 0.967)" in text
+    assert "angular-procrustes did not reach" not in text
+    decoding = text.split("## Task variables")[1].split("##")[0]
+    assert "| cka | not reached | 0.50 | 0.50 |" in decoding and "| angular-procrustes | 0.70 |" in decoding
+    assert "| cka | not captured |" in text.split("## Two-PC reference")[1]
+    cells = [line for line in text.splitlines() if line.startswith("|")]
+    assert not [line for line in cells if "—" in line] and "nan" not in text.lower()
+    # bounds on their safe side: CKA 0.9962 at the one point where angular Procrustes >= 0.9 is "≥ 0.99"
+    assert "CKA ≥ 0.99;" in text and "1.00" not in text and "ranges from 0.40 to 0.93" in text
+    json.dumps(repalign.results.json_safe(summary), allow_nan=False)
+
+
 class _quiet:
     def __enter__(self):
         return self

@@ -198,26 +198,55 @@ def test_conditional_range_errors_and_empty_selection(mante_result):
 
 # ---- figure ------------------------------------------------------------------------------------
 
-def test_plot_and_save(mante_result, tmp_path):
+def test_envelope_passes_through_reached_points_and_encloses_them_all(mante_result):
+    for x, y, points in (("cka", "angular-procrustes", "all"), ("angular-procrustes", "cka", "final")):
+        boundary = mante_result.envelope(x, y, bins=10, points=points)
+        assert list(boundary.columns) == ["boundary", "x", "y"]
+        table = mante_result.trajectory if points == "all" else mante_result.final
+        reached = set(zip(table[x], table[y]))
+        assert set(zip(boundary.x, boundary.y)) <= reached  # every vertex is a reached point
+        lower, upper = boundary[boundary.boundary == "lower"], boundary[boundary.boundary == "upper"]
+        assert lower.x.is_monotonic_increasing and upper.x.is_monotonic_decreasing
+        assert lower.x.iloc[0] == upper.x.iloc[-1] == table[x].min() and lower.x.iloc[-1] == table[x].max()
+        region = mante_result.region(x, y, bins=10, points=points)
+        assert set(region.y_min) <= set(lower.y) and set(region.y_max) <= set(upper.y)  # each bin's extremes
+        # both boundaries are functions of x (one vertex per x), so inside = between them
+        below = np.interp(table[x], lower.x, lower.y) - 1e-12
+        above = np.interp(table[x], upper.x[::-1], upper.y[::-1]) + 1e-12
+        assert ((table[y] >= below) & (table[y] <= above)).all()
+
+
+def test_plot_draws_every_mark_of_fig_6c_with_a_legend_entry(mante_result, tmp_path):
     import matplotlib.pyplot as plt
     import pandas as pd
 
     ax = mante_result.plot()
     assert ax.get_xlabel() == "cka" and ax.get_ylabel() == "angular-procrustes"
-    lines = ax.get_lines()
-    targets = [line for line in lines if line.get_label() == "targets"]
-    assert len(targets) == 1 and np.allclose(targets[0].get_xydata(), mante_result.targets)
-    dashed = [line for line in lines if line.get_linestyle() == "--"]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["allowed region (envelope of the recorded points)", "trajectory (every 10 steps)",
+                      "start (Gaussian noise)", "reached (step 150)", "target", "guide at 0.9"]
+    drawn = [a.get_label() for a in (*ax.get_lines(), *ax.patches) if not a.get_label().startswith("_")]
+    assert sorted(drawn) == sorted(labels)  # every labelled mark in the legend, once
+    unlabelled = [line for line in ax.get_lines() if line.get_label().startswith("_")]
+    assert len(unlabelled) == len(mante_result.targets) - 1 + 1  # the other trajectories, the vertical guide
+    (region,) = ax.patches  # the shaded region, outlined
+    assert region.get_facecolor()[3] > 0 and region.get_fill() and region.get_linewidth() > 0
+    vertices = mante_result.envelope()[["x", "y"]].to_numpy()
+    assert mante_result.envelope().equals(mante_result.envelope(bins=6))  # default: √36 bins, one per grid column
+    assert np.allclose(region.get_xy()[:len(vertices)], vertices)
+    targets = [line for line in ax.get_lines() if line.get_label() == "target"]
+    assert np.allclose(targets[0].get_xydata(), mante_result.targets)
+    reached = next(line for line in ax.get_lines() if line.get_label().startswith("reached"))
+    assert np.allclose(reached.get_xydata(), mante_result.final[["cka", "angular-procrustes"]].to_numpy())
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(dashed) == 2 and all(0.9 in np.asarray(line.get_xydata()).ravel() for line in dashed)
-    n_trajectories = len(mante_result.targets)
-    assert len(lines) == 2 + n_trajectories + 2 + 2  # boundaries, trajectories, reached + targets, guides
     fig, own = plt.subplots()
-    flipped = mante_result.plot(ax=own, x="angular-procrustes", y="cka", guides=(), trajectories=False)
-    assert flipped is own and len(own.get_lines()) == 4
-    many = mante_result.plot(bins=60, guides=(0.5, 0.9))  # empty bins leave gaps in the boundary lines
-    region = mante_result.region(bins=60)
-    gaps = int((~np.isclose(region.x_low.to_numpy()[1:], region.x_high.to_numpy()[:-1])).sum())
-    assert np.isnan(many.get_lines()[0].get_xdata()).sum() == gaps
+    flipped = mante_result.plot(ax=own, x="angular-procrustes", y="cka", guides=(), trajectories=False,
+                                points="final")
+    assert flipped is own and [t.get_text() for t in own.get_legend().get_texts()] == [
+        "allowed region (envelope of the reached points)", "reached (step 150)", "target"]
+    two = mante_result.plot(guides=(0.5, 0.9))
+    assert "guides at 0.5, 0.9" in [t.get_text() for t in two.get_legend().get_texts()]
     with pytest.raises(ValueError, match="guides: expected"):
         mante_result.plot(guides=0.9)
     written = mante_result.save(tmp_path / "figures" / "fig6c")

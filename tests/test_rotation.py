@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import repalign
+from repalign import _checks
 from repalign.data import sparse_factor_population
 from repalign.rotation import (
     PrivilegedAxesResult,
@@ -210,8 +211,9 @@ def test_rotation_curve_plot_and_frame(pair, tmp_path):
     plt.close("all")
 
 
-def test_rotation_curve_progress_bar_uses_tqdm(pair, monkeypatch):
+def test_rotation_curve_progress_bar_uses_tqdm_in_a_terminal(pair, monkeypatch):
     calls = []
+    monkeypatch.setattr(_checks, "_interactive", lambda: True)
 
     def fake_tqdm(iterable, total=None, desc=None, leave=True, **options):
         calls.append((total, desc))
@@ -230,6 +232,7 @@ def test_rotation_curve_progress_bar_uses_tqdm(pair, monkeypatch):
 
 
 def test_progress_without_tqdm_still_computes(pair, monkeypatch):
+    monkeypatch.setattr(_checks, "_interactive", lambda: True)
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` raise ImportError
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     X, Y = pair

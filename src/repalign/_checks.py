@@ -1,4 +1,4 @@
-"""Checks of scalar arguments (counts, reals, seeds, flags, choices) and the optional progress bar.
+"""Checks of scalar arguments (counts, reals, seeds, flags, choices) and progress (a bar, or log lines).
 
 Every public function of repalign checks its scalar arguments here, so that a bad value gets the
 same kind of message everywhere: the argument's name, what was expected, what was found. Arrays
@@ -15,13 +15,14 @@ import math
 import numbers
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 import numpy as np
 
 __all__ = [
     "SettingsError", "check_count", "check_real", "check_seed", "check_seeds", "check_rng", "check_bool",
-    "check_choice", "check_items", "check_path", "progress_bar",
+    "check_choice", "check_items", "check_path", "progress_bar", "ProgressLog",
 ]
 
 SEED_LIMIT = 2**63  # seeds are stored as int64 (checkpoints, tables)
@@ -161,20 +162,126 @@ def _interactive() -> bool:
     return terminal or "ipykernel" in sys.modules  # a notebook's stderr is no terminal but shows bars
 
 
+LOG_EVERY = 10.0  # seconds between two progress lines off a terminal
+
+
 def progress_bar(iterable=None, *, enabled: bool | None, total: int, description: str, initial: int = 0,
                  unit: str = "it"):
-    """A tqdm bar over ``iterable`` (or a manual bar when ``iterable`` is None), or ``iterable`` itself.
+    """Progress over ``iterable`` (or a manual bar when ``iterable`` is None), or ``iterable`` itself.
 
-    ``enabled``: True always shows a bar, False never; None shows one in a terminal or a notebook
-    once the work has lasted a second (short calls print nothing). Without tqdm installed the work
-    runs silently: a bar is a convenience, not a result. A manual bar (``iterable=None``) is returned
-    as None when disabled.
+    ``enabled``: False shows nothing; True and None show progress, None only once the work has
+    lasted a while (short calls print nothing). In a terminal or a notebook, progress is a tqdm
+    bar (after a second, for None). Elsewhere (a script's log, a batch job, CI) a bar would be
+    unreadable, so progress is a :class:`ProgressLog`: one line on stderr every
+    :data:`LOG_EVERY` seconds and a last one when the work ends (for None: when it lasted at
+    least that long). Without tqdm installed the work runs silently in a terminal: a bar is a
+    convenience, not a result. A manual bar (``iterable=None``) is returned as None when disabled.
+    Either kind supports iteration, ``update(n)``, ``set_postfix_str(text)`` and ``close()``.
     """
-    if enabled is False or (enabled is None and not _interactive()):
+    if enabled is False:
         return iterable
+    if not _interactive():
+        return ProgressLog(iterable, total=total, description=description, initial=initial, unit=unit,
+                           last=enabled is True)
     try:
         from tqdm.auto import tqdm  # noqa: PLC0415 -- optional
     except ImportError:
         return iterable
     return tqdm(iterable, total=total, initial=initial, desc=description, unit=unit, leave=False,
                 delay=1.0 if enabled is None else 0.0)
+
+
+class ProgressLog:
+    """Progress as plain lines, for a stream that is not a terminal: at most one every ``every`` seconds.
+
+    A line reads ``optimize: 120/300 step (40%), 12.0 s, about 18 s left [postfix]``. The first
+    line comes ``every`` seconds after the start, then one at most every ``every`` seconds, and a
+    last one at :meth:`close` (or when the iterable is exhausted) if any line was written, the
+    work lasted ``every`` seconds, or ``last`` is True. ``stream`` (default: ``sys.stderr`` at
+    each write) and ``clock`` (seconds, default :func:`time.monotonic`) are there for tests.
+
+    Example:
+        >>> import io
+        >>> now = [0.0]
+        >>> out = io.StringIO()
+        >>> log = ProgressLog(total=100, description="optimize", unit="step", stream=out, clock=lambda: now[0])
+        >>> for step in range(100):
+        ...     now[0] += 0.25                       # 25 s in all: lines at 10 s, 20 s and the last
+        ...     log.update(1)
+        >>> log.close()
+        >>> print(out.getvalue(), end="")
+        optimize: 40/100 step (40%), 10.0 s, about 15 s left
+        optimize: 80/100 step (80%), 20.0 s, about 5 s left
+        optimize: 100/100 step (100%), 25.0 s
+    """
+
+    def __init__(self, iterable=None, *, total: int, description: str, initial: int = 0, unit: str = "it",
+                 last: bool = False, every: float = LOG_EVERY, stream=None, clock=None):
+        self.iterable = iterable
+        self.total = total
+        self.description = description
+        self.n = self.initial = initial
+        self.unit = unit
+        self.last = last
+        self.every = every
+        self.stream = stream
+        self.clock = time.monotonic if clock is None else clock
+        self.start = self.written = self.clock()
+        self.postfix = ""
+        self.lines = 0
+        self.closed = False
+
+    def __iter__(self):
+        try:
+            for item in self.iterable:
+                yield item
+                self.update(1)
+        finally:
+            self.close()
+
+    def __len__(self):
+        return self.total
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+        """Text appended to the next line (tqdm's name and signature; ``refresh`` is ignored)."""
+        self.postfix = str(text)
+
+    def update(self, n: int = 1) -> None:
+        """``n`` more done; writes a line when ``every`` seconds have passed since the last one."""
+        self.n += n
+        if self.clock() - self.written >= self.every:
+            self._write()
+
+    def close(self) -> None:
+        """Writes the last line (see the class), once."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.lines or self.last or self.clock() - self.start >= self.every:
+            self._write(final=True)
+
+    def _write(self, final: bool = False) -> None:
+        now = self.clock()
+        self.written = now
+        self.lines += 1
+        elapsed = now - self.start
+        line = f"{self.description}: {self.n}"
+        if self.total:
+            line += f"/{self.total} {self.unit} ({100 * self.n / self.total:.0f}%)"
+        else:
+            line += f" {self.unit}"
+        line += f", {elapsed:.1f} s"
+        done = self.n - self.initial
+        if not final and self.total and 0 < done and self.n < self.total:
+            line += f", about {elapsed / done * (self.total - self.n):.0f} s left"
+        if self.postfix:
+            line += f" [{self.postfix}]"
+        stream = sys.stderr if self.stream is None else self.stream
+        if stream is not None:
+            print(line, file=stream, flush=True)

@@ -30,7 +30,8 @@ form (``angular-procrustes`` rather than ``procrustes``). Targets lie in ``[0, 1
 whose range extends below 0 (cross-validated R², Lange/Song CKA) may reach values below 0.
 
 :class:`JointResult` holds the trajectories as a tidy table, the final reached points,
-:meth:`~JointResult.region` (the allowed region estimated from the reached points),
+:meth:`~JointResult.region` (the allowed region estimated from the reached points) and its boundary
+:meth:`~JointResult.envelope`,
 :meth:`~JointResult.conditional_range` (what a high value of one score implies for another),
 :meth:`~JointResult.plot` (Fig. 6c) and :meth:`~JointResult.save` (PNG, PDF and CSV).
 
@@ -158,8 +159,8 @@ class JointResult(Result):
         that stay in it), each bin closed on the left and open on the right except the last,
         closed on both sides. For each bin holding at least one point, the region spans
         ``[y_min, y_max]``: the smallest and the largest y among the points whose x falls in
-        the bin. The union of these rectangles is the region; its lower and upper boundaries
-        are ``y_min`` and ``y_max`` drawn flat across each bin (the solid lines of :meth:`plot`).
+        the bin. The union of these rectangles is the region (:meth:`envelope` draws its
+        boundary through the points that reach each bin's ``y_min`` and ``y_max``).
 
         It is an inner estimate: only points actually reached count, so the true region can
         be larger (more targets, steps or seeds can only widen it), and it need not be convex.
@@ -181,9 +182,7 @@ class JointResult(Result):
         bins = check_count(bins, "bins", 1)
         table = self._points(points)
         xs, ys = table[x].to_numpy(), table[y].to_numpy()
-        low, high = min(0.0, float(xs.min())), max(1.0, float(xs.max()))
-        edges = np.linspace(low, high, bins + 1)
-        which = np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, bins - 1)
+        edges, which = _bins(xs, bins)
         rows = []
         for b in range(bins):
             inside = which == b
@@ -216,21 +215,68 @@ class JointResult(Result):
             return math.nan, math.nan, 0
         return float(chosen.min()), float(chosen.max()), int(chosen.size)
 
+    def envelope(self, x=None, y=None, *, bins: int | None = None, points: str = "all"):
+        """The boundary of the allowed region as a closed polygon through reached points (Fig. 6c's solid line).
+
+        The x axis is cut into bins as in :meth:`region`; in each non-empty bin, the point with
+        the smallest y is a vertex of the lower boundary and the one with the largest y a vertex
+        of the upper boundary; the leftmost and the rightmost points end both (at most one vertex
+        per x value on each boundary: its lowest, or highest, point). The polygon runs
+        along the lower boundary from left to right and back along the upper one. Every vertex
+        is a reached point and every bin's extremes are vertices; between vertices the boundary
+        is a straight line, and where a point would lie outside it becomes a vertex too, so that
+        every point lies inside the polygon or on its boundary. An estimate, as the region is:
+        only reached points count, and the straight lines between them are drawn, not reached.
+
+        Args:
+            x, y: measure labels (default: the first two measures).
+            bins: number of bins along x (``>= 1``): more bins follow the points more closely,
+                and where the points are sparse draw a ragged boundary. Default: the square
+                root of the number of targets, rounded (about one bin per column of a grid of
+                targets), at least 2.
+            points: ``"all"`` (every recorded step) or ``"final"``.
+
+        Returns:
+            A pandas DataFrame, one row per vertex in drawing order, with columns ``boundary``
+            (``"lower"`` or ``"upper"``), ``x`` and ``y``; the polygon closes from the last row
+            to the first.
+        """
+        pd = import_pandas()
+
+        x, y = self._pair(x, y)
+        bins = max(2, round(math.sqrt(len(self.targets)))) if bins is None else check_count(bins, "bins", 1)
+        table = self._points(points)
+        xs, ys = table[x].to_numpy(), table[y].to_numpy()
+        _, which = _bins(xs, bins)
+        ends = [int(np.argmin(xs)), int(np.argmax(xs))]
+        rows = []
+        for side, pick, sign in (("lower", np.argmin, -1.0), ("upper", np.argmax, 1.0)):
+            chosen = set(ends)
+            for b in range(bins):
+                inside = np.flatnonzero(which == b)
+                if inside.size:
+                    chosen.add(int(inside[pick(ys[inside])]))
+            chain = _enclosing_chain(xs, ys, chosen, sign)
+            rows += [(side, float(xs[i]), float(ys[i])) for i in (chain if side == "lower" else chain[::-1])]
+        return pd.DataFrame(rows, columns=["boundary", "x", "y"])
+
     # -- figure --------------------------------------------------------------------------------
 
-    def plot(self, ax=None, *, x=None, y=None, guides: Sequence[float] = (0.9,), bins: int = 10,
+    def plot(self, ax=None, *, x=None, y=None, guides: Sequence[float] = (0.9,), bins: int | None = None,
              points: str = "all", trajectories: bool = True):
-        """Fig. 6c: reached points, targets, trajectories and the boundary of the reached region.
+        """Fig. 6c: the allowed region, the targets, the trajectories and the reached points.
 
-        Grey: :meth:`region` (``bins``, ``points``) with its lower and upper boundaries as solid
-        black lines; pink dots: the targets; thin blue lines: each target's trajectory (the
-        recorded steps, from the noise at step 0); blue dots: the final reached points; dashed
-        grey lines at each value of ``guides`` on both axes (the paper's 0.9; ``()`` for none).
+        Grey with a solid black boundary: the allowed region, the polygon of :meth:`envelope`
+        (``bins``, ``points``); pink dots: the targets; thin blue lines: each target's trajectory
+        (the recorded steps, from Gaussian noise, the grey crosses, at step 0); blue dots: the
+        final reached points; dashed grey lines at each value of ``guides`` on both axes (the
+        paper's 0.9; ``()`` for none). Every mark has a legend entry, beside the axes.
 
         Args:
             ax: matplotlib axes (a new figure when ``None``).
             x, y: measure labels for the axes (default: the first two measures; the paper puts
                 CKA or linear regression on x and angular Procrustes on y).
+            trajectories: draw the trajectories and their starts.
 
         Returns:
             The axes.
@@ -242,32 +288,38 @@ class JointResult(Result):
             guides = [check_real(g, "guides") for g in guides]
         except TypeError:
             raise ValueError(f"guides: expected a sequence of numbers, got {guides!r}") from None
-        region = self.region(x, y, bins=bins, points=points)
+        boundary = self.envelope(x, y, bins=bins, points=points)
         if ax is None:
-            _, ax = plt.subplots(figsize=(4.2, 4.0))
-        xs, lower, upper = _steps(region)
-        ax.fill_between(xs, lower, upper, color="0.85", lw=0, label="reached region")
-        ax.plot(xs, lower, "-", color="k", lw=1.2)
-        ax.plot(xs, upper, "-", color="k", lw=1.2)
+            _, ax = plt.subplots(figsize=(6.4, 4.0))
+        region_label = "allowed region (envelope of the " + ("recorded" if points == "all" else "reached") + " points)"
+        ax.fill(boundary.x, boundary.y, facecolor="0.85", edgecolor="k", lw=1.2, zorder=1, label=region_label)
         table = self.trajectory
         if trajectories:
-            for _, rows in table.groupby("target", sort=True):
-                ax.plot(rows[x], rows[y], "-", color="tab:blue", lw=0.6, alpha=0.5)
+            for k, (_, rows) in enumerate(table.groupby("target", sort=True)):
+                ax.plot(rows[x], rows[y], "-", color="tab:blue", lw=0.6, alpha=0.45, zorder=2,
+                        label=f"trajectory (every {self.optimization.settings['record_every']} steps)" if k == 0
+                        else None)
+            start = table[table.step == 0]
+            ax.plot(start[x], start[y], "x", color="0.35", ms=4, mew=0.9, zorder=3, label="start (Gaussian noise)")
         final = self.final
-        ax.plot(final[x], final[y], "o", color="tab:blue", ms=3.5, label="reached")
+        ax.plot(final[x], final[y], "o", color="tab:blue", ms=3.5, zorder=5,
+                label=f"reached (step {self.optimization.steps})")
         ix, iy = self.measures.index(x), self.measures.index(y)
-        ax.plot(self.targets[:, ix], self.targets[:, iy], "o", color="hotpink", ms=4.5, mfc="hotpink",
-                mec="none", alpha=0.9, label="targets")
-        for g in guides:
-            ax.axhline(g, ls="--", lw=0.8, color="0.4")
-            ax.axvline(g, ls="--", lw=0.8, color="0.4")
+        ax.plot(self.targets[:, ix], self.targets[:, iy], "o", color="hotpink", ms=4.5, mec="none", alpha=0.9,
+                zorder=4, label="target")
+        for k, g in enumerate(guides):
+            label = f"guide{'s' if len(guides) > 1 else ''} at {', '.join(f'{v:g}' for v in guides)}"
+            ax.axhline(g, ls="--", lw=0.8, color="0.4", zorder=0, label=label if k == 0 else None)
+            ax.axvline(g, ls="--", lw=0.8, color="0.4", zorder=0)
         ax.set_xlim(min(0.0, float(table[x].min())) - 0.03, 1.03)  # below 0 only for scores that go there
         ax.set_ylim(min(0.0, float(table[y].min())) - 0.03, 1.03)
+        ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-        ax.set_title(f"joint optimization: {len(self.targets)} targets, {self.optimization.steps} steps",
-                     fontsize="small")
-        legend(ax, frameon=False, fontsize="x-small", loc="upper left")
+        ax.set_title(f"{x} and {y} optimized jointly: {len(self.targets)} targets, "
+                     f"{self.optimization.steps} steps", fontsize="small")
+        legend(ax, frameon=False, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+               borderaxespad=0.0)
         return ax
 
     def _record_settings(self) -> dict:
@@ -278,19 +330,41 @@ class JointResult(Result):
         return {"Y": self.optimization.Y, "targets": self.targets}
 
 
-def _steps(region) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The region's boundaries as step functions over the bin edges (NaN across empty bins)."""
-    xs, lower, upper = [], [], []
-    previous_high = None
-    for row in region.itertuples(index=False):
-        if previous_high is not None and not np.isclose(row.x_low, previous_high):  # an empty bin between
-            for line in (xs, lower, upper):
-                line.append(np.nan)
-        xs += [row.x_low, row.x_high]
-        lower += [row.y_min, row.y_min]
-        upper += [row.y_max, row.y_max]
-        previous_high = row.x_high
-    return np.array(xs), np.array(lower), np.array(upper)
+def _bins(xs: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of ``bins`` equal bins over ``[min(0, x_min), max(1, x_max)]`` and the bin of each x
+    (closed on the left, the last one closed on both sides)."""
+    edges = np.linspace(min(0.0, float(xs.min())), max(1.0, float(xs.max())), bins + 1)
+    return edges, np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, bins - 1)
+
+
+def _enclosing_chain(xs: np.ndarray, ys: np.ndarray, chosen: set, sign: float) -> list[int]:
+    """Indices of a polyline through ``chosen`` points, sorted by x, with no point beyond it.
+
+    ``sign`` +1: no point above (an upper boundary), -1: none below. At each pass the point
+    furthest beyond each segment joins the polyline, until none is beyond (each pass adds a
+    point, so this ends). One vertex per x value: the highest (+1) or lowest (-1) point there.
+    """
+    def one_per_x(indices):
+        best: dict = {}
+        for i in indices:
+            if xs[i] not in best or sign * ys[i] > sign * ys[best[xs[i]]]:
+                best[xs[i]] = i
+        return [best[v] for v in sorted(best)]
+
+    chain = one_per_x(chosen)
+    while len(chain) > 1:
+        vx, vy = xs[chain], ys[chain]
+        beyond = sign * (ys - np.interp(xs, vx, vy))
+        segment = np.clip(np.searchsorted(vx, xs, side="right") - 1, 0, len(chain) - 2)
+        added = []
+        for k in range(len(chain) - 1):
+            candidates = np.flatnonzero((segment == k) & (beyond > 1e-12 * max(1.0, float(np.abs(ys).max()))))
+            if candidates.size:
+                added.append(int(candidates[np.argmax(beyond[candidates])]))
+        if not added:
+            break
+        chain = one_per_x([*chain, *added])
+    return chain
 
 
 def target_grid(n_measures: int, grid: int = 5) -> np.ndarray:

@@ -504,7 +504,7 @@ def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Rankin
     remaining = list(range(matrix.shape[1]))
     deleted: list[int] = []
     total = len(remaining) * (len(remaining) + 1) // 2
-    bar = progress_bar(iter(range(total)), enabled=progress, total=total, description="brute-force ranking")
+    bar = iter(progress_bar(range(total), enabled=progress, total=total, description="brute-force ranking"))
     while len(remaining) > 1:
         scores = []
         for unit in remaining:

@@ -16,7 +16,7 @@ import typer
 from .. import experiments
 from ..registry import measure as registry_measure
 from ..registry import short_name
-from .output import catalogue_markdown, compact, measure_rows, print_table
+from .output import WIDTH, catalogue_markdown, compact, measure_rows, plain_math, print_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="repalign: standardized, differentiable similarity measures between representations.")
@@ -65,12 +65,14 @@ def measures_command(
     pattern: str = typer.Argument(None, help="shell-style wildcard, e.g. 'cka-*'"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     markdown: bool = typer.Option(False, "--markdown", help="print the conventions page (docs/catalogue.md)"),
+    long: bool = typer.Option(False, "--long", help="add the invariances and flags (a wide table)"),
 ):
-    """List the catalogue: canonical names, aliases, kind, range and invariances."""
+    """List the catalogue: canonical names, aliases, kind and range (`--long`: invariances and flags too;
+    `repalign describe NAME`: everything about one measure)."""
     if markdown:
-        if as_json or pattern is not None:
+        if as_json or long or pattern is not None:
             raise experiments.SettingsError("markdown", "prints the whole catalogue page; give it without a "
-                                                        "pattern or --json")
+                                                        "pattern, --json or --long")
         print(catalogue_markdown(), end="")
         return
     rows = measure_rows(pattern)
@@ -80,13 +82,16 @@ def measures_command(
     table = [{**r, "aliases": ", ".join(r["aliases"]) or "-",
               "flags": " ".join(f for f, on in (("diff", r["differentiable"]), ("n×n", r["needs_n_by_n"]),
                                                  ("metric", r["metric"])) if on)} for r in rows]
-    print_table(table, ["name", "aliases", "kind", "range", "invariances", "flags"])
+    if long:
+        print_table(table, ["name", "aliases", "kind", "range", "invariances", "flags"])
+    else:  # a terminal's width: long names wrap at their dashes
+        print_table(table, ["name", "aliases", "kind", "range"], width=WIDTH)
 
 
 @app.command("describe")
 def describe_command(name: str = typer.Argument(..., help="measure name or alias")):
-    """Print a measure's exact definition, parameters and metadata."""
-    print(registry_measure(name).describe())
+    """Print a measure's exact definition, parameters and metadata (its math as plain text)."""
+    print(plain_math(registry_measure(name).describe()))
 
 
 @app.command("compare")
