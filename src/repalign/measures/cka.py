@@ -32,7 +32,6 @@ import math
 import torch
 
 from .._linalg import angular, angular_score, center, frobenius_cross_sq, gram_frobenius_sq, reduce_units
-from ..inputs import Data
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 REFERENCE = (
@@ -109,11 +108,10 @@ class CKA(Family):
             is_metric=output == "distance=angular" and biased,
         )
 
-    def check(self, dx: Data, dy: Data, params):
-        if params["hsic"] == "song" and dx.n_samples < 4:
-            raise ValueError(f"cka with hsic=song needs at least 4 samples, got {dx.n_samples}")
-        if params["hsic"] == "lange" and dx.n_samples < 3:
-            raise ValueError(f"cka with hsic=lange needs at least 3 samples, got {dx.n_samples}")
+    def min_samples(self, params):
+        if params["hsic"] == "song":
+            return 4, "the unbiased HSIC divides by n(n − 3)"
+        return super().min_samples(params)
 
     def prepare(self, data, params):
         x = data.values

@@ -142,13 +142,17 @@ def _sinkhorn_value(cost: torch.Tensor, epsilon: float) -> torch.Tensor:
 class _TuningCurveFamily(Family):
     """A family comparing units as tuning curves: ``prepare`` centres them and caches their norms."""
 
+    def min_samples(self, params):
+        return 3, ("with 2 samples every centred tuning curve is a multiple of one vector: correlations are ±1 "
+                   "and distances compare single numbers")
+
     def prepare(self, data, params):
         return _prepare_units(data)
 
 
 def _unit_metadata(score: bool, reference: str, *, symmetric: bool = True, is_metric: bool = False,
-                   value_range: tuple[float, float] | None = None) -> Metadata:
-    """Scores compare correlations (scale-free); distances compare centred curves."""
+                   value_range: tuple[float, float] | None = None, degree: int = 1) -> Metadata:
+    """Scores compare correlations (scale-free); distances compare centred curves (homogeneous of ``degree``)."""
     return Metadata(
         kind="score" if score else "distance",
         range=value_range or ((-1.0, 1.0) if score else (0.0, float("inf"))),
@@ -158,6 +162,7 @@ def _unit_metadata(score: bool, reference: str, *, symmetric: bool = True, is_me
         needs_n_by_n=False,
         reference=reference,
         is_metric=is_metric,
+        degree=0 if score else degree,
     )
 
 
@@ -178,6 +183,7 @@ class SoftMatching(_TuningCurveFamily):
         return _unit_metadata(
             output == "score", SOFT_REFERENCE + ("" if exact else "; Cuturi 2013, Sinkhorn distances"),
             is_metric=exact and output == "distance=euclidean",
+            degree=2 if output == "distance=squared_euclidean" else 1,
         )
 
     def evaluate(self, px, py, params, output):

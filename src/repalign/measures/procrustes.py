@@ -104,6 +104,7 @@ class Procrustes(Family):
             symmetric=True, invariances=symmetric_invariances(invariant), differentiable=True,
             needs_n_by_n=False, reference=PROCRUSTES_REFERENCE,
             is_metric=output in ("distance=angular", "distance=euclidean"),
+            degree={"distance=euclidean": 1, "distance=squared_euclidean": 2}.get(output, 0),
         )
 
     def prepare(self, data, params):
