@@ -353,7 +353,7 @@ class _Regression(Family):
     def min_samples(self, params):
         folds = params.get("cv")
         if folds is not None and folds > 3:
-            return folds, f"{folds} folds hold out at least one sample each"
+            return folds, f"{folds} folds need at least {folds} samples, one per test fold"
         return super().min_samples(params)
 
     def check(self, dx: Data, dy: Data, params):
