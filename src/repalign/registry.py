@@ -445,19 +445,17 @@ class BoundMeasure:
         given = ([ref.result_dtype or ref.values.dtype] if self._torch_reference else []) + \
             ([dy.result_dtype or dy.values.dtype] if torch_y else [])
         m = self.measure
+        check_same_samples(ref, dy)
+        m._check(ref, dy)
         if m._common_scale:
             # one exponent for the whole call, so that one prepared reference serves the batch
             common = max(int(_scale_exponents(dy.values).max()), self._reference_exponent(dy.values))
-            dx, px = self._reference_for(dy.values, common)
-            check_same_samples(dx, dy)
-            m._check(dx, dy)
+            _, px = self._reference_for(dy.values, common)
             exponent = torch.tensor(common, device=dy.values.device)
             value = m._restore(m._family.evaluate(px, m._prepare(_divided(dy, exponent)), m.params, m.output),
                                exponent)
         else:
-            dx, px = self._reference_for(dy.values)
-            check_same_samples(dx, dy)
-            m._check(dx, dy)
+            _, px = self._reference_for(dy.values)
             dy = _divided(dy, _scale_exponents(dy.values)) if m._own_scale[1] else dy
             value = m._family.evaluate(px, m._prepare(dy), m.params, m.output)
         return _finish(value, bool(given), result_dtype(*given) if given else None)

@@ -40,8 +40,11 @@ REFERENCE = (
 )
 
 
-def _gaussian_gram(x: torch.Tensor, sigma, sigma_factor: float) -> torch.Tensor:
-    """exp(−‖x_i − x_j‖²/(2σ²)); σ absolute, or the median pairwise distance times ``sigma_factor``."""
+def _gaussian_gram(x: torch.Tensor, sigma, sigma_factor: float, name: str) -> torch.Tensor:
+    """exp(−‖x_i − x_j‖²/(2σ²)); σ absolute, or the median pairwise distance times ``sigma_factor``.
+
+    A median of 0 (most samples coincide) leaves no width: ``ValueError`` naming the input.
+    """
     xc = center(x)  # distances are translation invariant; centring keeps the expansion accurate
     sq_norms = xc.square().sum(dim=-1)
     sq_dist = (sq_norms[..., :, None] + sq_norms[..., None, :] - 2 * xc @ xc.mT).clamp_min(0)
@@ -51,6 +54,9 @@ def _gaussian_gram(x: torch.Tensor, sigma, sigma_factor: float) -> torch.Tensor:
         dist = sq_dist[..., rows, cols].clamp_min(torch.finfo(x.dtype).tiny).sqrt().sort(dim=-1).values
         m = dist.shape[-1]
         median = 0.5 * (dist[..., (m - 1) // 2] + dist[..., m // 2])
+        if bool((median.detach() <= torch.finfo(x.dtype).tiny ** 0.5).any()):
+            raise ValueError(f"{name}: the median pairwise distance is 0 (most samples coincide), so sigma='median' "
+                             f"gives the Gaussian kernel no width; give an absolute sigma or distinct samples")
         sigma = (median * sigma_factor)[..., None, None]
     return torch.exp(-sq_dist / (2 * sigma**2))
 
@@ -116,7 +122,7 @@ class CKA(Family):
     def prepare(self, data, params):
         x = data.values
         if params["kernel"] == "rbf":
-            gram = _gaussian_gram(x, params["sigma"], params.get("sigma_factor", 1.0))
+            gram = _gaussian_gram(x, params["sigma"], params.get("sigma_factor", 1.0), data.name)
             prepared = {"gram": gram}
             if params["hsic"] == "song":
                 prepared["gram"] = _zero_diagonal(gram)
