@@ -104,8 +104,14 @@ def squared_distances(px: dict, py: dict, with_cross: bool = False):
 
 
 def _each_pair(cost: torch.Tensor, solve) -> torch.Tensor:
-    """Apply a numpy solver (p x q cost -> p x q plan) to every pair of a batch; no gradient."""
+    """Apply a numpy solver (p x q cost -> p x q plan) to every pair of a batch; no gradient.
+
+    Each cost is first divided by a power of two near its largest |entry|: the optimal plan does
+    not change, and the solvers' absolute tolerances then mean the same at every scale of the data.
+    """
     flat = cost.detach().to("cpu", torch.float64).reshape(-1, *cost.shape[-2:]).numpy()
+    _, exponents = np.frexp(np.abs(flat).max(axis=(-2, -1)))
+    flat = np.ldexp(flat, -exponents[:, None, None])
     plans = np.stack([solve(c) for c in flat])
     return torch.from_numpy(plans).to(cost.device, cost.dtype).reshape(cost.shape)
 
