@@ -8,10 +8,13 @@ Scale is handled here, once for every family: before the arithmetic, each input 
 invariances include ``isotropic_scale`` is divided by the power of two 2^e with
 2^(e−1) ≤ max|x| < 2^e (per batch item), and X and Y of a distance with units (metadata
 ``degree`` d: Euclidean Procrustes and matching distances) by one common power of two, the value
-being multiplied back by 2^(d·e). Dividing by a power of two is exact in floating point, so
-at scale 1 nothing changes bit for bit, and inputs at 1e±150 (float64) or 1e±15 (float32) give
-the scale-1 answer instead of overflowing or underflowing. The scale is a constant (detached):
-f(X/s) = f(X) identically, so gradients are unchanged. Measures neither invariant nor
+being multiplied back by 2^(d·e). Dividing by a power of two is exact in floating point, so a
+power-of-two scale of the data gives the scale-1 value bit for bit (times 2^(d·e)), and inputs at
+1e±150 (float64) or 1e±15 (float32) give the scale-1 answer instead of overflowing or
+underflowing. Inputs with |e| ≤ 64 (float64) or 12 (float32) are used as given: no product the
+measures form overflows or underflows there and the arithmetic commutes with the power of two, so
+the division would change no bit; skipping it saves a copy per call. The scale is a constant
+(detached): f(X/s) = f(X) identically, so gradients are unchanged. Measures neither invariant nor
 homogeneous (an absolute ridge λ or RBF σ, shape metrics with 0 < α < 1) are computed on the
 data as given. The registry also refuses fewer samples than the family's
 :meth:`~repalign.measures.Family.min_samples`.
@@ -375,12 +378,13 @@ class Measure:
         params = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None) or "none"
         low, high = self.range
         if self.degree == 0:
-            scaling = "invariant (each input divided by a power of two near its largest value)"
+            scaling = "invariant (an input of extreme scale is divided by a power of two first)"
         elif self.degree is not None:
-            scaling = f"homogeneous of degree {self.degree} (X and Y divided by a common power of two, restored)"
+            scaling = (f"homogeneous of degree {self.degree} (inputs of extreme scale divided by a common power of "
+                       f"two, the value multiplied back)")
         else:
             scaling = "not invariant (" + ", ".join(
-                f"{side} divided by a power of two" if own else f"{side} used as given"
+                f"{side} of extreme scale divided by a power of two" if own else f"{side} used as given"
                 for side, own in zip("XY", self._own_scale)) + ")"
         needed, reason = self.min_samples
         lines = [
