@@ -270,3 +270,18 @@ def test_a_median_kernel_width_of_zero_is_refused_naming_the_input():
     y[:1] += rng.normal(size=(1, 3))  # 8 of 9 samples coincide: 28 of the 36 pairwise distances are 0
     with pytest.raises(ValueError, match=r"^Y: .*median pairwise distance is 0"):
         repalign.measure("cka-kernel=(rbf-sigma=median)-hsic=gretton-score")(x, y)
+
+
+def test_prepared_bound_measures_serve_their_calls():
+    """prepare() fills the entry a call then uses: float32 for half precision; the common scale of
+    homogeneous distances (here Y at the reference's scale, far from 1)."""
+    x, y = random_pair(seed=8, n=20, p=3, q=3)
+    for name in ("cka", "procrustes-distance=euclidean"):
+        bound = repalign.measure(name).bind(x)
+        bound.prepare(torch.float16)
+        bound(torch.from_numpy(y).half())
+        assert len(bound._cache) == 1
+        bound = repalign.measure(name).bind(x * 1e100)
+        bound.prepare(torch.float64)
+        bound(torch.from_numpy(y * 1e100))
+        assert len(bound._cache) == 1

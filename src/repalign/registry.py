@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from ._version import deprecated
-from .inputs import Data, as_data, as_pair, check_same_samples, result_dtype
+from .inputs import HALF_DTYPES, Data, as_data, as_pair, check_same_samples, result_dtype
 from .measures import FAMILIES, Family, Parameter
 from .names import format_value, parse_name, split_top_level, unwrap
 
@@ -436,7 +436,14 @@ class BoundMeasure:
         They are otherwise computed on the first call with inputs of that dtype and device; call
         this before sharing the bound measure between threads.
         """
-        self._reference_for(torch.empty(0, dtype=dtype, device=device))
+        if dtype in HALF_DTYPES:
+            dtype = torch.float32  # half-precision inputs are computed in float32
+        values = torch.empty(0, dtype=dtype, device=device)
+        common = None
+        if self.measure._common_scale:  # as a call with Y of the reference's scale prepares it
+            common = self._reference_exponent(values)
+            common = common if _needs_scaling(torch.tensor(common), dtype) else 0
+        self._reference_for(values, common)
 
     def _cast_reference(self, values: torch.Tensor) -> Data:
         ref = self._reference
@@ -452,7 +459,8 @@ class BoundMeasure:
     def _reference_for(self, values: torch.Tensor, common: int | None = None) -> tuple[Data, dict]:
         """The scaled reference and its prepared quantities; ``common``: the exponent shared with Y."""
         key = (values.dtype, values.device, common)
-        if key not in self._cache:
+        entry = self._cache.get(key)
+        if entry is None:
             data = self._cast_reference(values)
             if common is not None:
                 same_kind = [k for k in self._cache if k[:2] == key[:2]]
@@ -461,8 +469,8 @@ class BoundMeasure:
                 data = _divided(data, torch.tensor(common, device=values.device) if common else None)
             elif self.measure._own_scale[0]:
                 data = _divided(data, _own_exponents(data.values))
-            self._cache[key] = (data, self.measure._prepare(data))
-        return self._cache[key]
+            entry = self._cache[key] = (data, self.measure._prepare(data))
+        return entry  # not re-read from the cache: another thread may drop an old scale meanwhile
 
     def _run(self, Y, name: str, batched: bool, check_values: bool = True):
         dy, torch_y = as_data(Y, name, batched=batched, check_values=check_values)
