@@ -285,3 +285,17 @@ def test_prepared_bound_measures_serve_their_calls():
         bound.prepare(torch.float64)
         bound(torch.from_numpy(y * 1e100))
         assert len(bound._cache) == 1
+
+
+def test_an_absolute_kernel_width_far_from_the_data_gives_its_limit_or_says_so():
+    """RBF with an absolute σ is not scale-invariant (computed as given): data far above σ have the
+    identity kernel (every sample its own cluster: gretton CKA 1, not ∞ − ∞ = NaN); data far below σ
+    a constant kernel, which is refused as such, not as "too few samples" alone."""
+    x, y = random_pair(seed=9, n=30, p=4, q=5)
+    m = repalign.measure("cka", kernel="rbf", sigma=1.0)
+    assert 0.0 < m(x, y) < 1.0
+    for scale in (1e10, 1e200):
+        assert m(x * scale, y * scale) == pytest.approx(1.0, abs=1e-12)
+    for scale in (1e-10, 1e-200):
+        with pytest.raises(ValueError, match="centred kernel matrix is 0 .σ is far from the scale of the data"):
+            m(x * scale, y * scale)
