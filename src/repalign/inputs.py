@@ -10,6 +10,14 @@ no caller unwraps a dataset by hand. Shapes: ``(sample, unit)`` or ``(time, cond
 batched calls add a leading ``batch`` axis. 3D input is flattened row-major to ``(time * condition, unit)`` (row
 index ``t * n_conditions + c``) and remembers its condition count, which
 cross-validated measures use to hold out whole conditions.
+
+Precision: numpy input is computed in float64; a floating torch tensor in its own dtype, except
+half precision: float16 and bfloat16 tensors are computed in float32 (torch lacks half kernels for
+several decompositions, and half sums overflow at 65504) and the measure returns its value in the
+input's dtype (:attr:`Data.result_dtype`). Data that a float cannot resolve are refused: input
+whose every value is subnormal (below the dtype's smallest normal number, where precision is lost),
+or whose every unit varies by at most a few units in the last place of its own magnitude (the
+variance underflows: e.g. ``1 + 1e-17 * noise`` in float64).
 """
 
 from __future__ import annotations
@@ -19,7 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Data", "as_data", "as_pair", "as_activity", "as_matrix", "check_same_samples", "LAYOUTS", "layout_of"]
+__all__ = ["Data", "as_data", "HALF_DTYPES", "as_pair", "as_activity", "as_matrix", "check_same_samples", "result_dtype", "LAYOUTS",
+           "layout_of"]
+
+# computed in float32, returned in their own dtype
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+# a unit whose values span at most this many units in the last place of their magnitude carries
+# rounding, not variance
+_RESOLUTION_ULPS = 8
 
 # dimension names recognised on xarray inputs, in the order the measures expect
 LAYOUTS = (("time", "condition", "unit"), ("sample", "unit"))
@@ -41,6 +57,8 @@ class Data:
 
     ``n_conditions`` is set for 3D ``(time, condition, unit)`` input (``None`` for 2D),
     ``batched`` says whether the leading axis is a batch of independent inputs.
+    ``result_dtype`` is the half-precision dtype (float16, bfloat16) the caller gave, when
+    ``values`` were widened to float32 for the arithmetic; ``None`` otherwise.
     """
 
     values: torch.Tensor
@@ -48,6 +66,7 @@ class Data:
     n_conditions: int | None = None
     n_time: int | None = None
     batched: bool = False
+    result_dtype: torch.dtype | None = None
 
     @property
     def n_samples(self) -> int:
@@ -136,17 +155,51 @@ def _check_finite(t: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: contains {n_nan} NaN and {n_inf} infinite value(s); clean or impute them first")
 
 
+def _check_resolution(t: torch.Tensor, low: torch.Tensor, high: torch.Tensor, dtype: torch.dtype,
+                      name: str) -> None:
+    """Refuse data that the dtype cannot resolve: all subnormal, or every unit varying only by rounding."""
+    finfo = torch.finfo(dtype)
+    magnitude = torch.maximum(low.abs(), high.abs())  # per unit
+    largest = magnitude.amax(dim=-1)
+    if bool((largest < finfo.tiny).any()):
+        raise ValueError(
+            f"{name}: every value is subnormal (largest |value| {float(largest.amin()):.3g} is below "
+            f"{finfo.tiny:.3g}, the smallest normal {dtype}), so its precision is lost; rescale the data "
+            f"(e.g. multiply by a power of ten) before converting it to {dtype}"
+        )
+    spread = high - low
+    unresolved = (spread <= _RESOLUTION_ULPS * finfo.eps * magnitude).all(dim=-1)
+    if bool(unresolved.any()):
+        ratio = float((spread / magnitude.clamp_min(finfo.tiny)).amax(dim=-1).amax())
+        raise ValueError(
+            f"{name}: the values of every unit vary by at most {ratio:.3g} of their magnitude, within "
+            f"{_RESOLUTION_ULPS} units of {dtype} rounding (resolution {finfo.eps:.3g}): the variance "
+            f"underflows; subtract the offset in a wider dtype first"
+        )
+
+
 def as_data(x, name: str, *, batched: bool = False, check_values: bool = True) -> tuple[Data, bool]:
     """Check one input and return ``(Data, came_from_torch)``.
 
     Raises ``ValueError`` for unsupported types, non-numeric dtypes, wrong number of
-    dimensions, empty arrays, NaN/Inf, fewer than 2 samples and constant input.
-    ``check_values=False`` skips the two scans of the values (NaN/Inf, constant units) for
-    callers that check them otherwise (the optimizer checks every value and gradient it
-    computes); types, dimensions and sample counts are still checked.
+    dimensions, empty arrays, NaN/Inf, fewer than 2 samples, constant input and data whose
+    variance the dtype cannot resolve (all subnormal, or varying by a few ulps only).
+    ``check_values=False`` skips the scans of the values (NaN/Inf, constant units, resolution)
+    for callers that check them otherwise (the optimizer checks every value and gradient it
+    computes); types, dimensions and sample counts are still checked. float16 and bfloat16
+    tensors come back widened to float32, with ``result_dtype`` set.
+
+    >>> import torch
+    >>> data, _ = as_data(torch.ones(3, 2, dtype=torch.float16).cumsum(0), "X")
+    >>> data.values.dtype, data.result_dtype
+    (torch.float32, torch.float16)
     """
     t, from_torch = _to_tensor(x, name)
     _check_dimensions(t, name, batched)
+    given_dtype = t.dtype
+    half = None
+    if given_dtype in HALF_DTYPES:
+        t, half = t.to(torch.float32), given_dtype
     if check_values:
         _check_finite(t, name)
     n_conditions = n_time = None
@@ -164,7 +217,8 @@ def as_data(x, name: str, *, batched: bool = False, check_values: bool = True) -
             raise ValueError(
                 f"{name}: every unit is constant across samples{which}; similarity to constant data is undefined"
             )
-    return Data(t, name, n_conditions, n_time, batched), from_torch
+        _check_resolution(t, low, high, given_dtype, name)
+    return Data(t, name, n_conditions, n_time, batched, half), from_torch
 
 
 def as_activity(x, name: str) -> tuple[torch.Tensor, bool]:
@@ -227,7 +281,9 @@ def as_pair(x, y, names: tuple[str, str] = ("X", "Y"), *, batched: bool = False)
 
     Returns ``(data_x, data_y, torch_output)``: ``torch_output`` is True when either
     input was a torch tensor; numpy-like inputs are then cast to the tensor's dtype and
-    device. Without torch input, everything is float64 on the CPU.
+    device. Without torch input, everything is float64 on the CPU. Half-precision tensors are
+    computed in float32; when the dtype the tensors promote to is half, both results carry it
+    as ``result_dtype`` (see :func:`result_dtype`).
     """
     dx, tx = as_data(x, names[0], batched=batched)
     dy, ty = as_data(y, names[1], batched=batched)
@@ -235,9 +291,11 @@ def as_pair(x, y, names: tuple[str, str] = ("X", "Y"), *, batched: bool = False)
     torch_tensors = [d.values for d, t in ((dx, tx), (dy, ty)) if t]
     torch_names = [d.name for d, t in ((dx, tx), (dy, ty)) if t]
     if torch_tensors:
+        given = [d.result_dtype or d.values.dtype for d, t in ((dx, tx), (dy, ty)) if t]
         dtype, device = _common_dtype_device(torch_tensors, torch_names)
-        dx = _with_values(dx, dx.values.to(dtype=dtype, device=device))
-        dy = _with_values(dy, dy.values.to(dtype=dtype, device=device))
+        half = result_dtype(*given)
+        dx = _with_values(dx, dx.values.to(dtype=dtype, device=device), half)
+        dy = _with_values(dy, dy.values.to(dtype=dtype, device=device), half)
     check_same_samples(dx, dy)
     if batched and dx.values.shape[0] != dy.values.shape[0]:
         raise ValueError(
@@ -267,5 +325,17 @@ def check_same_samples(dx: Data, dy: Data) -> None:
         )
 
 
-def _with_values(d: Data, values: torch.Tensor) -> Data:
-    return Data(values, d.name, d.n_conditions, d.n_time, d.batched)
+def result_dtype(*dtypes: torch.dtype) -> torch.dtype | None:
+    """The half-precision dtype a result is returned in, for inputs of these torch dtypes; else None.
+
+    >>> result_dtype(torch.float16, torch.float16), result_dtype(torch.float16, torch.float32)
+    (torch.float16, None)
+    """
+    promoted = dtypes[0]
+    for dtype in dtypes[1:]:
+        promoted = torch.promote_types(promoted, dtype)
+    return promoted if promoted in HALF_DTYPES else None
+
+
+def _with_values(d: Data, values: torch.Tensor, result: torch.dtype | None = None) -> Data:
+    return Data(values, d.name, d.n_conditions, d.n_time, d.batched, result)

@@ -3,6 +3,21 @@
 ``measure("cka", hsic="song")`` resolves an alias, a canonical name or a partial name plus
 keyword parameters to one exact, canonical measure. Anything unknown raises ``ValueError``
 with the closest valid spellings; nothing is silently ignored.
+
+Scale is handled here, once for every family: before the arithmetic, each input whose
+invariances include ``isotropic_scale`` is divided by the power of two 2^e with
+2^(e−1) ≤ max|x| < 2^e (per batch item), and X and Y of a distance with units (metadata
+``degree`` d: Euclidean Procrustes and matching distances) by one common power of two, the value
+being multiplied back by 2^(d·e). Dividing by a power of two is exact in floating point, so a
+power-of-two scale of the data gives the scale-1 value bit for bit (times 2^(d·e)), and inputs at
+1e±150 (float64) or 1e±15 (float32) give the scale-1 answer instead of overflowing or
+underflowing. Inputs with |e| ≤ 64 (float64) or 12 (float32) are used as given: no product the
+measures form overflows or underflows there and the arithmetic commutes with the power of two, so
+the division would change no bit; skipping it saves a copy per call. The scale is a constant
+(detached): f(X/s) = f(X) identically, so gradients are unchanged. Measures neither invariant nor
+homogeneous (an absolute ridge λ or RBF σ, shape metrics with 0 < α < 1) are computed on the
+data as given. The registry also refuses fewer samples than the family's
+:meth:`~repalign.measures.Family.min_samples`.
 """
 
 from __future__ import annotations
@@ -10,12 +25,13 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import math
 from typing import Any
 
 import torch
 
 from ._version import deprecated
-from .inputs import Data, as_data, as_pair, check_same_samples
+from .inputs import HALF_DTYPES, Data, as_data, as_pair, check_same_samples, result_dtype
 from .measures import FAMILIES, Family, Parameter
 from .names import format_value, parse_name, split_top_level, unwrap
 
@@ -218,7 +234,50 @@ def canonical_name(family: Family, params: dict, output: str) -> str:
     return "-".join(tokens)
 
 
-def _finish(value: torch.Tensor, torch_output: bool):
+def _scale_exponents(values: torch.Tensor) -> torch.Tensor:
+    """e (int, per batch item, no gradient) with 2^(e−1) ≤ max|values| < 2^e, kept where 2^−e is a normal number."""
+    values = values.detach()
+    # amax and amin without an |x| copy: a quarter of abs().amax's time (and aminmax over a dim is 10x slower)
+    largest = torch.maximum(values.amax(dim=(-2, -1)), values.amin(dim=(-2, -1)).neg())
+    finfo = torch.finfo(values.dtype)
+    # ±e within the normal range: 2^−e and 2^e are exact (all-zero or subnormal data keep e = 0 or the bound)
+    bound = int(math.log2(finfo.max))
+    return torch.frexp(largest).exponent.clamp(-bound, -int(math.log2(finfo.tiny)))
+
+
+# Inputs whose largest |value| lies within 2^±window are computed as given: the products the measures form
+# (up to fourth powers, times sample and unit counts) neither overflow nor underflow there, and
+# floating-point arithmetic commutes with power-of-two scaling, so dividing would give the same
+# numbers. Skipping it saves a copy of every input (page faults included) on the optimizer's path.
+_SAFE_EXPONENT = {torch.float64: 64, torch.float32: 12}
+
+
+def _needs_scaling(exponents: torch.Tensor, dtype: torch.dtype) -> bool:
+    return bool((exponents.abs() > _SAFE_EXPONENT.get(dtype, 0)).any())
+
+
+def _power_of_two(exponents: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """2^exponents in ``dtype``, exactly (exp2 of an integer is a power of two in range)."""
+    return torch.exp2(exponents.to(dtype))
+
+
+def _divided(data: Data, exponents: torch.Tensor | None) -> Data:
+    """``data`` divided by 2^exponents, or as it is when ``exponents`` is None (within the safe window)."""
+    if exponents is None:
+        return data
+    factor = _power_of_two(-exponents, data.values.dtype)[..., None, None]
+    return Data(data.values * factor, data.name, data.n_conditions, data.n_time, data.batched, data.result_dtype)
+
+
+def _own_exponents(values: torch.Tensor) -> torch.Tensor | None:
+    """The exponents that divide one input on its own, None when it is within the safe window."""
+    exponents = _scale_exponents(values)
+    return exponents if _needs_scaling(exponents, values.dtype) else None
+
+
+def _finish(value: torch.Tensor, torch_output: bool, dtype: torch.dtype | None = None):
+    if dtype is not None:  # half-precision input, computed in float32
+        value = value.to(dtype)
     if torch_output:
         return value
     value = value.detach().cpu()
@@ -230,7 +289,9 @@ class Measure:
 
     Attributes: ``name`` (canonical), ``params``, ``output``, and the metadata ``kind``
     ("score" or "distance"), ``range``, ``symmetric``, ``invariances`` (per input),
-    ``differentiable``, ``needs_n_by_n``, ``is_metric`` and ``reference``.
+    ``differentiable``, ``needs_n_by_n``, ``is_metric``, ``reference``, ``degree``
+    (value(cX, cY) = c^degree·value(X, Y): 0 for scale-invariant measures, 1 or 2 for distances
+    with units, None when neither) and ``min_samples`` (the fewest samples accepted, with the reason).
     """
 
     def __init__(self, family: Family, params: dict, output: str):
@@ -249,6 +310,11 @@ class Measure:
         self.reference = meta.reference
         self.family = family.name
         self.summary = family.summary
+        self.min_samples = family.min_samples(self.params)
+        # which inputs are divided by their own power of two; a common one when the measure is homogeneous
+        self._own_scale = tuple("isotropic_scale" in self.invariances[side] for side in ("X", "Y"))
+        self.degree = 0 if all(self._own_scale) else meta.degree
+        self._common_scale = self.degree is not None and not all(self._own_scale)
 
     def __repr__(self) -> str:
         return f"Measure({self.name!r})"
@@ -262,20 +328,46 @@ class Measure:
     def _prepare(self, data: Data) -> dict:
         return self._family.prepare(data, self.params)
 
-    def _score(self, dx: Data, dy: Data, px: dict | None = None) -> torch.Tensor:
+    def _check(self, dx: Data, dy: Data) -> None:
+        needed, reason = self.min_samples
+        if dx.n_samples < needed:
+            raise ValueError(f"{dx.name}, {dy.name}: {self.name} needs at least {needed} samples ({reason}); "
+                             f"got {dx.describe_samples()}")
         self._family.check(dx, dy, self.params)
-        px = self._prepare(dx) if px is None else px
-        return self._family.evaluate(px, self._prepare(dy), self.params, self.output)
+
+    def _score(self, dx: Data, dy: Data) -> torch.Tensor:
+        """The value for checked inputs: scaled (see the module documentation), prepared, evaluated."""
+        self._check(dx, dy)
+        exponents = None
+        if self._common_scale:
+            exponents = torch.maximum(_scale_exponents(dx.values), _scale_exponents(dy.values))
+            exponents = exponents if _needs_scaling(exponents, dx.values.dtype) else None
+            dx, dy = _divided(dx, exponents), _divided(dy, exponents)
+        else:
+            dx = _divided(dx, _own_exponents(dx.values)) if self._own_scale[0] else dx
+            dy = _divided(dy, _own_exponents(dy.values)) if self._own_scale[1] else dy
+        value = self._family.evaluate(self._prepare(dx), self._prepare(dy), self.params, self.output)
+        return value if exponents is None else self._restore(value, exponents)
+
+    def _restore(self, value: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+        """value · 2^(degree·e), one exact factor 2^e at a time (2^(degree·e) itself may overflow)."""
+        factor = _power_of_two(exponents, value.dtype)
+        for _ in range(self.degree):
+            value = value * factor
+        return value
 
     def __call__(self, X, Y):
-        """Score one pair: numpy/list/xarray in -> float, torch in -> 0-d tensor (differentiable)."""
+        """Score one pair: numpy/list/xarray in -> float, torch in -> 0-d tensor (differentiable).
+
+        float16 and bfloat16 tensors are computed in float32 and the value returned in their dtype.
+        """
         dx, dy, torch_output = as_pair(X, Y)
-        return _finish(self._score(dx, dy), torch_output)
+        return _finish(self._score(dx, dy), torch_output, dx.result_dtype)
 
     def batch(self, Xs, Ys):
         """Score a stack of pairs ``(batch, sample, unit)`` or ``(batch, time, condition, unit)`` in one call."""
         dx, dy, torch_output = as_pair(Xs, Ys, ("Xs", "Ys"), batched=True)
-        return _finish(self._score(dx, dy), torch_output)
+        return _finish(self._score(dx, dy), torch_output, dx.result_dtype)
 
     def describe(self) -> str:
         """The definition (formula, conventions, example) and the metadata, as text."""
@@ -285,12 +377,24 @@ class Measure:
         module_doc = inspect.getdoc(sys.modules[type(self._family).__module__]) or ""
         params = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None) or "none"
         low, high = self.range
+        if self.degree == 0:
+            scaling = "invariant (an input of extreme scale is divided by a power of two first)"
+        elif self.degree is not None:
+            scaling = (f"homogeneous of degree {self.degree} (inputs of extreme scale divided by a common power of "
+                       f"two, the value multiplied back)")
+        else:
+            scaling = "not invariant (" + ", ".join(
+                f"{side} of extreme scale divided by a power of two" if own else f"{side} used as given"
+                for side, own in zip("XY", self._own_scale)) + ")"
+        needed, reason = self.min_samples
         lines = [
             self.name,
             f"  {self.summary}",
             f"  kind: {self.kind}, range [{low:g}, {high:g}], symmetric: {self.symmetric}, "
             f"metric: {self.is_metric}, differentiable: {self.differentiable}, n x n: {self.needs_n_by_n}",
             f"  parameters: {params}",
+            f"  scale: {scaling}",
+            f"  samples: at least {needed} ({reason})",
             f"  invariances of X: {', '.join(sorted(self.invariances['X'])) or 'none'}",
             f"  invariances of Y: {', '.join(sorted(self.invariances['Y'])) or 'none'}",
             f"  reference: {self.reference}",
@@ -308,14 +412,19 @@ class BoundMeasure:
     """A measure with a fixed reference X: ``bound(Y)`` and ``bound.batch(Ys)``.
 
     Quantities that depend only on X (centred data, its Gram norms, its RDM...) are computed
-    once per dtype and device. The reference is treated as a constant (detached).
+    once per dtype and device (and, for distances with units, per common power of two of X and
+    Y: see the module documentation). The reference is treated as a constant (detached).
     """
+
+    _SCALES_KEPT = 4  # cached reference preparations per dtype and device for homogeneous distances
 
     def __init__(self, measure: Measure, X):
         self.measure = measure
         data, self._torch_reference = as_data(X, "X")
-        self._reference = Data(data.values.detach(), "X", data.n_conditions, data.n_time)
+        self._reference = Data(data.values.detach(), "X", data.n_conditions, data.n_time,
+                               result_dtype=data.result_dtype)
         self._cache: dict[tuple, tuple[Data, dict]] = {}
+        self._exponents: dict[tuple, int] = {}
 
     def __repr__(self) -> str:
         shape = tuple(self._reference.values.shape)
@@ -327,24 +436,68 @@ class BoundMeasure:
         They are otherwise computed on the first call with inputs of that dtype and device; call
         this before sharing the bound measure between threads.
         """
-        self._reference_for(torch.empty(0, dtype=dtype, device=device))
+        if dtype in HALF_DTYPES:
+            dtype = torch.float32  # half-precision inputs are computed in float32
+        values = torch.empty(0, dtype=dtype, device=device)
+        common = None
+        if self.measure._common_scale:  # as a call with Y of the reference's scale prepares it
+            common = self._reference_exponent(values)
+            common = common if _needs_scaling(torch.tensor(common), dtype) else 0
+        self._reference_for(values, common)
 
-    def _reference_for(self, values: torch.Tensor) -> tuple[Data, dict]:
+    def _cast_reference(self, values: torch.Tensor) -> Data:
+        ref = self._reference
+        return Data(ref.values.to(dtype=values.dtype, device=values.device), "X", ref.n_conditions, ref.n_time)
+
+    def _reference_exponent(self, values: torch.Tensor) -> int:
+        """The reference's own power-of-two exponent in the dtype and device of ``values`` (computed once)."""
         key = (values.dtype, values.device)
-        if key not in self._cache:
-            ref = self._reference
-            data = Data(ref.values.to(dtype=values.dtype, device=values.device), "X", ref.n_conditions, ref.n_time)
-            self._cache[key] = (data, self.measure._prepare(data))
-        return self._cache[key]
+        if key not in self._exponents:
+            self._exponents[key] = int(_scale_exponents(self._cast_reference(values).values))
+        return self._exponents[key]
+
+    def _reference_for(self, values: torch.Tensor, common: int | None = None) -> tuple[Data, dict]:
+        """The scaled reference and its prepared quantities; ``common``: the exponent shared with Y."""
+        key = (values.dtype, values.device, common)
+        entry = self._cache.get(key)
+        if entry is None:
+            data = self._cast_reference(values)
+            if common is not None:
+                same_kind = [k for k in self._cache if k[:2] == key[:2]]
+                if len(same_kind) >= self._SCALES_KEPT:
+                    del self._cache[same_kind[0]]  # the oldest: an optimization's scale drifts slowly
+                data = _divided(data, torch.tensor(common, device=values.device) if common else None)
+            elif self.measure._own_scale[0]:
+                data = _divided(data, _own_exponents(data.values))
+            entry = self._cache[key] = (data, self.measure._prepare(data))
+        return entry  # not re-read from the cache: another thread may drop an old scale meanwhile
 
     def _run(self, Y, name: str, batched: bool, check_values: bool = True):
         dy, torch_y = as_data(Y, name, batched=batched, check_values=check_values)
+        ref = self._reference
         if not torch_y and self._torch_reference:
-            ref = self._reference.values
-            dy = Data(dy.values.to(dtype=ref.dtype, device=ref.device), dy.name, dy.n_conditions, dy.n_time, batched)
-        dx, px = self._reference_for(dy.values)
-        check_same_samples(dx, dy)
-        return _finish(self.measure._score(dx, dy, px), torch_y or self._torch_reference)
+            dy = Data(dy.values.to(dtype=ref.values.dtype, device=ref.values.device), dy.name, dy.n_conditions,
+                      dy.n_time, batched)
+        given = ([ref.result_dtype or ref.values.dtype] if self._torch_reference else []) + \
+            ([dy.result_dtype or dy.values.dtype] if torch_y else [])
+        m = self.measure
+        check_same_samples(ref, dy)
+        m._check(ref, dy)
+        if m._common_scale:
+            # one exponent for the whole call, so that one prepared reference serves the batch
+            common = max(int(_scale_exponents(dy.values).max()), self._reference_exponent(dy.values))
+            if not _needs_scaling(torch.tensor(common), dy.values.dtype):
+                common = 0  # within the safe window: computed as given
+            _, px = self._reference_for(dy.values, common)
+            exponent = torch.tensor(common, device=dy.values.device)
+            value = m._family.evaluate(px, m._prepare(_divided(dy, exponent if common else None)), m.params,
+                                       m.output)
+            value = m._restore(value, exponent) if common else value
+        else:
+            _, px = self._reference_for(dy.values)
+            dy = _divided(dy, _own_exponents(dy.values)) if m._own_scale[1] else dy
+            value = m._family.evaluate(px, m._prepare(dy), m.params, m.output)
+        return _finish(value, bool(given), result_dtype(*given) if given else None)
 
     def __call__(self, Y):
         """Score ``Y`` against the reference (types as :meth:`Measure.__call__`)."""

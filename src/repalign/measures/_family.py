@@ -18,6 +18,10 @@ from ..inputs import Data
 
 ROTATION_INVARIANT = frozenset({"permutation", "rotation", "isotropic_scale", "translation"})
 
+# why most families need 3 samples: the reason the registry gives below the minimum
+RANK_ONE = ("with 2 samples every centred input is a multiple of one vector (rank 1), so any two inputs "
+            "look alike: scores are trivially 1 and distances compare only sizes")
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -95,6 +99,9 @@ class Metadata:
     needs_n_by_n: bool
     reference: str
     is_metric: bool = False  # satisfies the triangle inequality
+    # value(cX, cY) = c**degree · value(X, Y) for every c > 0: 0 when invariant to isotropic scaling
+    # of both inputs, 1 or 2 for distances with units, None when neither (an absolute parameter)
+    degree: int | None = None
 
 
 class Family:
@@ -112,11 +119,23 @@ class Family:
     alternatives: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def metadata(self, params: dict, output: str) -> Metadata:
-        """What the measure with these parameters and this output is (kind, range, invariances...)."""
+        """What the measure with these parameters and this output is (kind, range, invariances...).
+
+        The registry divides each input whose invariances include ``isotropic_scale`` by a power
+        of two near its largest value before the arithmetic, and X and Y of a measure with a
+        ``degree`` by a common one (multiplying the value back): declare both truthfully.
+        """
         raise NotImplementedError
 
+    def min_samples(self, params: dict) -> tuple[int, str]:
+        """The fewest samples the measure is defined for, and why; the registry refuses fewer.
+
+        Three by default: with two samples, centred data have rank 1 (see :data:`RANK_ONE`).
+        """
+        return 3, RANK_ONE
+
     def check(self, dx: Data, dy: Data, params: dict) -> None:
-        """Family-specific input requirements (e.g. enough samples for the folds)."""
+        """Family-specific input requirements beyond :meth:`min_samples` (e.g. conditions for the folds)."""
 
     def prepare(self, data: Data, params: dict) -> dict:
         """Quantities of one input alone; cached when the input is a fixed reference."""

@@ -32,7 +32,6 @@ import math
 import torch
 
 from .._linalg import angular, angular_score, center, frobenius_cross_sq, gram_frobenius_sq, reduce_units
-from ..inputs import Data
 from ._family import ROTATION_INVARIANT, Family, Metadata, Parameter, symmetric_invariances
 
 REFERENCE = (
@@ -41,19 +40,35 @@ REFERENCE = (
 )
 
 
-def _gaussian_gram(x: torch.Tensor, sigma, sigma_factor: float) -> torch.Tensor:
-    """exp(−‖x_i − x_j‖²/(2σ²)); σ absolute, or the median pairwise distance times ``sigma_factor``."""
+def _gaussian_gram(x: torch.Tensor, sigma, sigma_factor: float, name: str) -> torch.Tensor:
+    """exp(−‖x_i − x_j‖²/(2σ²)); σ absolute, or the median pairwise distance times ``sigma_factor``.
+
+    A median of 0 (most samples coincide) leaves no width: ``ValueError`` naming the input.
+    Distances are formed on x̄/c, c a power of two near max|x̄| (exact); with an absolute σ, which
+    the registry cannot normalize, c re-enters only in the exponent as (c/σ)², so that data far
+    from σ's scale give exp(−∞) = 0 or exp(0) = 1 instead of ∞ − ∞ = NaN.
+    """
     xc = center(x)  # distances are translation invariant; centring keeps the expansion accurate
+    power = torch.exp2(torch.frexp(xc.detach().abs().amax(dim=(-2, -1))).exponent.to(x.dtype))
+    xc = xc / power[..., None, None]
     sq_norms = xc.square().sum(dim=-1)
     sq_dist = (sq_norms[..., :, None] + sq_norms[..., None, :] - 2 * xc @ xc.mT).clamp_min(0)
+    # exactly 0 from a sample to itself: the expansion leaves rounding residue there, which a small σ
+    # turned into exp(−large) = 0 on the diagonal
+    sq_dist = _zero_diagonal(sq_dist)
     if sigma == "median":
         n = x.shape[-2]
         rows, cols = torch.triu_indices(n, n, offset=1, device=x.device)
         dist = sq_dist[..., rows, cols].clamp_min(torch.finfo(x.dtype).tiny).sqrt().sort(dim=-1).values
         m = dist.shape[-1]
         median = 0.5 * (dist[..., (m - 1) // 2] + dist[..., m // 2])
-        sigma = (median * sigma_factor)[..., None, None]
-    return torch.exp(-sq_dist / (2 * sigma**2))
+        if bool((median.detach() <= torch.finfo(x.dtype).tiny ** 0.5).any()):
+            raise ValueError(f"{name}: the median pairwise distance is 0 (most samples coincide), so sigma='median' "
+                             f"gives the Gaussian kernel no width; give an absolute sigma or distinct samples")
+        return torch.exp(-sq_dist / (2 * ((median * sigma_factor)[..., None, None]) ** 2))
+    ratio_sq = ((power / sigma) ** 2)[..., None, None]  # may overflow to inf or underflow to 0
+    scaled = torch.where(sq_dist > 0, sq_dist * ratio_sq, torch.zeros_like(sq_dist))  # no 0·inf on the diagonal
+    return torch.exp(-0.5 * scaled)
 
 
 def _double_center(k: torch.Tensor) -> torch.Tensor:
@@ -109,16 +124,15 @@ class CKA(Family):
             is_metric=output == "distance=angular" and biased,
         )
 
-    def check(self, dx: Data, dy: Data, params):
-        if params["hsic"] == "song" and dx.n_samples < 4:
-            raise ValueError(f"cka with hsic=song needs at least 4 samples, got {dx.n_samples}")
-        if params["hsic"] == "lange" and dx.n_samples < 3:
-            raise ValueError(f"cka with hsic=lange needs at least 3 samples, got {dx.n_samples}")
+    def min_samples(self, params):
+        if params["hsic"] == "song":
+            return 4, "the unbiased HSIC divides by n(n − 3)"
+        return super().min_samples(params)
 
     def prepare(self, data, params):
         x = data.values
         if params["kernel"] == "rbf":
-            gram = _gaussian_gram(x, params["sigma"], params.get("sigma_factor", 1.0))
+            gram = _gaussian_gram(x, params["sigma"], params.get("sigma_factor", 1.0), data.name)
             prepared = {"gram": gram}
             if params["hsic"] == "song":
                 prepared["gram"] = _zero_diagonal(gram)
@@ -163,9 +177,11 @@ class CKA(Family):
             hsic = self._linear_hsic(px, py, frobenius_cross_sq(px["x"], py["x"]), params)
         for side, prepared in (("X", px), ("Y", py)):
             if bool((prepared["self"] <= 0).any()):
+                constant = " (σ is far from the scale of the data)" if params["kernel"] == "rbf" else ""
                 raise ValueError(
                     f"cka ({params['hsic']} HSIC): the HSIC of {side} with itself is not positive "
-                    f"({prepared['self'].detach().min().item():.3g}); too few samples for this estimator"
+                    f"({prepared['self'].detach().min().item():.3g}): its centred kernel matrix is 0{constant} "
+                    f"or there are too few samples for this estimator"
                 )
         cka = hsic / (px["self"].sqrt() * py["self"].sqrt())
         cka = cka.clamp(-1.0, 1.0)

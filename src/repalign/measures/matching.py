@@ -104,8 +104,14 @@ def squared_distances(px: dict, py: dict, with_cross: bool = False):
 
 
 def _each_pair(cost: torch.Tensor, solve) -> torch.Tensor:
-    """Apply a numpy solver (p x q cost -> p x q plan) to every pair of a batch; no gradient."""
+    """Apply a numpy solver (p x q cost -> p x q plan) to every pair of a batch; no gradient.
+
+    Each cost is first divided by a power of two near its largest |entry|: the optimal plan does
+    not change, and the solvers' absolute tolerances then mean the same at every scale of the data.
+    """
     flat = cost.detach().to("cpu", torch.float64).reshape(-1, *cost.shape[-2:]).numpy()
+    _, exponents = np.frexp(np.abs(flat).max(axis=(-2, -1)))
+    flat = np.ldexp(flat, -exponents[:, None, None])
     plans = np.stack([solve(c) for c in flat])
     return torch.from_numpy(plans).to(cost.device, cost.dtype).reshape(cost.shape)
 
@@ -142,13 +148,17 @@ def _sinkhorn_value(cost: torch.Tensor, epsilon: float) -> torch.Tensor:
 class _TuningCurveFamily(Family):
     """A family comparing units as tuning curves: ``prepare`` centres them and caches their norms."""
 
+    def min_samples(self, params):
+        return 3, ("with 2 samples every centred tuning curve is a multiple of one vector: correlations are ±1 "
+                   "and distances compare single numbers")
+
     def prepare(self, data, params):
         return _prepare_units(data)
 
 
 def _unit_metadata(score: bool, reference: str, *, symmetric: bool = True, is_metric: bool = False,
-                   value_range: tuple[float, float] | None = None) -> Metadata:
-    """Scores compare correlations (scale-free); distances compare centred curves."""
+                   value_range: tuple[float, float] | None = None, degree: int = 1) -> Metadata:
+    """Scores compare correlations (scale-free); distances compare centred curves (homogeneous of ``degree``)."""
     return Metadata(
         kind="score" if score else "distance",
         range=value_range or ((-1.0, 1.0) if score else (0.0, float("inf"))),
@@ -158,6 +168,7 @@ def _unit_metadata(score: bool, reference: str, *, symmetric: bool = True, is_me
         needs_n_by_n=False,
         reference=reference,
         is_metric=is_metric,
+        degree=0 if score else degree,
     )
 
 
@@ -178,6 +189,7 @@ class SoftMatching(_TuningCurveFamily):
         return _unit_metadata(
             output == "score", SOFT_REFERENCE + ("" if exact else "; Cuturi 2013, Sinkhorn distances"),
             is_metric=exact and output == "distance=euclidean",
+            degree=2 if output == "distance=squared_euclidean" else 1,
         )
 
     def evaluate(self, px, py, params, output):

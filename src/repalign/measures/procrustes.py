@@ -104,6 +104,7 @@ class Procrustes(Family):
             symmetric=True, invariances=symmetric_invariances(invariant), differentiable=True,
             needs_n_by_n=False, reference=PROCRUSTES_REFERENCE,
             is_metric=output in ("distance=angular", "distance=euclidean"),
+            degree={"distance=euclidean": 1, "distance=squared_euclidean": 2}.get(output, 0),
         )
 
     def prepare(self, data, params):
@@ -123,6 +124,14 @@ class Procrustes(Family):
 
 
 def _partial_whitening(xc: torch.Tensor, alpha: float, name: str) -> torch.Tensor:
+    """X̄ V diag(α + (1−α)λ^(−1/2)) Vᵀ up to a positive constant factor (angles ignore it).
+
+    With c a power of two near max|X̄| and μ = λ/c² the eigenvalues of (X̄/c)ᵀ(X̄/c) (which
+    neither overflow nor underflow at any scale: LAPACK's eigh fails on X̄ᵀX̄ near 1e±300), it
+    returns (X̄/c) V diag(α·min(c, 1) + (1−α)μ^(−1/2)/max(c, 1)) Vᵀ, the whitened data times
+    min(c, 1)/c: both terms stay of order 1. The registry does not rescale this measure for
+    0 < α < 1, whose value depends on the data's scale.
+    """
     n, p = xc.shape[-2], xc.shape[-1]
     if alpha == 1.0:
         return xc
@@ -131,14 +140,17 @@ def _partial_whitening(xc: torch.Tensor, alpha: float, name: str) -> torch.Tenso
             f"shape_metric with alpha < 1 whitens {name}, which needs more samples than units "
             f"(found {n} samples, {p} units); use alpha=1 or reduce units first"
         )
-    lam, v = torch.linalg.eigh(xc.mT @ xc)
+    power = torch.exp2(torch.frexp(xc.detach().abs().amax(dim=(-2, -1))).exponent.to(xc.dtype))[..., None, None]
+    xn = xc / power
+    lam, v = torch.linalg.eigh(xn.mT @ xn)
     if bool((lam.detach().amin(dim=-1) <= lam.detach().amax(dim=-1) * 1e-12).any()):
         raise ValueError(
             f"shape_metric with alpha < 1: the covariance of {name} is singular (constant or collinear units); "
             f"whitening is undefined"
         )
-    scale = alpha + (1 - alpha) * lam.rsqrt()
-    return xc @ (v * scale.unsqueeze(-2)) @ v.mT
+    power = power[..., 0]
+    scale = alpha * power.clamp(max=1.0) + (1 - alpha) * lam.rsqrt() / power.clamp(min=1.0)
+    return xn @ (v * scale.unsqueeze(-2)) @ v.mT
 
 
 class ShapeMetric(Family):

@@ -350,6 +350,12 @@ class _Regression(Family):
             needs_n_by_n=False, reference=REFERENCE,
         )
 
+    def min_samples(self, params):
+        folds = params.get("cv")
+        if folds is not None and folds > 3:
+            return folds, f"{folds} folds need at least {folds} samples, one per test fold"
+        return super().min_samples(params)
+
     def check(self, dx: Data, dy: Data, params):
         folds = params.get("cv")
         if folds is None:

@@ -109,9 +109,8 @@ class RSA(Family):
             reference="Kriegeskorte, Mur & Bandettini 2008, Representational similarity analysis",
         )
 
-    def check(self, dx, dy, params):
-        if dx.n_samples < 3:
-            raise ValueError(f"rsa needs at least 3 samples (an RDM with 2 entries to correlate), got {dx.n_samples}")
+    def min_samples(self, params):
+        return 3, "2 samples give an RDM with a single entry, nothing to correlate"
 
     def prepare(self, data, params):
         vector = rdm_vector(data.values, params["rdm"], data.name)
