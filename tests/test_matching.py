@@ -99,7 +99,22 @@ def test_sinkhorn_converges_to_the_exact_plan_as_epsilon_shrinks():
 def test_sinkhorn_reports_non_convergence():
     cost = torch.from_numpy(np.random.default_rng(3).uniform(size=(20, 20)))
     with pytest.raises(RuntimeError, match="did not converge"):
-        ot.sinkhorn(cost, 1e-2, tol=1e-15, max_iter=5)
+        ot.sinkhorn(cost, 1e-2, tol=1e-300, max_iter=5)  # beyond float64: neither Sinkhorn nor Newton reaches it
+
+
+@pytest.mark.parametrize("max_iter", [None, 5])
+def test_sinkhorn_finishes_with_newton_where_its_iterations_stall(max_iter):
+    # a 3 x 3 cost on which Sinkhorn at epsilon = 0.01 stalls near 1e-7 marginal error after 20 000 iterations
+    # (0.1 raised "did not converge"); the entropic plan is the unique P in T(a, b) with
+    # log P_ij + C_ij / epsilon = alpha_i + beta_j, so both conditions certify it independently of the solver
+    cost = np.random.default_rng(2).random((3, 3))
+    cost /= cost.max()
+    result = ot.sinkhorn(torch.from_numpy(cost), 0.01, tol=1e-10, max_iter=max_iter)
+    plan = result.plan.numpy()
+    assert np.abs(plan.sum(axis=1) - 1 / 3).sum() < 1e-10 and np.abs(plan.sum(axis=0) - 1 / 3).sum() < 1e-10
+    gibbs = np.log(plan) + cost / 0.01
+    centred = gibbs - gibbs.mean(axis=1, keepdims=True) - gibbs.mean(axis=0, keepdims=True) + gibbs.mean()
+    assert np.abs(centred).max() < 1e-8
 
 
 def test_sinkhorn_measure_batches_like_single_calls():

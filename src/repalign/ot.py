@@ -196,11 +196,14 @@ def sinkhorn(
     geometrically from max|C| to ``epsilon`` (ε-scaling, warm-started). The number of
     iterations grows like max|C|/ε: ~100–3 000 at ε = 0.01·max|C| in our tests, tens of
     thousands below 0.005·max|C| (``max_iter`` defaults to max(20 000, 200·max|C|/ε)). Returns W_ε = Σ a_i f_i + Σ b_j g_j,
-    which satisfies OT ≤ W_ε ≤ OT + ε log min(p, q).
+    which satisfies OT ≤ W_ε ≤ OT + ε log min(p, q). Where the iterations stall short of ``tol`` at
+    the final ε (their rate is linear and can be very slow at small ε, e.g. 10⁻⁷ after 20 000 iterations
+    on a 3 × 3 cost at ε = 0.01), Newton's method on the dual finishes from the potentials reached
+    (quadratic convergence; a (p + q)-sized linear system per step).
 
     Raises:
         ValueError: ε ≤ 0 or a non-finite cost. RuntimeError: the marginals did not reach
-        ``tol`` (L1 error) within ``max_iter`` iterations at the final ε.
+        ``tol`` (L1 error) within ``max_iter`` iterations at the final ε and 30 Newton steps after them.
 
     Example:
         >>> import torch
@@ -259,6 +262,11 @@ def sinkhorn(
                     break
         f, g = f + eps * u.log(), g + eps * v.log()
         if final and not error < tol:
+            # Sinkhorn's linear rate can stall at small ε; Newton's method on the dual converges
+            # quadratically from where it stopped (Brauer et al. 2017, Sinkhorn–Newton)
+            f, g, error, polish = _newton_polish(cost, f, g, a, b, eps, log_ab, tol)
+            iterations += polish
+        if final and not error < tol:
             raise RuntimeError(
                 f"Sinkhorn did not converge: marginal error {error:.2e} > tol {tol:.0e} after {iterations} "
                 f"iterations at epsilon={epsilon:g}; increase epsilon or max_iter"
@@ -266,3 +274,54 @@ def sinkhorn(
     plan = kernel(epsilon)
     value = (a * f).sum(dim=-1) + (b * g).sum(dim=-1)
     return SinkhornResult(plan=plan, value=value, epsilon=epsilon, iterations=iterations, marginal_error=error)
+
+
+def _newton_polish(cost, f, g, a, b, eps: float, log_ab: float, tol: float, max_steps: int = 30):
+    r"""Newton's method on the entropic dual from potentials ``f, g``: ``(f, g, marginal error, steps)``.
+
+    The dual :math:`D(f, g) = \langle a, f\rangle + \langle b, g\rangle - \varepsilon \sum_{ij} P_{ij}`, with
+    :math:`P_{ij} = a_i b_j e^{(f_i + g_j - C_{ij})/\varepsilon}`, is concave with gradient
+    :math:`(a - P\mathbf 1, b - P^\top \mathbf 1)` and Hessian :math:`-\tfrac1\varepsilon
+    \begin{psmallmatrix}\operatorname{diag}(P\mathbf 1) & P \\ P^\top & \operatorname{diag}(P^\top\mathbf 1)\end{psmallmatrix}`,
+    singular only along :math:`(\mathbf 1, -\mathbf 1)`, to which the gradient is orthogonal: adding that
+    direction's projector makes the system solvable without changing the step. Each batch item halves its
+    step until the dual does not decrease. Used when Sinkhorn's iterations stall short of ``tol``.
+    """
+    p, q = cost.shape[-2:]
+    null = torch.cat([torch.ones(p, dtype=cost.dtype, device=cost.device),
+                      -torch.ones(q, dtype=cost.dtype, device=cost.device)]) / math.sqrt(p + q)
+
+    def plan_of(f, g):
+        return torch.exp((f[..., :, None] + g[..., None, :] - cost) / eps + log_ab)
+
+    def dual(plan, f, g):
+        return (a * f).sum(dim=-1) + (b * g).sum(dim=-1) - eps * plan.sum(dim=(-2, -1))
+
+    plan = plan_of(f, g)
+    error = math.inf
+    for step in range(max_steps + 1):
+        rows, cols = plan.sum(dim=-1), plan.sum(dim=-2)
+        error = float((rows - a).abs().sum(dim=-1).max())
+        if error < tol or step == max_steps:
+            break
+        hessian = torch.cat([torch.cat([torch.diag_embed(rows), plan], dim=-1),
+                             torch.cat([plan.mT, torch.diag_embed(cols)], dim=-1)], dim=-2)
+        direction = eps * torch.linalg.solve(hessian + null[:, None] * null[None, :],
+                                             torch.cat([a - rows, b - cols], dim=-1))
+        current = dual(plan, f, g)
+        pending = torch.ones_like(current, dtype=torch.bool)
+        new_f, new_g, new_plan = f.clone(), g.clone(), plan.clone()
+        length = 1.0
+        for _ in range(40):  # backtracking, per batch item
+            trial_f, trial_g = f + length * direction[..., :p], g + length * direction[..., p:]
+            trial_plan = plan_of(trial_f, trial_g)
+            accept = pending & (dual(trial_plan, trial_f, trial_g) >= current)
+            new_f = torch.where(accept[..., None], trial_f, new_f)
+            new_g = torch.where(accept[..., None], trial_g, new_g)
+            new_plan = torch.where(accept[..., None, None], trial_plan, new_plan)
+            pending = pending & ~accept
+            if not bool(pending.any()):
+                break
+            length /= 2
+        f, g, plan = new_f, new_g, new_plan
+    return f, g, error, step
