@@ -30,7 +30,7 @@ to one thread. Done-when of issue 11: default within 2x of one thread under cont
 
 Run:  cd /work/main && PYTHONPATH=src python bench/bench_threads.py [--repeats 2] [--optimize-repeats 5] [--cap 240]
       [--old-repeats 1] [--load 2] [--workloads demo,optimize] [--out PATH]
-(about 10 minutes on 2 cores with only the benchmark's load; writes bench/results/threads.json and threads.md)
+(10-15 minutes on 2 cores; writes bench/results/threads.json and threads.md)
 """
 from __future__ import annotations
 
