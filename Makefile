@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick lint catalogue bench bench-optimize clean
+.PHONY: demo test test-quick lint catalogue bench bench-optimize bench-threads clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(STAMP)
 
 bench-optimize: $(STAMP)
 	$(PY) bench/bench_optimize.py
+
+bench-threads: $(STAMP)
+	$(PY) bench/bench_threads.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

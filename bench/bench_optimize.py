@@ -161,7 +161,8 @@ def repalign_run(repalign, X_np, spec, *, stop_at, max_steps, lr, seed, dtype, r
     t_start = time.perf_counter()
     measure = repalign.measure(name, **kwargs)
     result = repalign.optimize(X_np, measure, max_steps=max_steps, stop_at=stop_at, record_every=record_every,
-                               seed=seed, lr=lr, dtype=dtype, trackers=[clock], progress=False)
+                               seed=seed, lr=lr, dtype=dtype, trackers=[clock], progress=False,
+                               threads=torch.get_num_threads())  # the seed loop's threads (--threads)
     total = time.perf_counter() - t_start
     steps = result.steps
     reached = result.reached_step[0]
@@ -247,7 +248,7 @@ def batch_part(repalign, ref_name: str, X_np: np.ndarray, dtype_name: str, args,
         name, kwargs = spec
         cap = args.batch_max_steps or BATCH_CAP.get(alias, args.batch_default_steps)
         common = dict(max_steps=cap, stop_at=stop_for(alias, X_np, args.stop_at), record_every=args.record_every, lr=args.lr,
-                      dtype=dtype, progress=False)
+                      dtype=dtype, progress=False, threads=torch.get_num_threads())
         row = {"reference": ref_name, "measure": alias, "n_runs": n_runs, "max_steps": cap, "dtype": dtype_name}
         repalign.optimize(X_np, repalign.measure(name, **kwargs), **dict(common, max_steps=2))  # warm-up
         row["other_load_before"] = wait_for_quiet(args.wait_quiet, args.quiet_threshold, log)

@@ -222,10 +222,59 @@ def test_optimize_writes_trajectory_thresholds_and_decoding(dataset_file, tmp_pa
     # the file's final score is the library's, for the same settings
     from repalign.data import read
 
-    again = repalign.optimize(read(dataset_file).activity, "cka", max_steps=40, lr=0.05, stop_at=0.99, seed=0,
-                              dtype="float32")
+    again = repalign.optimize(read(dataset_file).activity, "cka", max_steps=40, lr=0.05, seed=0)  # same defaults
     np.testing.assert_allclose(Y[0], again.Y[0], rtol=1e-6, atol=1e-6)
     assert "cka" in capsys.readouterr().out
+
+
+def test_optimize_option_defaults_are_the_apis():
+    """One set of defaults (the seed paper's: Adam, lr 0.1, 1000 steps, float32, no stopping value) for
+    repalign.optimize, the optimize experiment and `repalign optimize`."""
+    import dataclasses
+    import inspect
+
+    from repalign.cli.app import optimize_command
+    from repalign.experiments.optimize import Settings
+
+    api = repalign.OptimizeSettings()
+    assert (api.optimizer, api.lr, api.max_steps, api.init, api.init_scale, api.stop_at) == (
+        "adam", 0.1, 1000, "gaussian", 1.0, None)
+    cli = {name: p.default.default for name, p in inspect.signature(optimize_command).parameters.items()
+           if hasattr(p.default, "default")}
+    experiment = {f.name: f.default for f in dataclasses.fields(Settings)}
+    api_dtype = str(api.resolved_dtype(None)).removeprefix("torch.")
+    for option, setting, value in [("steps", "steps", api.max_steps), ("lr", "lr", api.lr),
+                                   ("stop_at", "stop_at", api.stop_at), ("runs", "runs", api.n_runs),
+                                   ("seed", "seed", api.seed), ("record_every", "record_every", api.record_every),
+                                   ("dtype", "dtype", api_dtype)]:
+        assert cli[option] == experiment[setting] == value, option
+    assert api_dtype == "float32"
+
+
+def test_optimize_minimizes_a_distance_and_stops_at_a_distance_target(dataset_file, tmp_path, capsys):
+    """`repalign optimize -m procrustes`: the distance goes down over every step (no default stopping value
+    read as a score), and --stop-at is a distance: the run stops once it is at or below it."""
+    import pandas as pd
+
+    from repalign.data import read
+
+    common = [str(dataset_file), "-m", "procrustes", "--steps", "30", "--pcs", "0", "--no-decode",
+              "--record-every", "1", "--no-final"]
+    assert main(["optimize", *common, "--out", str(tmp_path / "all")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split() == ["measure", "kind", "run", "steps", "value"]
+    assert printed[2].split()[:4] == ["procrustes", "distance", "0", "30"]  # every step: nothing stopped it
+    table = pd.read_csv(tmp_path / "all" / "trajectory.csv")
+    values = table["value"].to_numpy()
+    assert len(values) == 31 and values[-1] < 0.5 * values[0]  # minimized
+    target = float(values[12])
+    assert main(["optimize", *common, "--stop-at", f"{target!r}", "--out", str(tmp_path / "stop")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    reached = repalign.optimize(read(dataset_file).activity, "procrustes", max_steps=30, stop_at=target)
+    first = int(np.flatnonzero(values <= target)[0])
+    assert reached.reached_step == (first,) and first <= 12
+    assert printed[2].split()[:4] == ["procrustes", "distance", "0", str(first)]
+    assert float(printed[2].split()[4]) <= target + 5e-5  # printed to 4 decimals
 
 
 def test_optimize_refuses_unknown_variables_and_measures(dataset_file, tmp_path, capsys):

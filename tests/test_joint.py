@@ -112,7 +112,8 @@ def test_table_columns_rows_and_loss(mante_result):
 
 def test_reaches_an_interior_target_and_the_table_matches_the_datasets():
     X = small_reference()
-    result = joint_optimize(X, PAIR, targets=[[0.6, 0.5], [0.8, 0.7]], max_steps=150, record_every=50)
+    result = joint_optimize(X, PAIR, targets=[[0.6, 0.5], [0.8, 0.7]], max_steps=150, record_every=50,
+                            dtype="float64")
     final = result.final
     assert (final.loss < 0.02).all(), final
     for k in range(2):
@@ -125,12 +126,13 @@ def test_reaches_an_interior_target_and_the_table_matches_the_datasets():
 def test_same_seed_same_result_and_targets_run_independently():
     X = small_reference(1)
     targets = [[0.3, 0.2], [0.7, 0.6]]
-    first = joint_optimize(X, PAIR, targets=targets, max_steps=30, seed=5)
-    again = joint_optimize(X, PAIR, targets=targets, max_steps=30, seed=5)
+    settings = dict(max_steps=30, dtype="float64")
+    first = joint_optimize(X, PAIR, targets=targets, seed=5, **settings)
+    again = joint_optimize(X, PAIR, targets=targets, seed=5, **settings)
     assert np.array_equal(first.Y, again.Y) and first.trajectory.equals(again.trajectory)
-    other = joint_optimize(X, PAIR, targets=targets, max_steps=30, seed=6)
+    other = joint_optimize(X, PAIR, targets=targets, seed=6, **settings)
     assert not np.allclose(other.Y, first.Y)
-    alone = joint_optimize(X, PAIR, targets=targets[1], max_steps=30, seed=6)  # target 1 of seed 5 alone
+    alone = joint_optimize(X, PAIR, targets=targets[1], seed=6, **settings)  # target 1 of seed 5 alone
     assert np.allclose(alone.Y[0], first.Y[1], rtol=1e-9, atol=1e-9)
 
 

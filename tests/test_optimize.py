@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import repalign
-from repalign.optimization import OptimizationResult, optimize
+from repalign.optimization import OptimizationResult
 from repalign.optimization.objectives import objectives
 
 SHAPE = (4, 6, 5)  # (time, condition, unit)
@@ -21,6 +21,12 @@ pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
 def X():
     rng = np.random.default_rng(0)
     return rng.normal(size=SHAPE) * np.array([3.0, 2.0, 1.0, 0.5, 0.2])  # unequal variances, like data
+
+
+def optimize(*args, **options):
+    """repalign.optimize in float64 unless a test says otherwise: these tests compare values and trajectories
+    to 1e-10 (the default precision, the seed paper's float32, is tested in test_defaults_are_the_seed_papers)."""
+    return repalign.optimize(*args, **{"dtype": "float64", **options})
 
 
 def ridge3():
@@ -135,8 +141,14 @@ def test_runs_evaluated_in_chunks_or_in_threads_follow_their_own_trajectories(X,
     try:
         assert steps_module.parallel_workers(torch.zeros(2, *SHAPE), objectives(
             "cka", torch.as_tensor(X), None)) == 2
-        threaded = optimize(X, names, **settings)
-        assert torch.get_num_threads() == 2  # restored after each step
+        torch.set_num_threads(1)
+        seen = []
+        loop_module = importlib.import_module("repalign.optimization.loop")
+        real = loop_module.parallel_workers
+        monkeypatch.setattr(loop_module, "parallel_workers", lambda *a: seen.append(real(*a)) or seen[-1])
+        threaded = optimize(X, names, **settings, threads=2)
+        assert seen == [2]  # the runs were evaluated in two threads
+        assert torch.get_num_threads() == 1  # optimize's thread count, restored when it returns
     finally:
         torch.set_num_threads(threads)
     for result in (chunked, threaded):
@@ -156,12 +168,7 @@ def test_user_callables_are_not_called_from_other_threads(X, monkeypatch):
         return repalign.measure("cka").bind(reference).batch(Y)
 
     monkeypatch.setattr(steps_module, "PARALLEL_MIN_BYTES", 0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        optimize(X, my_score, maximize=True, max_steps=3, n_runs=3)
-    finally:
-        torch.set_num_threads(threads)
+    optimize(X, my_score, maximize=True, max_steps=3, n_runs=3, threads=2)
     assert seen == {threading.current_thread().name}
 
 
@@ -176,6 +183,7 @@ def evaluation(monkeypatch):
         monkeypatch.setattr(steps_module, "CPU_CHUNK_BYTES", 2**40 if mode == "whole" else 2 * np.prod(SHAPE) * 8)
         monkeypatch.setattr(steps_module, "PARALLEL_MIN_BYTES", 0 if mode == "threaded" else 2**40)
         torch.set_num_threads(2 if mode == "threaded" else 1)
+        return 2 if mode == "threaded" else 1  # optimize's threads
 
     yield use
     torch.set_num_threads(threads)
@@ -248,8 +256,8 @@ def test_a_users_callable_gets_all_its_active_runs_in_one_call(X, evaluation):
 def test_checkpoint_resume_is_bit_identical_in_chunks_and_threads(X, tmp_path, evaluation, mode):
     """Also when a run stops at the very step the first call ends on (run 4 at step 12): resuming
     evaluates that step again, so the checkpoint must hold the run as still active there."""
-    evaluation(mode)
-    settings = dict(max_steps=30, seed=1, n_runs=3, record_every=4, stop_at=0.9)
+    threads = evaluation(mode)
+    settings = dict(max_steps=30, seed=1, n_runs=3, record_every=4, stop_at=0.9, threads=threads)
     straight = optimize(X, ["angular-procrustes", "cka"], **settings)
     assert straight.reached_step[4] == 12
     path = tmp_path / "run.pt"
@@ -369,7 +377,9 @@ def test_checkpoint_resume_is_bit_identical(X, tmp_path):
     resumed = optimize(X, "angular-procrustes", **settings, checkpoint=path)
     assert torch.equal(torch.from_numpy(resumed.Y), torch.from_numpy(straight.Y))
     assert resumed.trajectory.equals(straight.trajectory)
-    again = optimize(X, "angular-procrustes", **settings, checkpoint=path)  # finished: nothing left to do
+    with pytest.warns(UserWarning, match=r"holds a run that finished at step 30; its result is returned without "
+                                         r"optimizing again .*raise max_steps to go on"):
+        again = optimize(X, "angular-procrustes", **settings, checkpoint=path)  # finished: nothing left to do
     assert np.array_equal(again.Y, straight.Y) and again.trajectory.equals(straight.trajectory)
 
 
@@ -419,6 +429,94 @@ def test_checkpoint_with_other_settings_is_refused(X, tmp_path):
     path.write_text("not a checkpoint")
     with pytest.raises(ValueError, match="exists but is not a readable repalign.optimize checkpoint"):
         optimize(X, "cka", max_steps=3, seed=0, checkpoint=path)
+
+
+def test_checkpoint_records_every_trackers_settings_and_refuses_a_resume_that_changes_them(X, tmp_path):
+    """A trajectory never mixes tracker values computed with other settings: each difference is listed."""
+    from repalign._checks import SettingsError
+    from repalign.trackers import PCCapture
+
+    path = tmp_path / "run.pt"
+    settings = dict(max_steps=10, seed=0, record_every=2)
+    first = optimize(X, "cka", **{**settings, "max_steps": 4}, trackers=[PCCapture(X, n_pcs=3), NormTracker()],
+                     checkpoint=path)
+    recorded = first.settings["trackers"]
+    assert [t["name"] for t in recorded] == ["pc_capture", "norm"]
+    assert {k: v for k, v in recorded[0]["settings"].items() if k != "reference"} == {
+        "n_pcs": 3, "ridge": 0.0, "cv": None, "seed": 0}
+    assert "settings" not in recorded[1]  # a callable without settings(): recorded by its name
+    assert torch.load(path, weights_only=True)["settings"]["trackers"] == recorded
+    changed = [PCCapture(X, n_pcs=3, ridge=0.5, cv=2, seed=1), NormTracker()]
+    with pytest.raises(SettingsError, match=r"other settings \(tracker 'pc_capture' cv: checkpoint None, now 2; "
+                                            r"tracker 'pc_capture' ridge: checkpoint 0.0, now 0.5; "
+                                            r"tracker 'pc_capture' seed: checkpoint 0, now 1\)") as error:
+        optimize(X, "cka", **settings, trackers=changed, checkpoint=path)
+    assert error.value.argument == "checkpoint"
+    with pytest.raises(SettingsError, match=r"tracker 'pc_capture' reference: checkpoint 'sha256:"):
+        optimize(X, "cka", **settings, trackers=[PCCapture(2 * X, n_pcs=3), NormTracker()], checkpoint=path)
+    with pytest.raises(SettingsError, match=r"other settings \(trackers: checkpoint \[.*'name': 'norm'\}\], now "
+                                            r"\[\{'name': 'pc_capture'"):
+        optimize(X, "cka", **settings, trackers=[PCCapture(X, n_pcs=3)], checkpoint=path)  # one tracker fewer
+    # the same trackers: resumed, as if never interrupted
+    resumed = optimize(X, "cka", **settings, trackers=[PCCapture(X, n_pcs=3), NormTracker()], checkpoint=path)
+    straight = optimize(X, "cka", **settings, trackers=[PCCapture(X, n_pcs=3), NormTracker()])
+    assert resumed.trajectory.equals(straight.trajectory)
+
+
+def test_checkpoint_of_the_decoding_tracker_refuses_other_folds(tmp_path):
+    from repalign.data import mante_like
+    from repalign.trackers import Decoding
+
+    data = mante_like(n_units=12, n_time=2, seed=0)
+    path = tmp_path / "run.pt"
+    optimize(data, "cka", max_steps=2, trackers=[Decoding(data, variables="context")], checkpoint=path)
+    with pytest.raises(ValueError, match=r"^checkpoint: .*\(tracker 'decoding' folds: checkpoint 5, now 3\)"):
+        optimize(data, "cka", max_steps=4, trackers=[Decoding(data, variables="context", folds=3)], checkpoint=path)
+
+
+def test_checkpoint_of_an_earlier_format_is_refused_as_such(X, tmp_path):
+    path = tmp_path / "old.pt"
+    torch.save({"format": "repalign.optimize checkpoint 1", "settings": {}}, path)
+    with pytest.raises(ValueError, match=r"written by another version of repalign \('repalign.optimize checkpoint 1'"):
+        optimize(X, "cka", max_steps=2, checkpoint=path)
+
+
+def test_a_finished_checkpoint_is_reused_with_a_warning(X, tmp_path):
+    path = tmp_path / "run.pt"
+    done = optimize(X, "cka", max_steps=200, stop_at=0.9, checkpoint=path)
+    assert done.reached_step[0] is not None
+    with pytest.warns(UserWarning, match=rf"holds a run that finished at step {done.steps}; its result is returned "
+                                         r"without optimizing again \(remove the file or choose another path to "
+                                         r"start afresh\)") as caught:
+        again = optimize(X, "cka", max_steps=300, stop_at=0.9, checkpoint=path)
+    assert caught[0].filename == __file__  # attributed to the caller's line
+    assert np.array_equal(again.Y, done.Y) and again.trajectory.equals(done.trajectory)
+
+
+def test_defaults_are_the_seed_papers(X):
+    """Adam, lr 0.1, at most 1000 steps, standard Gaussian noise, float32 (nacloos/diffscore,
+    diffscore/training/measure_optim.py), no stopping value: a loop written here gives the same Y."""
+    import dataclasses
+    import inspect
+
+    defaults = {f.name: f.default for f in dataclasses.fields(repalign.OptimizeSettings) if f.init}
+    signature = inspect.signature(repalign.optimize).parameters
+    assert {name: p.default for name, p in signature.items() if name in defaults} == defaults
+    assert {k: defaults[k] for k in ("optimizer", "lr", "max_steps", "init", "init_scale", "stop_at", "threads")} == {
+        "optimizer": "adam", "lr": 0.1, "max_steps": 1000, "init": "gaussian", "init_scale": 1.0, "stop_at": None,
+        "threads": None}
+    result = repalign.optimize(X, "cka", max_steps=5)
+    assert result.settings["dtype"] == "float32" and result.Y.dtype == np.float32 and result.steps == 5
+    Y = paper_noise(0).to(torch.float32).requires_grad_(True)
+    reference = torch.tensor(X, dtype=torch.float32).reshape(-1, SHAPE[-1])
+    adam = torch.optim.Adam([Y], lr=0.1)
+    cka = repalign.measure("cka")
+    for _ in range(5):
+        adam.zero_grad()
+        (-cka(reference, Y.reshape(-1, SHAPE[-1]))).backward()
+        adam.step()
+    np.testing.assert_allclose(result.Y[0], Y.detach().numpy(), rtol=0, atol=1e-5)
+    assert repalign.optimize(X, "cka").steps == 1000
 
 
 # -- user measures and failures ----------------------------------------------------------------------------------
@@ -506,9 +604,10 @@ def test_units_sgd_float32_and_reference_scale(X):
 
 
 def test_dtype_and_device_follow_a_tensor_reference(X):
-    result = optimize(torch.tensor(X, dtype=torch.float32), "cka", max_steps=2)
+    result = repalign.optimize(torch.tensor(X, dtype=torch.float32), "cka", max_steps=2)
     assert result.Y.dtype == np.float32 and result.settings["device"] == "cpu"
-    assert optimize(X, "cka", max_steps=2).Y.dtype == np.float64
+    assert repalign.optimize(torch.tensor(X), "cka", max_steps=2).Y.dtype == np.float64
+    assert repalign.optimize(X, "cka", max_steps=2).Y.dtype == np.float32  # numpy: the seed paper's float32
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -326,7 +326,8 @@ def test_trackers_in_optimize():
     assert list(table.columns) == ["run", "measure", "seed", "step", "value", "kind", "pc1_r2", "pc2_r2", "pc3_r2",
                                    "decode_context", "decode_choice"]
     assert table.step.tolist() == [0, 0, 5, 5]
-    assert result.settings["trackers"] == ["pc_capture", "decoding"]
+    assert result.settings["trackers"] == [{"name": "pc_capture", "settings": pc.settings()},
+                                           {"name": "decoding", "settings": decoding.settings()}]
     final = table[table.step == 5]
     Y = torch.as_tensor(result.Y)
     np.testing.assert_allclose(final[pc.columns].to_numpy(), values(pc(ref.activity, Y)), atol=1e-10)

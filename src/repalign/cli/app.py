@@ -14,6 +14,8 @@ from pathlib import Path
 import typer
 
 from .. import experiments
+from ..optimization import OptimizeSettings
+from ..optimization.settings import DEFAULT_DTYPE
 from ..registry import measure as registry_measure
 from ..registry import short_name
 from .output import WIDTH, catalogue_markdown, compact, measure_rows, plain_math, print_table
@@ -24,6 +26,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 DATA_HELP = "data file: .npy, .csv, .npz[:NAME] or .nc[:NAME] (a saved Dataset or plain arrays)"
 MEASURE_HELP = "measure name or alias (repeatable)"
 OUT_HELP = "output folder for tables (CSV) and figures (PNG + PDF)"
+THREADS_HELP = "torch and BLAS/OpenMP threads while the command runs (default 1: fastest for these small problems)"
+# the defaults of repalign.optimize (the seed paper's), shared by `repalign optimize`
+OPTIMIZE = OptimizeSettings()
 
 # the option (or argument) of each settings field whose name on the command line differs
 OPTION_OF_FIELD = {"measures": "--measure", "x": "X", "y": "Y", "data": "DATA", "lcurve_name": "--plot",
@@ -100,9 +105,10 @@ def compare_command(
     y: str = typer.Argument(..., help="model Y, same formats"),
     measure: list[str] = typer.Option(["cka", "angular-procrustes"], "-m", "--measure", help=MEASURE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Score X against Y with one or more measures."""
-    record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure)})
+    record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure)}, threads=threads)
     rows = _records(record.table)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -126,6 +132,7 @@ def match_command(
     threshold: float = typer.Option(0.5, "--threshold", help="a unit is matched above threshold/N of mass"),
     plot: str = typer.Option("lcurve", "--plot", help="path (without suffix) of the L-curve PNG/PDF/CSV"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Soft matching of X's and Y's units: the score, and with --partial/--lcurve the matched units."""
     if plot != "lcurve" and not lcurve:
@@ -134,7 +141,7 @@ def match_command(
     record = experiments.run("match", {
         "x": x, "y": y, "partial": partial, "mass": mass, "lcurve": lcurve, "points": points, "cv": cv,
         "threshold": threshold, "lcurve_name": Path(plot).name, "progress": None if not as_json else False,
-    }, out=Path(plot).parent if lcurve else None)
+    }, out=Path(plot).parent if lcurve else None, threads=threads)
     summary = record.tables["summary"].iloc[0].to_dict()
     result = {"soft_matching_score": summary["soft_matching_score"]}
     if lcurve:
@@ -168,24 +175,32 @@ def match_command(
 def optimize_command(
     data: str = typer.Argument(..., help=DATA_HELP),
     measure: list[str] = typer.Option(["angular-procrustes", "cka"], "-m", "--measure", help=MEASURE_HELP),
-    steps: int = typer.Option(1000, "--steps", help="maximum number of Adam steps"),
-    lr: float = typer.Option(0.02, "--lr", help="learning rate"),
-    stop_at: float = typer.Option(0.99, "--stop-at", help="stop a run once its score reaches this"),
-    runs: int = typer.Option(1, "--runs", help="runs (seeds) per measure"),
-    seed: int = typer.Option(0, "--seed", help="seed of the first run's noise and of the folds"),
-    record_every: int = typer.Option(5, "--record-every", help="record scores and trackers every N steps"),
+    steps: int = typer.Option(OPTIMIZE.max_steps, "--steps", help="maximum number of Adam steps"),
+    lr: float = typer.Option(OPTIMIZE.lr, "--lr", help="learning rate"),
+    stop_at: float = typer.Option(OPTIMIZE.stop_at, "--stop-at",
+                                  help="stop a run once its value reaches this, in the measure's own direction and "
+                                       "unit: a score at or above it, a distance at or below it (default: never)"),
+    runs: int = typer.Option(OPTIMIZE.n_runs, "--runs", help="runs (seeds) per measure"),
+    seed: int = typer.Option(OPTIMIZE.seed, "--seed", help="seed of the first run's noise and of the folds"),
+    record_every: int = typer.Option(OPTIMIZE.record_every, "--record-every",
+                                     help="record values and trackers every N steps"),
     pcs: int = typer.Option(10, "--pcs", help="track the R² of this many reference PCs (0: none)"),
     decode: list[str] = typer.Option(None, "--decode", help="task variable to decode (repeatable; default: every "
                                      "column of the conditions table with 2+ values, 5+ conditions each)"),
     no_decode: bool = typer.Option(False, "--no-decode", help="do not track decoding"),
     matched_gaussian: bool = typer.Option(False, "--matched-gaussian",
                                           help="also optimize towards the matched Gaussian (Fig. 5e)"),
-    dtype: str = typer.Option("float32", "--dtype", help="float32 or float64"),
+    dtype: str = typer.Option(DEFAULT_DTYPE, "--dtype", help="float32 or float64"),
     checkpoint: str = typer.Option(None, "--checkpoint", help="checkpoint file (resumed from if present)"),
     no_final: bool = typer.Option(False, "--no-final", help="do not write the final data (final_Y.npy)"),
     out: str = typer.Option("results/optimize", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
-    """Optimize Gaussian noise towards the dataset (the seed paper's method) and track what it learns."""
+    """Optimize Gaussian noise towards the dataset (the seed paper's method) and track what it learns.
+
+    Scores are maximized and distances minimized. The defaults are repalign.optimize's (the seed
+    paper's: Adam, lr 0.1, at most 1000 steps, float32, no stopping value).
+    """
     if no_decode and decode:
         raise experiments.SettingsError("decode", "give either --decode or --no-decode, not both")
     _agg_backend()
@@ -194,11 +209,11 @@ def optimize_command(
         "seed": seed, "record_every": record_every, "pcs": pcs,
         "decode": () if no_decode else (tuple(decode) if decode else None), "matched_gaussian": matched_gaussian,
         "dtype": dtype, "checkpoint": checkpoint, "save_final": not no_final,
-    }, out=out)
+    }, out=out, threads=threads)
     runs_table = record.tables["runs"]
-    print_table([{"measure": short_name(r.measure), "run": str(r.run), "steps": str(r.steps),
-                  "final score": f"{r.final_score:.4f}"} for r in runs_table.itertuples()],
-                ["measure", "run", "steps", "final score"])
+    print_table([{"measure": short_name(r.measure), "kind": r.kind, "run": str(r.run), "steps": str(r.steps),
+                  "value": f"{r.final_value:.4f}"} for r in runs_table.itertuples()],
+                ["measure", "kind", "run", "steps", "value"])
     print(f"wrote {len(record.files)} files to {out}")
 
 
@@ -212,11 +227,12 @@ def perturb_command(
     repeats: int = typer.Option(1, "--repeats", help="independent draws per PC"),
     seed: int = typer.Option(0, "--seed", help="seed of the new PC scores"),
     out: str = typer.Option("results/perturb", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Replace one PC at a time and compare the scores with the closed forms (the paper's Fig. 6a)."""
     _agg_backend()
     record = experiments.run("perturb", {"data": data, "measures": tuple(measure), "pcs": pcs, "mode": mode,
-                                         "repeats": repeats, "seed": seed}, out=out)
+                                         "repeats": repeats, "seed": seed}, out=out, threads=threads)
     table = record.table
     errors = (table.simulated - table.closed_form).abs().groupby(table.measure, sort=False).max()
     print_table([{"measure": m, "max |simulated - closed form|": f"{v:.2e}"} for m, v in errors.items()],
@@ -236,12 +252,13 @@ def joint_command(
     record_every: int = typer.Option(10, "--record-every", help="record every N steps"),
     checkpoint: str = typer.Option(None, "--checkpoint", help="checkpoint file (resumed from if present)"),
     out: str = typer.Option("results/joint", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Optimize several scores jointly towards a grid of targets: their allowed region (Fig. 6b,c)."""
     _agg_backend()
     record = experiments.run("joint", {"data": data, "measures": tuple(measure), "grid": grid, "steps": steps,
                                        "lr": lr, "seed": seed, "record_every": record_every,
-                                       "checkpoint": checkpoint}, out=out)
+                                       "checkpoint": checkpoint}, out=out, threads=threads)
     final = record.tables["final"]
     print(final[list(measure) + ["loss"]].describe().loc[["min", "max"]].to_string(float_format="%.3f"))
     print(f"wrote {', '.join(record.files)}")
@@ -255,11 +272,12 @@ def baselines_command(
     splits: int = typer.Option(10, "--splits", help="random halvings of the units (neuron-split baseline)"),
     seed: int = typer.Option(0, "--seed", help="seed of the neuron splits"),
     out: str = typer.Option("results/baselines", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Condition-average and neuron-split baseline scores of each measure (the paper's Fig. 2)."""
     _agg_backend()
     record = experiments.run("baselines", {"data": data, "measures": tuple(measure), "splits": splits,
-                                           "seed": seed}, out=out)
+                                           "seed": seed}, out=out, threads=threads)
     print_table([{"measure": r.measure, "baseline": r.baseline, "score": f"{r.score:.4f}",
                   "std": "-" if math.isnan(r.std) else f"{r.std:.4f}"} for r in record.table.itertuples()],
                 ["measure", "baseline", "score", "std"])
@@ -275,6 +293,7 @@ def variance_sweep_command(
     seed: int = typer.Option(0, "--seed", help="seed of the first run's noise"),
     record_every: int = typer.Option(1, "--record-every", help="record every N steps"),
     out: str = typer.Option("results/variance_sweep", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Optimize towards the two-PC reference for several variance ratios: when is PC 2 captured (Fig. 4d,e)?
 
@@ -282,7 +301,8 @@ def variance_sweep_command(
     """
     _agg_backend()
     record = experiments.run("variance_sweep", {"ratios": tuple(ratio), "measures": tuple(measure), "steps": steps,
-                                                "lr": lr, "seed": seed, "record_every": record_every}, out=out)
+                                                "lr": lr, "seed": seed, "record_every": record_every}, out=out,
+                             threads=threads)
     pc2 = record.tables["thresholds"]
     pc2 = pc2[pc2.pc == 2]
     print_table([{"ratio": f"{r.ratio:g}", "measure": short_name(r.measure),
@@ -300,11 +320,13 @@ def topk_decoding_command(
     k: list[int] = typer.Option(None, "-k", "--k", help="number of top PCs (repeatable; default 1, 2, 3, 5, 10, ...)"),
     seed: int = typer.Option(0, "--seed", help="seed of the folds"),
     out: str = typer.Option("results/topk_decoding", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """Decode the task variables from the dataset's top k principal components (Fig. 3c,d)."""
     _agg_backend()
     record = experiments.run("topk_decoding", {"data": data, "decode": tuple(decode) if decode else None,
-                                               "ks": tuple(k) if k else None, "seed": seed}, out=out)
+                                               "ks": tuple(k) if k else None, "seed": seed}, out=out,
+                             threads=threads)
     print_table([{"k": str(r.k), "variance": f"{r.cumulative_variance:.3f}", "variable": r.variable,
                   "accuracy": f"{r.accuracy:.3f}", "all units": f"{r.reference_accuracy:.3f}"}
                  for r in record.table.itertuples()], ["k", "variance", "variable", "accuracy", "all units"])
@@ -317,9 +339,10 @@ def demo_command(
     seed: int = typer.Option(0, "--seed", help="seed of the data, the noise and the folds"),
     units: int = typer.Option(727, "--units", help="units of the mante_like reference"),
     out: str = typer.Option("results/demo", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """The seed paper's headline experiment on mante_like (what `make demo` runs); prints summary.md."""
     _agg_backend()
-    experiments.run("demo", {"seed": seed, "units": units, "quick": quick}, out=out)
+    experiments.run("demo", {"seed": seed, "units": units, "quick": quick}, out=out, threads=threads)
     print()
     print((Path(out) / "summary.md").read_text())

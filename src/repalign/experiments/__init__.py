@@ -7,6 +7,10 @@ returns the record (settings, tables, arrays, versions, files written). The comm
 layer over them (one command each), the demo is composed of them, and a sweep runs them cell by
 cell.
 
+:func:`run` runs an experiment on ``threads`` torch and BLAS/OpenMP threads (default 1, the
+library's thread policy: see :mod:`repalign._threads`), restoring the previous counts afterwards;
+the optimizations inside follow that setting.
+
 - :mod:`~repalign.experiments.compare` — score X against Y with several measures;
 - :mod:`~repalign.experiments.match` — soft matching, partial matching and the L-curve;
 - :mod:`~repalign.experiments.optimize` — optimize noise towards a dataset, track PCs and decoding,
@@ -35,6 +39,7 @@ import importlib
 from collections.abc import Mapping
 
 from .._checks import SettingsError
+from .._threads import check_threads, limit_threads
 from ..results import Record
 
 __all__ = ["NAMES", "run", "settings_class", "SettingsError"]
@@ -53,8 +58,13 @@ def settings_class(name: str) -> type:
     return _module(name).Settings
 
 
-def run(name: str, settings, out=None) -> Record:
-    """Run experiment ``name`` with ``settings`` (its ``Settings`` or a mapping of its fields); see the modules."""
+def run(name: str, settings, out=None, *, threads: int | None = None) -> Record:
+    """Run experiment ``name`` with ``settings`` (its ``Settings`` or a mapping of its fields); see the modules.
+
+    ``threads``: torch and BLAS/OpenMP threads while it runs (>= 1; None: 1, or the enclosing setting),
+    the previous counts restored afterwards.
+    """
+    threads = check_threads(threads)
     module = _module(name)
     if isinstance(settings, Mapping):
         fields = {f.name for f in dataclasses.fields(module.Settings) if f.init}
@@ -65,4 +75,5 @@ def run(name: str, settings, out=None) -> Record:
     elif not isinstance(settings, module.Settings):
         raise SettingsError("settings", f"expected {name}'s Settings or a mapping of its fields, got "
                                         f"{type(settings).__name__}")
-    return module.run(settings, out)
+    with limit_threads(threads):
+        return module.run(settings, out)

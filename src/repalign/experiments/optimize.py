@@ -22,7 +22,8 @@ from .._optional import import_pandas, import_pyplot
 from ..analyses import capture_thresholds, decoding_thresholds
 from ..baselines import condition_average
 from ..data import gaussian_like
-from ..optimization import optimize
+from ..optimization import OptimizeSettings, optimize
+from ..optimization.settings import DEFAULT_DTYPE
 from ..registry import measure, short_name
 from ..results import Record, colours, legend
 from ..trackers import PCCapture
@@ -39,6 +40,8 @@ from ._base import (
 __all__ = ["Settings", "run", "NAME"]
 
 NAME = "optimize"
+# the defaults of repalign.optimize (the seed paper's), read here and by `repalign optimize`
+DEFAULTS = OptimizeSettings()
 
 
 def _stop(value, name):
@@ -57,15 +60,20 @@ def _steps(value, name):
 class Settings(ExperimentSettings):
     """What to optimize towards, with which measures, how, and what to track.
 
+    The optimizer's settings default to those of :func:`repalign.optimize` (the seed paper's: lr
+    0.1, at most 1000 steps, float32, no stopping value), read from
+    :class:`~repalign.optimization.OptimizeSettings`.
+
     Attributes:
         data: the reference, a file ``PATH[:NAME]`` or a Dataset.
         measures: measure names or aliases (differentiable).
         steps: maximum number of Adam steps, one number or one per measure (a mapping).
         lr: learning rate, one number or one per measure.
-        stop_at: stop a run once its value reaches this (None: never), one number or one per measure.
+        stop_at: stop a run once its value reaches this, in the measure's own direction and unit (a score
+            at or above it, a distance at or below it); None: never. One number or one per measure.
         runs: runs (seeds) per measure.
         seed: seed of the first run's noise, of the folds and of the matched Gaussian.
-        record_every: record scores and trackers every this many steps.
+        record_every: record values and trackers every this many steps.
         pcs: track the R² of this many reference PCs (0: none).
         decode: task variables to decode (columns of the conditions table); None: every column with
             at least 2 values and 5 conditions per value; ``()``: none.
@@ -79,16 +87,16 @@ class Settings(ExperimentSettings):
 
     data: object
     measures: tuple = ("angular-procrustes", "cka")
-    steps: object = 1000
-    lr: object = 0.02
-    stop_at: object = 0.99
-    runs: int = 1
-    seed: int = 0
-    record_every: int = 5
+    steps: object = DEFAULTS.max_steps
+    lr: object = DEFAULTS.lr
+    stop_at: object = DEFAULTS.stop_at
+    runs: int = DEFAULTS.n_runs
+    seed: int = DEFAULTS.seed
+    record_every: int = DEFAULTS.record_every
     pcs: int = 10
     decode: tuple | None = None
     matched_gaussian: object = False
-    dtype: str = "float32"
+    dtype: str = DEFAULT_DTYPE
     checkpoint: str | None = None
     save_final: bool = True
     progress: bool | None = None
@@ -157,8 +165,8 @@ def _optimize_groups(settings: Settings, reference, measures, trackers, checkpoi
 def run(settings: Settings, out=None) -> Record:
     """Optimize, track, read the thresholds; write the figures and tables to ``out``.
 
-    Tables: ``trajectory`` (every recorded step of every run), ``runs`` (per run: measure, seed,
-    stopping step, final score), ``pc_capture`` (with ``pcs``), ``decoding`` (with decoded
+    Tables: ``trajectory`` (every recorded step of every run), ``runs`` (per run: measure, its kind
+    ``"score"`` or ``"distance"``, seed, stopping step, steps taken, final value), ``pc_capture`` (with ``pcs``), ``decoding`` (with decoded
     variables) and ``reference`` (the reference's decoding accuracy, chance and condition-average
     baselines). Files: ``trajectory``, ``pc_capture``, ``capture_curves``, ``decoding`` (PNG, PDF,
     CSV) and ``final_Y.npy``.
@@ -179,10 +187,11 @@ def run(settings: Settings, out=None) -> Record:
     rows = []
     for result in results:
         for k, reached in enumerate(result.reached_step):
-            rows.append({"run": len(rows), "measure": result.settings["measures"][k // settings.runs],
+            name = result.settings["measures"][k // settings.runs]
+            rows.append({"run": len(rows), "measure": name, "kind": measure(name).kind,
                          "seed": result.settings["seeds"][k % settings.runs], "reached_step": reached,
                          "steps": result.steps if reached is None else reached,
-                         "final_score": float(result.final_score[k])})
+                         "final_value": float(result.final_score[k])})
     runs = pd.DataFrame(rows)
     runs["reached_step"] = runs["reached_step"].astype("Int64")
     tables = {"trajectory": trajectory, "runs": runs}

@@ -23,10 +23,13 @@ Algorithm (:func:`optimize`, settings checked once as :class:`OptimizeSettings`)
    available). A registry measure sees the runs in batched calls: on an accelerator all at once; on
    the CPU a few at a time (about 16 MB of Y per call: a call over many megabytes gets its
    temporaries as fresh pages from the operating system, which made one call for 16 runs slower
-   than 16 calls), and, with several torch threads and runs of at least 1 MB, in parallel, one
+   than 16 calls), and, when ``threads`` > 1 and runs hold at least 1 MB, in parallel, one
    run per thread with ``torch.set_num_threads(1)`` while they are evaluated (restored after
    each step): independent runs use the cores better than LAPACK's factorizations (eigh,
-   Cholesky) do, and do not collapse when other processes share the cores. A user's callable
+   Cholesky) do. By default the whole loop runs on one torch and BLAS/OpenMP thread
+   (:mod:`repalign._threads`, restored when :func:`optimize` returns): this library's problems
+   are small, and on a machine whose cores other processes share, multi-threaded factorizations
+   were many times slower (``bench/bench_threads.py``). A user's callable
    always gets all its active runs in one call, in order, on the calling thread. Each call's
    backward follows its forward at once; the gradients are written into ``Y.grad``.
 3. At every step the values are checked: a non-finite value or gradient raises
@@ -60,14 +63,20 @@ with :func:`torch.save` (tensors and plain Python values only; written to a temp
 renamed, so a crash never leaves half a file) and read back with ``weights_only=True``. If the
 file exists when :func:`optimize` starts and its settings match, the run resumes from it; on
 the same CPU (same torch, same thread count) the result is bit-identical to an uninterrupted
-run. Settings that differ raise ``ValueError`` listing them (``max_steps``,
-``checkpoint_every``, ``device`` and ``progress`` may change; a user callable or tracker is
-identified by its name only). The reference and an explicit ``init`` are identified by a
-SHA-256 of their float64 values.
+run. Settings that differ raise ``ValueError`` naming ``checkpoint`` and listing each difference
+(``max_steps``, ``checkpoint_every``, ``device``, ``progress`` and ``threads`` may change; a
+user callable is identified by its name; a tracker by its name and, when it has a method
+``settings()`` as :class:`~repalign.trackers.PCCapture` and :class:`~repalign.trackers.Decoding`
+do, by those settings, one by one). The reference and an explicit ``init`` are identified by a
+SHA-256 of their float64 values. A checkpoint that holds a finished run is returned as it is,
+with a warning saying so.
 
-Precision: ``dtype`` defaults to the reference's for a floating torch tensor and to float64
-otherwise, as everywhere in repalign. float32 is about twice as fast on a CPU (and far faster
-on a GPU) and is enough to follow the trajectory; scores are recorded in float64 either way.
+Defaults (:class:`OptimizeSettings`, shared by the ``optimize`` experiment and the command line):
+the seed paper's loop (nacloos/diffscore, ``diffscore/training/measure_optim.py``): Adam, lr 0.1,
+at most 1000 steps, standard Gaussian noise, float32. ``dtype`` defaults to the reference's for a
+float32/float64 torch tensor and to float32 otherwise: about twice as fast as float64 on a CPU
+(and far faster on a GPU) and enough to follow the trajectory; values are recorded in float64
+either way (``dtype="float64"`` for float64 throughout).
 
 Modules: :mod:`~repalign.optimization.settings` (:class:`OptimizeSettings`),
 :mod:`~repalign.optimization.objectives` (measures, callables and trackers),

@@ -5,7 +5,9 @@ which runs are frozen and when they stopped, each run's latest value, the record
 CPU random state and the settings — as tensors and plain Python values written with
 :func:`torch.save` to a temporary file and renamed (a crash never leaves half a file), and read
 back with ``weights_only=True``. A checkpoint resumes only under the same settings, except those in
-:data:`RESUMABLE`.
+:data:`RESUMABLE`; the settings include every tracker's (its ``settings()``: ridge, folds, seed,
+PCs, variables...; a callable without them by its name), so that a trajectory never mixes values
+of trackers set up differently. A refusal lists each difference.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import torch
 
 from .._checks import SettingsError
 
-__all__ = ["FORMAT", "RESUMABLE", "save", "resume"]
+__all__ = ["FORMAT", "RESUMABLE", "save", "resume", "differences"]
 
-FORMAT = "repalign.optimize checkpoint 1"
+FORMAT = "repalign.optimize checkpoint 2"  # 2: the trackers' settings are recorded (1: their names)
 # settings that may change between an interrupted run and its resumption
-RESUMABLE = ("max_steps", "checkpoint", "checkpoint_every", "device", "progress")
+RESUMABLE = ("max_steps", "checkpoint", "checkpoint_every", "device", "progress", "threads")
 
 
 def _to_cpu(state):
@@ -65,18 +67,52 @@ def resume(path: Path, settings: dict, Y: torch.Tensor, optimizer: torch.optim.O
     except Exception as error:  # noqa: BLE001 -- any unreadable file gets the same message
         raise SettingsError("checkpoint", f"{str(path)!r} exists but is not a readable repalign.optimize checkpoint "
                                           f"({type(error).__name__}); remove it or choose another path") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    found = state.get("format") if isinstance(state, dict) else None
+    if isinstance(found, str) and found.startswith("repalign.optimize checkpoint") and found != FORMAT:
+        raise SettingsError("checkpoint", f"{str(path)!r} was written by another version of repalign ({found!r}, "
+                                          f"this one reads {FORMAT!r}); remove it or choose another path")
+    if found != FORMAT:
         raise SettingsError("checkpoint", f"{str(path)!r} exists but is not a repalign.optimize checkpoint "
                                           f"({FORMAT!r}); remove it or choose another path")
     saved = state["settings"]
-    differ = [key for key in sorted(set(saved) | set(settings))
-              if key not in RESUMABLE and saved.get(key) != settings.get(key)]
-    if differ:
-        listed = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {settings.get(k)!r}" for k in differ)
-        raise SettingsError("checkpoint", f"{str(path)!r} was written with other settings ({listed}); use the same "
-                                          f"settings to resume, or another checkpoint path to start afresh")
+    listed = differences(saved, settings)
+    if listed:
+        raise SettingsError("checkpoint", f"{str(path)!r} was written with other settings ({'; '.join(listed)}); "
+                                          f"use the same settings to resume, or another checkpoint path to start "
+                                          f"afresh")
     with torch.no_grad():
         Y.copy_(state["Y"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
     return {key: state[key] for key in ("step", "active", "reached", "last_value", "rows")}
+
+
+def differences(saved: dict, now: dict) -> list[str]:
+    """Each setting that differs between a checkpoint's ``saved`` settings and ``now`` (but :data:`RESUMABLE`),
+    as ``"name: checkpoint A, now B"``; the trackers' settings one by one (``"tracker 'pc_capture' ridge: ..."``).
+
+    Example:
+        >>> differences({"lr": 0.1, "trackers": [{"name": "pc_capture", "settings": {"ridge": 0.0, "cv": 5}}]},
+        ...             {"lr": 0.1, "trackers": [{"name": "pc_capture", "settings": {"ridge": 1.0, "cv": 5}}]})
+        ["tracker 'pc_capture' ridge: checkpoint 0.0, now 1.0"]
+    """
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        if key in RESUMABLE or saved.get(key) == now.get(key):
+            continue
+        names = _tracker_names(saved.get(key)) if key == "trackers" else None
+        if names is not None and names == _tracker_names(now.get(key)):
+            for before, after in zip(saved[key], now[key]):
+                old, new = before.get("settings") or {}, after.get("settings") or {}
+                out += [f"tracker {before['name']!r} {name}: checkpoint {old.get(name, '(none)')!r}, now "
+                        f"{new.get(name, '(none)')!r}" for name in sorted(set(old) | set(new))
+                        if old.get(name) != new.get(name)]
+            continue
+        out.append(f"{key}: checkpoint {saved.get(key)!r}, now {now.get(key)!r}")
+    return out
+
+
+def _tracker_names(trackers) -> list | None:
+    if not isinstance(trackers, list) or not all(isinstance(t, dict) and "name" in t for t in trackers):
+        return None
+    return [t["name"] for t in trackers]

@@ -6,13 +6,15 @@ import hashlib
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .._checks import progress_bar
+from .._threads import limit_threads
+from .._warnings import warn
 from ..inputs import as_data
 from . import checkpoint as checkpoints
 from .objectives import objectives as make_objectives
@@ -33,28 +35,32 @@ from .steps import (
 
 __all__ = ["optimize"]
 
+# the defaults of every setting, defined once (OptimizeSettings) and shared with the experiment and the CLI
+_DEFAULT = {f.name: f.default for f in fields(OptimizeSettings) if f.init}
+
 
 def optimize(
     reference,
     measure,
     *,
-    max_steps: int,
-    init="gaussian",
-    init_scale: float | str = 1.0,
-    units: int | None = None,
-    optimizer: str = "adam",
-    lr: float = 0.1,
-    stop_at: float | None = None,
-    seed: int | Sequence[int] = 0,
-    n_runs: int = 1,
-    record_every: int = 10,
+    max_steps: int = _DEFAULT["max_steps"],
+    init=_DEFAULT["init"],
+    init_scale: float | str = _DEFAULT["init_scale"],
+    units: int | None = _DEFAULT["units"],
+    optimizer: str = _DEFAULT["optimizer"],
+    lr: float = _DEFAULT["lr"],
+    stop_at: float | None = _DEFAULT["stop_at"],
+    seed: int | Sequence[int] = _DEFAULT["seed"],
+    n_runs: int = _DEFAULT["n_runs"],
+    record_every: int = _DEFAULT["record_every"],
     trackers=(),
-    maximize: bool | None = None,
-    device=None,
-    dtype=None,
-    checkpoint=None,
-    checkpoint_every: int = 100,
-    progress: bool | None = None,
+    maximize: bool | None = _DEFAULT["maximize"],
+    device=_DEFAULT["device"],
+    dtype=_DEFAULT["dtype"],
+    checkpoint=_DEFAULT["checkpoint"],
+    checkpoint_every: int = _DEFAULT["checkpoint_every"],
+    progress: bool | None = _DEFAULT["progress"],
+    threads: int | None = _DEFAULT["threads"],
 ) -> OptimizationResult:
     """Optimize free tensors ``Y`` (Gaussian noise at first) to match ``reference`` under ``measure``.
 
@@ -62,38 +68,63 @@ def optimize(
     format. The settings are checked once, as an :class:`~repalign.optimization.OptimizeSettings`
     (``optimize(X, m, **settings.options())`` runs a settings object).
 
+    **Defaults** are the seed paper's loop (repository nacloos/diffscore,
+    ``diffscore/training/measure_optim.py``): Adam with learning rate 0.1, at most 1000 steps,
+    standard Gaussian initial noise, float32 for a reference that is not a floating torch tensor
+    (the seed code's ``torch.Tensor(X)``); no stopping value (the seed code requires one). They are
+    the field defaults of :class:`~repalign.optimization.OptimizeSettings`, which the ``optimize``
+    experiment and ``repalign optimize`` read, so all three agree.
+
+    **Direction and unit.** A score is maximized and a distance minimized; ``stop_at`` is read in
+    the measure's own direction and unit (a score stops once ``value >= stop_at``, a distance once
+    ``value <= stop_at``), and the table's ``value`` column holds the measure's value as it is.
+
+    **Threads.** The loop and its trackers run inside :func:`repalign._threads.limit_threads`:
+    one torch and one BLAS/OpenMP thread by default (``threads``), restored when ``optimize``
+    returns or raises. One thread is the fastest choice for this library's small problems on an
+    idle machine and by far on a shared one (see ``bench/bench_threads.py``).
+
     Args:
         reference: X, ``(sample, unit)`` or ``(time, condition, unit)`` (numpy, torch, xarray, lists,
             or a :class:`~repalign.data.Dataset`).
         measure: a registry name, a :class:`~repalign.registry.Measure`, a callable
             ``f(reference, Y) -> (batch,) tensor``, or a sequence of these (runs for every measure
             in one loop). Must be differentiable.
-        max_steps: number of optimizer steps (>= 1).
+        max_steps: number of optimizer steps (>= 1; default 1000).
         init: ``"gaussian"`` (standard normal, seeded) or an array shaped like ``Y``
             (``(*shape)`` for every run, ``(n_runs, *shape)`` per seed, or one per run).
         init_scale: standard deviation of the Gaussian start: a positive number (1: the paper) or
             ``"reference"`` (the root mean per-unit variance of the reference).
         units: unit count of ``Y`` (default: the reference's).
         optimizer: ``"adam"`` (:class:`torch.optim.Adam`, the paper) or ``"sgd"``.
-        lr: learning rate.
+        lr: learning rate (default 0.1).
         stop_at: freeze a run once its value reaches this (>= for a maximized measure, <= for a
-            minimized one); the loop ends when every run has stopped.
+            minimized one, in the measure's unit); the loop ends when every run has stopped.
+            Default None: every run takes ``max_steps`` steps.
         seed: the first run's seed (run k uses ``seed + k``) or one seed per run. It sets the
             initial noise and nothing else (no other step is random).
         n_runs: runs per measure.
         record_every: record values and trackers every this many steps.
         trackers: callables ``tracker(reference, Y) -> dict[str, values (batch,)]`` (or a
-            ``(batch,)`` tensor, named by the tracker's ``name``), called at recording steps.
+            ``(batch,)`` tensor, named by the tracker's ``name``), called at recording steps. A
+            tracker with a method ``settings()`` returning plain values (as
+            :class:`~repalign.trackers.PCCapture` and :class:`~repalign.trackers.Decoding` do) is
+            recorded with them, so that a checkpoint refuses to resume with other tracker
+            settings; any other callable is recorded by its name.
         maximize: override the direction (default: from ``Measure.kind``, or the callable's
             ``maximize``/``kind`` attribute).
         device: torch device (default: the reference's if it is a tensor, else the CPU).
         dtype: ``torch.float32`` or ``torch.float64`` (or their names). Default: the reference's
-            dtype for a floating tensor, float64 otherwise (the library's default; float32 is
-            about twice as fast on a CPU and much faster on a GPU).
-        checkpoint: path of a checkpoint file; resumed from when it exists and matches.
+            dtype for a float32/float64 torch tensor, float32 otherwise (the seed paper's; about
+            twice as fast as float64 on a CPU and much faster on a GPU; values are recorded in
+            float64 either way).
+        checkpoint: path of a checkpoint file; resumed from when it exists and matches. A
+            checkpoint that holds a finished run is returned as it is, with a warning.
         checkpoint_every: steps between checkpoints (one is always written at the end).
         progress: progress bar (tqdm, when installed). None: in a terminal or a notebook, shown
             once the run has lasted a second (short runs print nothing); False: never; True: always.
+        threads: torch and BLAS/OpenMP threads while the loop runs (>= 1). Default None: the
+            enclosing setting (an experiment's ``threads``), else 1.
 
     Returns:
         :class:`~repalign.optimization.OptimizationResult`.
@@ -117,9 +148,10 @@ def optimize(
     settings = OptimizeSettings(
         max_steps=max_steps, init=init, init_scale=init_scale, units=units, optimizer=optimizer, lr=lr,
         stop_at=stop_at, seed=seed, n_runs=n_runs, record_every=record_every, maximize=maximize, device=device,
-        dtype=dtype, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
+        dtype=dtype, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, threads=threads,
     )
-    return _Loop(reference, measure, settings, trackers).run()
+    with limit_threads(settings.threads) as threads_in_force:
+        return _Loop(reference, measure, settings, trackers, threads_in_force).run()
 
 
 @dataclass
@@ -140,7 +172,7 @@ class _Loop:
     with checkpoints, a progress bar and a thread pool, and returns the result.
     """
 
-    def __init__(self, reference, measure, settings: OptimizeSettings, trackers):
+    def __init__(self, reference, measure, settings: OptimizeSettings, trackers, threads: int):
         ref_data, ref_is_torch = as_data(reference, "reference")
         ref_values = ref_data.values
         shape_x = (tuple(ref_values.shape) if ref_data.n_time is None
@@ -170,19 +202,21 @@ class _Loop:
             "seeds": list(settings.seeds),
             "n_runs": self.n_runs,
             "record_every": settings.record_every,
-            "trackers": [t.name for t in self.trackers],
+            "trackers": [t.record() for t in self.trackers],
             "dtype": str(dtype).removeprefix("torch."),
             "device": str(device),
             "checkpoint": settings.checkpoint,
             "checkpoint_every": settings.checkpoint_every,
             "progress": settings.progress,
+            "threads": threads,
         }
         self.Y = y0.requires_grad_(True)
         self.Y.grad = torch.zeros_like(self.Y)  # written run by run in evaluate (no backward through Y itself)
         self.optimizer = make_optimizer(settings.optimizer, self.Y, settings.lr)
         self.state = _State(active=torch.ones(n_total, dtype=torch.bool), reached=torch.full((n_total,), -1),
                             last_value=torch.full((n_total,), math.nan, dtype=torch.float64), rows=Rows())
-        if settings.checkpoint is not None and Path(settings.checkpoint).exists():
+        self.resumed = settings.checkpoint is not None and Path(settings.checkpoint).exists()
+        if self.resumed:
             saved = checkpoints.resume(Path(settings.checkpoint), self.record, self.Y, self.optimizer)
             self.state = _State(saved["active"], saved["reached"], saved["last_value"], Rows.from_state(saved["rows"]),
                                 saved["step"])
@@ -277,6 +311,11 @@ class _Loop:
         if settings.checkpoint is not None:
             n_rows, (active, reached, last_value) = self.before
             self.save_checkpoint(n_rows, active, reached, last_value)
+        if self.resumed and state.step == start:  # the checkpoint's run had already finished: say so
+            more = "" if not bool(state.active.any()) else ", or raise max_steps to go on"
+            warn(f"checkpoint {settings.checkpoint!r} holds a run that finished at step {state.step}; its result "
+                 f"is returned without optimizing again (remove the file or choose another path to start "
+                 f"afresh{more})")
         seeds = list(settings.seeds)
         return OptimizationResult(
             Y=self.Y.detach().cpu().numpy().copy(),

@@ -37,10 +37,20 @@ class Objective:
 
 @dataclass(frozen=True)
 class Tracker:
-    """A callable ``tracker(reference, Y) -> {column: (batch,) values}`` and its label."""
+    """A callable ``tracker(reference, Y) -> {column: (batch,) values}``, its label and its settings.
+
+    ``settings``: what the tracker's own ``settings()`` method returns (plain values: the ridge,
+    folds, seed... of :class:`~repalign.trackers.PCCapture` or :class:`~repalign.trackers.Decoding`),
+    or None for a callable without one (recorded by its name only).
+    """
 
     name: str
     function: Callable
+    settings: dict | None = None
+
+    def record(self) -> dict:
+        """``{"name": ..., "settings": {...}}`` (without settings for a callable that has none)."""
+        return {"name": self.name} if self.settings is None else {"name": self.name, "settings": self.settings}
 
 
 def objectives(measure, reference: torch.Tensor, maximize: bool | None) -> list[Objective]:
@@ -118,9 +128,30 @@ def trackers(given) -> list[Tracker]:
     for tracker in given:
         if not callable(tracker):
             raise ValueError(f"trackers: expected callables tracker(reference, Y), got {type(tracker).__name__}")
-        name = getattr(tracker, "name", None) or getattr(tracker, "__name__", None) or type(tracker).__name__
-        out.append(Tracker(str(name), tracker))
+        name = str(getattr(tracker, "name", None) or getattr(tracker, "__name__", None) or type(tracker).__name__)
+        out.append(Tracker(name, tracker, _tracker_settings(tracker, name)))
     return out
+
+
+def _tracker_settings(tracker, name: str) -> dict | None:
+    """The tracker's ``settings()`` as plain values (checkpoints hold plain values only), or None without one."""
+    method = getattr(tracker, "settings", None)
+    if not callable(method):
+        return None
+    settings = method()
+    if not isinstance(settings, Mapping) or not all(isinstance(k, str) for k in settings):
+        raise ValueError(f"tracker {name!r}: settings() must return a mapping of names to plain values, "
+                         f"got {type(settings).__name__}")
+    return {key: _plain(value, name, key) for key, value in settings.items()}
+
+
+def _plain(value, name: str, key: str):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, name, key) for v in value]
+    raise ValueError(f"tracker {name!r}: setting {key!r} is a {type(value).__name__}; settings() must return "
+                     f"plain values (None, bool, int, float, str or lists of them)")
 
 
 def track(trackers: list[Tracker], reference: torch.Tensor, Y: torch.Tensor,

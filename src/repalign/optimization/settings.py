@@ -1,4 +1,11 @@
-"""The settings of an optimization, validated once: :class:`OptimizeSettings`."""
+"""The settings of an optimization, validated once: :class:`OptimizeSettings`.
+
+Its field defaults are the one set of defaults of :func:`repalign.optimize`, the ``optimize``
+experiment and ``repalign optimize`` (which read them from here): the seed paper's loop
+(nacloos/diffscore, ``diffscore/training/measure_optim.py``): Adam, learning rate 0.1, at most 1000
+steps, standard Gaussian initial noise, float32 (its ``torch.Tensor(X)``), no default stopping value
+(the seed code requires one; here a run without ``stop_at`` takes every step).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,14 @@ from pathlib import Path
 import torch
 
 from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seeds
+from .._threads import check_threads
 
-__all__ = ["OptimizeSettings", "OPTIMIZERS", "DTYPES"]
+__all__ = ["OptimizeSettings", "OPTIMIZERS", "DTYPES", "DEFAULT_DTYPE"]
 
 OPTIMIZERS = ("adam", "sgd")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# the precision of a run whose reference is not a floating torch tensor: the seed paper's float32
+DEFAULT_DTYPE = "float32"
 
 
 @dataclass(frozen=True)
@@ -22,18 +32,23 @@ class OptimizeSettings:
 
     Checked on construction (each message names the setting); see :func:`repalign.optimize` for
     their meaning. ``seeds`` (computed) holds the seed of each run; ``dtype`` and ``device`` stay
-    None until the reference is known (its own for a torch tensor, else float64 on the CPU).
+    None until the reference is known (its own for a floating torch tensor, else
+    :data:`DEFAULT_DTYPE` (float32) on the CPU). The field defaults are the seed paper's (see
+    the module), shared with the ``optimize`` experiment and the command line.
 
     Example:
         >>> OptimizeSettings(max_steps=100, n_runs=3, seed=5).seeds
         (5, 6, 7)
+        >>> settings = OptimizeSettings()
+        >>> settings.optimizer, settings.lr, settings.max_steps, settings.stop_at, settings.resolved_dtype(None)
+        ('adam', 0.1, 1000, None, torch.float32)
         >>> OptimizeSettings(max_steps=100, lr=0)
         Traceback (most recent call last):
         ...
         repalign._checks.SettingsError: lr: expected a positive number, got 0
     """
 
-    max_steps: int
+    max_steps: int = 1000
     init: object = "gaussian"
     init_scale: float | str = 1.0
     units: int | None = None
@@ -49,6 +64,7 @@ class OptimizeSettings:
     checkpoint: str | None = None
     checkpoint_every: int = 100
     progress: bool | None = None
+    threads: int | None = None
     seeds: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -66,6 +82,7 @@ class OptimizeSettings:
             set_(self, "stop_at", check_real(self.stop_at, "stop_at"))
         check_bool(self.maximize, "maximize", allow_none=True)
         check_bool(self.progress, "progress", allow_none=True)
+        set_(self, "threads", check_threads(self.threads))
         if isinstance(self.init, str) and self.init != "gaussian":
             raise SettingsError("init", f"expected 'gaussian' or an array shaped like Y, got {self.init!r}")
         if isinstance(self.init_scale, str):
@@ -83,10 +100,12 @@ class OptimizeSettings:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
     def resolved_dtype(self, reference: torch.Tensor | None) -> torch.dtype:
-        """``dtype``, else the reference's for a floating torch tensor, else float64."""
+        """``dtype``, else the reference's for a float32/float64 torch tensor, else :data:`DEFAULT_DTYPE`."""
         if self.dtype is not None:
             return self.dtype
-        return reference.dtype if reference is not None and reference.dtype in DTYPES.values() else torch.float64
+        if reference is not None and reference.dtype in DTYPES.values():
+            return reference.dtype
+        return DTYPES[DEFAULT_DTYPE]
 
     def resolved_device(self, reference: torch.Tensor | None) -> torch.device:
         """``device``, else the reference's for a torch tensor, else the CPU."""

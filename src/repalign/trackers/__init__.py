@@ -24,6 +24,10 @@ differ from the reference's), one value per run.
   torch, in a space of at most (training conditions) features, instead of thousands of
   separate fits.
 
+Both have a method ``settings()`` (plain values: PCs, ridge, folds, seed, variables, a digest of the
+reference or of the labels), which :func:`repalign.optimize` records in its checkpoints: a resume
+with a tracker set up differently is refused, listing the differences.
+
 Modules: :mod:`~repalign.trackers.pc_capture` and :mod:`~repalign.trackers.decoding` (with its
 batched logistic solver, :mod:`~repalign.trackers.logistic`).
 

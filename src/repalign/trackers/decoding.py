@@ -2,6 +2,7 @@ r"""The decoding tracker: cross-validated logistic regression of task variables,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -210,6 +211,24 @@ class Decoding:
     def __repr__(self) -> str:
         return (f"Decoding(variables={list(self.variables)}, folds={self.folds}, seed={self.seed}, l2={self.l2:g}, "
                 f"steps={self.steps}, tol={self.tol:g})")
+
+    def settings(self) -> dict:
+        """Everything that sets this tracker's values, as plain values (recorded in optimization checkpoints).
+
+        ``variables``, ``folds``, ``seed``, ``l2``, ``steps``, ``tol`` and ``labels``, a SHA-256 of
+        every variable's classes and condition labels.
+
+        >>> from repalign.data import mante_like
+        >>> settings = Decoding(mante_like(n_units=10, n_time=2, seed=0), variables="context").settings()
+        >>> {k: v for k, v in settings.items() if k != "labels"}
+        {'variables': ['context'], 'folds': 5, 'seed': 0, 'l2': 1.0, 'steps': 50, 'tol': 1e-10}
+        """
+        labels = hashlib.sha256()
+        for variable, code in zip(self.variables, self._codes):
+            labels.update(repr((variable, self.classes[variable].tolist())).encode())
+            labels.update(np.ascontiguousarray(code).tobytes())
+        return {"variables": list(self.variables), "folds": self.folds, "seed": self.seed, "l2": self.l2,
+                "steps": self.steps, "tol": self.tol, "labels": f"sha256:{labels.hexdigest()}"}
 
     # -- public calls ----------------------------------------------------------------------------------------
     def __call__(self, reference, Y) -> dict[str, torch.Tensor]:

@@ -2,6 +2,7 @@ r"""The PC-capture tracker: how well each principal component of the reference i
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -197,6 +198,21 @@ class PCCapture:
 
     def __repr__(self) -> str:
         return f"PCCapture(n_pcs={self.n_pcs}, ridge={self.ridge:g}, cv={self.cv}, seed={self.seed})"
+
+    def settings(self) -> dict:
+        """Everything that sets this tracker's values, as plain values (recorded in optimization checkpoints).
+
+        ``n_pcs`` (the PCs tracked), ``ridge``, ``cv``, ``seed`` and ``reference``, a SHA-256 of the
+        reference's float64 values.
+
+        >>> import numpy as np
+        >>> settings = PCCapture(np.eye(6)[:, :3] * [3.0, 2.0, 1.0], n_pcs=2, ridge=0.5).settings()
+        >>> {k: v for k, v in settings.items() if k != "reference"}
+        {'n_pcs': 2, 'ridge': 0.5, 'cv': None, 'seed': 0}
+        """
+        digest = hashlib.sha256(np.ascontiguousarray(self._reference.numpy()).tobytes()).hexdigest()
+        return {"n_pcs": self.n_pcs, "ridge": self.ridge, "cv": self.cv, "seed": self.seed,
+                "reference": f"sha256:{digest}"}
 
     def _cached(self, dtype: torch.dtype, device: torch.device) -> dict:
         key = (dtype, device)
