@@ -133,7 +133,7 @@ def seed_loop(X_np: np.ndarray, fn, *, stop_at: float, max_steps: int, lr: float
         "steps": step,
         "reached_step": reached,
         "steps_per_s": step / (t_last - t_first) if step > 0 and t_last > t_first else None,
-        "final_score": float(score_values[-1]),
+        "final_value": float(score_values[-1]),
         "scores": score_values[1:].tolist(),  # per step 0..steps (without the extra pre-loop score)
         "iterates_kept": len(iterates),
         "iterates_bytes": int(sum(y.nbytes for y in iterates)),
@@ -175,7 +175,7 @@ def repalign_run(repalign, X_np, spec, *, stop_at, max_steps, lr, seed, dtype, r
         "steps": steps,
         "reached_step": reached,
         "steps_per_s": steps / span if span else None,
-        "final_score": float(result.final_score[0]),
+        "final_value": float(result.final_value[0]),
         "recorded_steps": table["step"].tolist(),
         "recorded_scores": table["score"].tolist(),
     }

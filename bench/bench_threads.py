@@ -70,7 +70,7 @@ def worker_optimize(threads: int | None) -> None:
     start, cpu = time.perf_counter(), time.process_time()
     result = repalign.optimize(X, "cka", max_steps=100, **options)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    print(json.dumps({"seconds": elapsed, "cpu_s": cpu, "final_value": float(result.final_score[0]),
+    print(json.dumps({"seconds": elapsed, "cpu_s": cpu, "final_value": float(result.final_value[0]),
                       "threads": result.settings["threads"]}))
 
 

@@ -146,7 +146,7 @@ def test_capture_thresholds_of_an_optimization_rise_with_decreasing_variance():
     np.testing.assert_allclose(table.value, expected, rtol=0, atol=1e-12)
     assert table.value.notna().all()
     assert table.value.is_monotonic_increasing  # CKA learns the PCs in variance order
-    assert (table.value <= result.final_score[0] + 1e-12).all()
+    assert (table.value <= result.final_value[0] + 1e-12).all()
 
 
 def test_pc_capture_runs_the_data_and_its_matched_gaussian():

@@ -143,3 +143,9 @@ def test_the_library_itself_uses_no_deprecated_name():
 
     filters = [f for f in warnings.filters if f[0] == "error" and f[2] is DeprecationWarning]
     assert any(f[3] is not None and f[3].pattern == "repalign" for f in filters)
+
+
+def test_the_final_score_of_an_optimization():
+    result = repalign.optimize(np.random.default_rng(0).normal(size=(20, 3)), "procrustes", max_steps=2)
+    with pytest.warns(DeprecationWarning, match="final_score is deprecated.*final_value"):
+        assert np.array_equal(result.final_score, result.final_value)

@@ -51,7 +51,7 @@ def test_score_rises_from_noise_to_near_one(X, name, low, high):
     result = optimize(X, name, max_steps=100, record_every=10, seed=0)
     scores = per_run(result, 0).value.to_numpy()
     assert scores[0] < low and scores[-1] > high
-    assert result.final_score[0] == scores[-1]
+    assert result.final_value[0] == scores[-1]
     assert result.settings["maximize"] == [True]
     value = repalign.measure(name)(X, result.Y[0])  # the reported value is the measure's value of the final Y
     assert value == pytest.approx(scores[-1], abs=1e-12)
@@ -280,9 +280,9 @@ def test_stop_at_freezes_each_run_at_its_step_while_others_go_on(X):
     for k, step in enumerate(reached):
         rows = per_run(result, k)
         assert rows.step.iloc[-1] == step and rows.value.iloc[-1] >= target  # the stopping step is recorded
-        assert result.final_score[k] == rows.value.iloc[-1]
+        assert result.final_value[k] == rows.value.iloc[-1]
         just_before = optimize(X, "cka", max_steps=step - 1, seed=k, record_every=1000)
-        assert just_before.final_score[0] < target
+        assert just_before.final_value[0] < target
         # the frozen Y is the Y at its stopping step, untouched by Adam's momentum afterwards
         alone = optimize(X, "cka", max_steps=step, seed=k, record_every=1000)
         assert np.allclose(result.Y[k], alone.Y[0], rtol=0, atol=1e-10)
@@ -290,7 +290,7 @@ def test_stop_at_freezes_each_run_at_its_step_while_others_go_on(X):
 
 def test_stop_at_for_a_distance_means_at_most(X):
     result = optimize(X, "procrustes", max_steps=300, stop_at=0.2, seed=0)
-    assert result.reached_step[0] is not None and result.final_score[0] <= 0.2
+    assert result.reached_step[0] is not None and result.final_value[0] <= 0.2
     assert result.steps == result.reached_step[0]
 
 
@@ -533,7 +533,7 @@ def test_user_callable_measure(X):
     finally:
         del negative_squared_error.maximize
     assert result.settings["measures"] == ["negative_squared_error"]
-    assert result.final_score[0] > -1e-3
+    assert result.final_value[0] > -1e-3
     assert np.allclose(result.Y[0], X, atol=0.05)
     explicit = optimize(X, negative_squared_error, max_steps=5, maximize=True)
     assert explicit.trajectory.value.is_monotonic_increasing

@@ -158,7 +158,7 @@ def capture_thresholds(result, explained_variance, *, rule: str = "half", min_ga
         >>> table = capture_thresholds(result, tracker).table
         >>> table[["pc", "explained_variance"]].round(3).values.tolist()[:1]
         [[1.0, 0.704]]
-        >>> bool(table.value.iloc[0] < result.final_score[0])
+        >>> bool(table.value.iloc[0] < result.final_value[0])
         True
         >>> table.captured.tolist()   # Y has 2 units: it cannot fit PC 3 as well
         [True, True, False]

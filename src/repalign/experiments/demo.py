@@ -101,7 +101,7 @@ def _bound(value: float, side: str, digits: int = 2) -> str:
 
 
 def _column(table, *names):
-    """The first of ``names`` that ``table`` has: tables name a measure's value ``value`` (0.1: ``score``)."""
+    """The first of ``names`` that ``table`` has."""
     for name in names:
         if name in table.columns:
             return table[name]
@@ -109,6 +109,7 @@ def _column(table, *names):
 
 
 def _value(table):
+    """The measure's values: ``value`` in the optimizer's and analyses' tables, ``score`` in the baselines'."""
     return _column(table, "value", "score")
 
 
@@ -149,7 +150,7 @@ def run(settings: Settings, out=None) -> Record:
         pcs=n_pcs, decode=DECODED, matched_gaussian=JOINT_MEASURES, dtype="float32", save_final=False,
         progress=False), out)
     runs = headline.tables["runs"]
-    final_values = _column(runs, "final_value", "final_score")
+    final_values = runs["final_value"]
     stopping = {short_name(r.measure): {
         "stop_at": stops[short_name(r.measure)], "lr": lrs[short_name(r.measure)], "max_steps": max_steps,
         "reached_step": None if pd.isna(r.reached_step) else int(r.reached_step),

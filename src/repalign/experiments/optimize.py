@@ -191,7 +191,7 @@ def run(settings: Settings, out=None) -> Record:
             rows.append({"run": len(rows), "measure": name, "kind": measure(name).kind,
                          "seed": result.settings["seeds"][k % settings.runs], "reached_step": reached,
                          "steps": result.steps if reached is None else reached,
-                         "final_value": float(result.final_score[k])})
+                         "final_value": float(result.final_value[k])})
     runs = pd.DataFrame(rows)
     runs["reached_step"] = runs["reached_step"].astype("Int64")
     tables = {"trajectory": trajectory, "runs": runs}

@@ -142,7 +142,7 @@ def optimize(
     >>> result = optimize(X, "cka", max_steps=100, n_runs=2, record_every=50, seed=0)
     >>> result.table[["run", "step"]].values.tolist()
     [[0, 0], [1, 0], [0, 50], [1, 50], [0, 100], [1, 100]]
-    >>> bool((result.final_score > 0.95).all()), result.Y.shape
+    >>> bool((result.final_value > 0.95).all()), result.Y.shape
     (True, (2, 30, 4))
     """
     settings = OptimizeSettings(
@@ -321,7 +321,7 @@ class _Loop:
             Y=self.Y.detach().cpu().numpy().copy(),
             settings=self.record,
             reached_step=tuple(int(s) if s >= 0 else None for s in state.reached.tolist()),
-            final_score=state.last_value.numpy().copy(),
+            final_value=state.last_value.numpy().copy(),
             steps=state.step,
             columns=state.rows.columns(self.objectives, seeds, self.n_runs),
         )

@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from .._optional import import_pandas, import_pyplot
+from .._version import deprecated
 from ..results import Result, colours, legend
 
 __all__ = ["OptimizationResult"]
@@ -22,7 +23,7 @@ class OptimizationResult(Result):
             (a frozen run holds its value at its stopping step).
         settings: every setting of the run as plain Python values (measures, seeds, shapes...).
         reached_step: per run, the step at which its value first reached ``stop_at``, or None.
-        final_score: per run, its value at its last step (numpy float64).
+        final_value: per run, its value at its last step (numpy float64).
         steps: the last step taken (``max_steps``, or earlier when every run has stopped).
         columns: the recorded table as numpy columns (see :attr:`table`).
     """
@@ -32,7 +33,7 @@ class OptimizationResult(Result):
     Y: np.ndarray
     settings: dict
     reached_step: tuple
-    final_score: np.ndarray
+    final_value: np.ndarray
     steps: int
     columns: dict = field(repr=False)
 
@@ -47,6 +48,12 @@ class OptimizationResult(Result):
         pd = import_pandas()
 
         return pd.DataFrame(self.columns)
+
+    @property
+    def final_score(self) -> np.ndarray:
+        """Deprecated (removed in 0.3): :attr:`final_value` (a distance is not a score)."""
+        deprecated("OptimizationResult.final_score", "OptimizationResult.final_value")
+        return self.final_value
 
     @property
     def trajectory(self):
@@ -81,4 +88,4 @@ class OptimizationResult(Result):
 
     def _record_arrays(self) -> dict[str, np.ndarray]:
         reached = np.array([-1 if s is None else s for s in self.reached_step], dtype=np.int64)
-        return {"Y": self.Y, "final_score": self.final_score, "reached_step": reached}
+        return {"Y": self.Y, "final_value": self.final_value, "reached_step": reached}
