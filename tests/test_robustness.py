@@ -102,6 +102,10 @@ def check_scaled(name: str, case) -> None:
     unit = scale ** (m.degree or 0)  # compare in the units of scale 1
     error, size = abs(value - expected) / unit, abs(expected) / unit
     allowed = TOLERANCE.get(dtype, 1e-8) * max(size, 1.0) + OUTPUT_ROUNDING.get(dtype, 0.0) * size
+    if dtype in OUTPUT_ROUNDING and any(f"compare={c}" in name for c in ("spearman", "kendall")):
+        # half-precision inputs hold exactly equal dissimilarities, which float32 and float64 order by
+        # their rounding: a rank comparison is then off by a few swaps (documented: absolute, not relative)
+        allowed = TOLERANCE[dtype] + OUTPUT_ROUNDING[dtype] * max(size, 1.0)
     assert error <= allowed, (f"{name} at 10^{k} in {dtype} (seed {seed}, n={n}, p={p}, q={q}): {value!r}, "
                               f"float64 answer {expected!r}: off by {error:.3g} (allowed {allowed:.3g})")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ import torch
 from .._checks import SettingsError, check_bool, check_choice, check_count, check_real
 from .._optional import import_pandas, import_pyplot
 from ..data import gaussian_like
-from ..optimization import optimize
+from ..optimization import OptimizeSettings, optimize
 from ..registry import short_name
 from ..results import Result, check_table, colours, legend, log_variance_axis
 from ..trackers import PCCapture
@@ -29,6 +29,8 @@ from ._common import first_crossing, pc_columns, sorted_interpolation, trajector
 __all__ = ["capture_thresholds", "pc_capture", "CaptureThresholds", "PAPER_MEASURES", "RULES"]
 
 PAPER_MEASURES = ("angular-procrustes", "cka", "angular-cka", "ridge-cv")
+# the optimizer's defaults (the seed paper's), defined once in OptimizeSettings
+_SEED_DEFAULTS = {f.name: f.default for f in fields(OptimizeSettings) if f.init}
 RULES = ("half", "run-max")  # the seed paper's crossing point (R²(0) + 1)/2; repalign 0.1's (R²(0) + max R²)/2
 DEFAULT_MIN_GAIN = 0.05  # rule "run-max": smallest rise of R² that counts as capture
 
@@ -221,8 +223,8 @@ def pc_capture(
     matched_gaussian: bool = True,
     n_runs: int = 1,
     seed: int = 0,
-    lr: float = 0.02,
-    max_steps: int = 2000,
+    lr: float = _SEED_DEFAULTS["lr"],
+    max_steps: int = _SEED_DEFAULTS["max_steps"],
     stop_at: float | None = 0.99,
     record_every: int = 1,
     ridge: float = 0.0,
@@ -241,9 +243,10 @@ def pc_capture(
     :func:`~repalign.data.gaussian_like` (the reference's PC variances in random directions,
     seeded with ``seed``): the paper's prediction of the thresholds from the spectrum alone.
 
-    The paper's defaults are followed where it states them (Adam, Gaussian start, stop at a
-    threshold); ``lr = 0.02`` is small enough for the score to rise by small steps, so that
-    the crossing is resolved.
+    The optimizer's defaults are the seed paper's (its code's ``fit_measure``: Adam, lr 0.1, at most
+    1000 steps, from standard Gaussian noise, float32), shared with :func:`repalign.optimize`; the seed
+    code records every step, as ``record_every=1`` does here, so that the crossing is read between
+    consecutive steps.
 
     Args:
         reference: ``(time, condition, unit)`` or ``(sample, unit)`` activity or a Dataset.
