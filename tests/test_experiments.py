@@ -147,7 +147,10 @@ def _demo_tables(value="value"):
     import pandas as pd
 
     names = ["procrustes-angular_score", "cka-kernel=linear-hsic=gretton-score"]
-    capture = pd.DataFrame([{"reference": reference, "measure": name, "pc": pc, "step": 10 if pc == 1 else 40,
+    from repalign.experiments.demo import RECORD_EVERY
+
+    capture = pd.DataFrame([{"reference": reference, "measure": name, "pc": pc,
+                             "step": RECORD_EVERY if pc == 1 else 40,
                              value: np.nan if (name.startswith("cka") and pc > 8) else 0.3 + 0.05 * pc}
                             for reference in ("data", "matched Gaussian") for name in names for pc in range(1, 11)])
     decoded = pd.DataFrame([{"measure": name, "variable": "context", value: 0.7 if k == 0 else np.nan}
@@ -175,7 +178,7 @@ def test_demo_summary_prints_only_what_was_computed(value):
     cka = next(line for line in capture.splitlines() if line.startswith("| cka |"))
     assert [cell.strip() for cell in cka.strip("| ").split("|")][1:] == [
         "not reached (300 steps)", "0.35†", "0.40", "0.55", "not captured", "8 of 10"]
-    assert "† crossed within the first 10 steps" in capture
+    assert f"† crossed between the records at step 0 and step {demo.RECORD_EVERY}" in capture
     assert "**cka did not reach its stopping value 0.99 in 300 steps (final value 0.967)" in text
     assert "angular-procrustes did not reach" not in text
     decoding = text.split("## Task variables")[1].split("##")[0]

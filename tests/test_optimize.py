@@ -443,7 +443,7 @@ def test_checkpoint_records_every_trackers_settings_and_refuses_a_resume_that_ch
     recorded = first.settings["trackers"]
     assert [t["name"] for t in recorded] == ["pc_capture", "norm"]
     assert {k: v for k, v in recorded[0]["settings"].items() if k != "reference"} == {
-        "n_pcs": 3, "ridge": 0.0, "cv": None, "seed": 0}
+        "n_pcs": 3, "ridge": 0.0, "cv": None, "seed": 0, "record_every": 1}
     assert "settings" not in recorded[1]  # a callable without settings(): recorded by its name
     assert torch.load(path, weights_only=True)["settings"]["trackers"] == recorded
     changed = [PCCapture(X, n_pcs=3, ridge=0.5, cv=2, seed=1), NormTracker()]

@@ -377,3 +377,41 @@ def test_decoding_errors():
         decoding(None, torch.tensor(ds.activity[None, :, :36]))
     with pytest.raises(RuntimeError, match="did not converge in 1 steps"):
         Decoding(ds, steps=1).reference_accuracy(ds)
+
+
+def test_a_tracker_with_its_own_record_every_is_computed_at_its_multiples_and_nan_between():
+    ds = mante_like(n_units=20, n_time=2, seed=0)
+    common = dict(max_steps=12, lr=0.05, record_every=1, dtype="float64", progress=False, seed=0)
+
+    def run(every):
+        trackers = [PCCapture(ds, n_pcs=3), Decoding(ds, variables=("context", "choice"), record_every=every)]
+        return repalign.optimize(ds, "cka", trackers=trackers, **common).table
+
+    dense, sparse = run(1), run(5)
+    assert np.array_equal(dense["value"], sparse["value"])  # trackers do not steer the runs
+    decoded = sparse["decode_context"].notna()
+    assert sparse.loc[decoded, "step"].tolist() == [0, 5, 10, 12]  # its multiples and the last step
+    assert sparse["pc1_r2"].notna().all()  # the other tracker at every step
+    for column in ("decode_context", "decode_choice", "pc2_r2"):
+        np.testing.assert_array_equal(sparse.loc[decoded, column], dense.loc[decoded, column])
+    # the thresholds read only the steps where each column was computed
+    from repalign.analyses import decoding_thresholds
+
+    reference = {"decode_context": 1.0, "decode_choice": 0.9}
+    chance = {"decode_context": 0.5, "decode_choice": 0.5}
+    expected = decoding_thresholds(dense[decoded.to_numpy()], reference, chance).table
+    found = decoding_thresholds(sparse, reference, chance).table
+    pd.testing.assert_frame_equal(found, expected)
+
+
+def test_record_every_needs_the_names_of_the_columns_it_leaves_nan():
+    ds = mante_like(n_units=10, n_time=2, seed=0)
+
+    def tracker(reference, Y):
+        return {"mean": Y.mean(dim=(1, 2, 3))}
+
+    tracker.record_every = 3
+    with pytest.raises(ValueError, match="record_every=3 needs an attribute columns"):
+        repalign.optimize(ds, "cka", trackers=[tracker], max_steps=2)
+    with pytest.raises(ValueError, match="record_every"):
+        PCCapture(ds, record_every=0)

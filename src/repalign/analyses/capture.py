@@ -185,11 +185,9 @@ def capture_thresholds(result, explained_variance, *, rule: str = "half", min_ga
     rows = []
     for key, group in frame.sort_values("step", kind="stable").groupby(keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        values = group["value"].to_numpy(float)
-        steps = group["step"].to_numpy()
         first = group.iloc[0]
         for i, column in enumerate(columns):
-            r2 = group[column].to_numpy(float)
+            r2, values, steps = _recorded(group, column)
             initial, best = float(r2[0]), float(np.max(r2))
             if rule == "half":
                 threshold = 0.5 * (initial + 1.0)
@@ -208,6 +206,13 @@ def capture_thresholds(result, explained_variance, *, rule: str = "half", min_ga
     if rule == "run-max":
         options["min_gain"] = min_gain
     return CaptureThresholds(table, frame, options)
+
+
+def _recorded(group, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(column, value, step) at the steps where ``column`` was computed (a tracker with its own
+    ``record_every`` leaves NaN at the recording steps it skips)."""
+    kept = group[group[column].notna()]
+    return kept[column].to_numpy(float), kept["value"].to_numpy(float), kept["step"].to_numpy()
 
 
 def _first_at_or_above(curve: np.ndarray, threshold: float) -> int:
@@ -365,7 +370,8 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
         crossings = thresholds[chosen].drop_duplicates("pc").set_index("pc")
     for i, column in reversed(list(enumerate(columns))):  # PC 1 drawn last, on top
         colour = colormap(norm(i + 1))
-        ax.plot(rows["value"], rows[column], lw=1, color=colour)
+        kept = rows[rows[column].notna()]  # a tracker with its own record_every leaves NaN between its records
+        ax.plot(kept["value"], kept[column], lw=1, color=colour)
         if crossings is not None and i + 1 in crossings.index and not math.isnan(crossings.at[i + 1, "value"]):
             ax.plot(crossings.at[i + 1, "value"], crossings.at[i + 1, "threshold"], "o", ms=3.5, color=colour,
                     mec="black", mew=0.4)

@@ -132,14 +132,14 @@ def decoding_thresholds(result, reference_accuracy, chance, *, fraction: float =
     chances = _per_column(chance, columns, "chance")
     rows = []
     for run, group in frame.sort_values("step", kind="stable").groupby("run", sort=True):
-        values = group["value"].to_numpy(float)
         first = group.iloc[0]
         for column in columns:
-            accuracy = group[column].to_numpy(float)
+            kept = group[group[column].notna()]  # a Decoding tracker with its own record_every skips steps (NaN)
+            values, accuracy = kept["value"].to_numpy(float), kept[column].to_numpy(float)
             target = chances[column] + fraction * (reference[column] - chances[column])
             j, value = first_crossing(values, accuracy, target)
             rows.append((first.get("measure", ""), run, first.get("seed", -1), column.removeprefix("decode_"),
-                         reference[column], chances[column], target, int(group["step"].iloc[j]) if j >= 0 else -1,
+                         reference[column], chances[column], target, int(kept["step"].iloc[j]) if j >= 0 else -1,
                          value, float(values[-1]), float(accuracy[-1])))
     table = pd.DataFrame(rows, columns=["measure", "run", "seed", "variable", "reference_accuracy", "chance",
                                         "target", "step", "value", "final_value", "final_accuracy"])
@@ -165,7 +165,8 @@ def _plot_decoding(result, thresholds=None, *, baselines: Mapping[str, float] | 
         for i, column in enumerate(columns):
             colour = palette[i % len(palette)]
             variable = column.removeprefix("decode_")
-            ax.plot(rows["value"], rows[column], "-", lw=1.2, color=colour, label=variable)
+            kept = rows[rows[column].notna()]  # NaN between the records of a sparser tracker
+            ax.plot(kept["value"], kept[column], "-", lw=1.2, color=colour, label=variable)
             if thresholds is not None:
                 chosen = thresholds[(thresholds["measure"] == name) & (thresholds["variable"] == variable)]
                 if not chosen.empty:

@@ -184,6 +184,9 @@ def optimize_command(
     seed: int = typer.Option(OPTIMIZE.seed, "--seed", help="seed of the first run's noise and of the folds"),
     record_every: int = typer.Option(OPTIMIZE.record_every, "--record-every",
                                      help="record values and trackers every N steps"),
+    decode_every: int = typer.Option(1, "--decode-every",
+                                     help="decode only at the recorded steps that are multiples of N (decoding is "
+                                          "the costly tracker)"),
     pcs: int = typer.Option(10, "--pcs", help="track the R² of this many reference PCs (0: none)"),
     decode: list[str] = typer.Option(None, "--decode", help="task variable to decode (repeatable; default: every "
                                      "column of the conditions table with 2+ values, 5+ conditions each)"),
@@ -206,7 +209,7 @@ def optimize_command(
     _agg_backend()
     record = experiments.run("optimize", {
         "data": data, "measures": tuple(measure), "steps": steps, "lr": lr, "stop_at": stop_at, "runs": runs,
-        "seed": seed, "record_every": record_every, "pcs": pcs,
+        "seed": seed, "record_every": record_every, "decode_every": decode_every, "pcs": pcs,
         "decode": () if no_decode else (tuple(decode) if decode else None), "matched_gaussian": matched_gaussian,
         "dtype": dtype, "checkpoint": checkpoint, "save_final": not no_final,
     }, out=out, threads=threads)

@@ -152,11 +152,11 @@ def decodable_variables(dataset) -> tuple[str, ...]:
                  if table[c].nunique() >= 2 and table[c].value_counts().min() >= DEFAULT_FOLDS)
 
 
-def decoding_tracker(dataset, variables, seed: int):
+def decoding_tracker(dataset, variables, seed: int, record_every: int = 1):
     """The :class:`~repalign.trackers.Decoding` tracker of ``variables``; its argument errors name ``decode``."""
     if dataset.n_conditions is None or dataset.conditions is None:
         raise SettingsError("decode", "decoding needs a (time, condition, unit) dataset with a conditions table")
     try:
-        return Decoding(dataset, variables=variables, seed=seed)
+        return Decoding(dataset, variables=variables, seed=seed, record_every=record_every)
     except SettingsError as error:  # variables not in the table, a single value, too few conditions per fold...
         raise SettingsError("decode", error.problem) from None

@@ -74,6 +74,8 @@ class Settings(ExperimentSettings):
         runs: runs (seeds) per measure.
         seed: seed of the first run's noise, of the folds and of the matched Gaussian.
         record_every: record values and trackers every this many steps.
+        decode_every: decode only at the recorded steps that are multiples of this (decoding costs
+            several times the PC tracker: the PCs at every record, decoding more sparsely).
         pcs: track the R² of this many reference PCs (0: none).
         decode: task variables to decode (columns of the conditions table); None: every column with
             at least 2 values and 5 conditions per value; ``()``: none.
@@ -93,6 +95,7 @@ class Settings(ExperimentSettings):
     runs: int = DEFAULTS.n_runs
     seed: int = DEFAULTS.seed
     record_every: int = DEFAULTS.record_every
+    decode_every: int = 1
     pcs: int = 10
     decode: tuple | None = None
     matched_gaussian: object = False
@@ -113,6 +116,7 @@ class Settings(ExperimentSettings):
         set_(self, "runs", check_count(self.runs, "runs", 1))
         set_(self, "seed", check_seed(self.seed))
         set_(self, "record_every", check_count(self.record_every, "record_every", 1))
+        set_(self, "decode_every", check_count(self.decode_every, "decode_every", 1))
         set_(self, "pcs", check_count(self.pcs, "pcs", 0))
         if self.decode is not None:
             decode = (self.decode,) if isinstance(self.decode, str) else tuple(self.decode)
@@ -181,7 +185,7 @@ def run(settings: Settings, out=None) -> Record:
         trackers.append(capture)
     variables = decodable_variables(dataset) if settings.decode is None else settings.decode
     if variables:
-        decoding = decoding_tracker(dataset, variables, settings.seed)
+        decoding = decoding_tracker(dataset, variables, settings.seed, settings.decode_every)
         trackers.append(decoding)
     results, trajectory = _optimize_groups(settings, dataset, settings.measures, trackers, settings.checkpoint)
     rows = []

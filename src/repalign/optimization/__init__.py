@@ -37,7 +37,8 @@ Algorithm (:func:`optimize`, settings checked once as :class:`OptimizeSettings`)
    replaced). A run whose value reaches ``stop_at`` is frozen (its slice is restored after each
    optimizer step, whatever the optimizer's momentum) and the others go on.
 4. Every ``record_every`` steps (and at step 0, at each run's stopping step and at the last
-   step) the value of each active run and the trackers' outputs are appended to a tidy table.
+   step) the value of each active run and the trackers' outputs are appended to a tidy table (a
+   tracker with its own ``record_every`` is computed at the multiples of it, NaN in between).
 
 Runs are numbered ``r = m * n_runs + k`` for measure m and seed index k; run r starts from the
 noise of seed ``seeds[k]``, so every measure starts from the same noise (paired comparisons).

@@ -110,7 +110,10 @@ def optimize(
             tracker with a method ``settings()`` returning plain values (as
             :class:`~repalign.trackers.PCCapture` and :class:`~repalign.trackers.Decoding` do) is
             recorded with them, so that a checkpoint refuses to resume with other tracker
-            settings; any other callable is recorded by its name.
+            settings; any other callable is recorded by its name. A tracker with an attribute
+            ``record_every`` > 1 (and ``columns``, the names it returns) is computed only at the
+            recording steps that are multiples of it (and at step 0, stopping and last steps), NaN
+            at the others: a costly tracker beside a cheap one recorded at every step.
         maximize: override the direction (default: from ``Measure.kind``, or the callable's
             ``maximize``/``kind`` attribute).
         device: torch device (default: the reference's if it is a tensor, else the CPU).
@@ -265,8 +268,10 @@ class _Loop:
         keep = torch.ones_like(runs_now, dtype=torch.bool) if every else newly[runs_now]  # stopping steps too
         n_rows_before = len(state.rows)
         if bool(keep.any()):
+            # every tracker at step 0, the last step and a step where a run stops; else each at its own rate
+            regular = every and not (final or stop_all or bool(newly.any()) or step == 0)
             state.rows.append(step, runs_now[keep], value_cpu[keep],
-                              track(self.trackers, self.reference, Y, runs_now[keep]))
+                              track(self.trackers, self.reference, Y, runs_now[keep], step if regular else None))
         state.active &= ~newly
         if self.bar is not None and len(state.rows) > n_rows_before:
             self.bar.set_postfix_str(postfix(value_cpu, runs_now, self.objectives, self.n_runs), refresh=False)

@@ -41,12 +41,17 @@ class Tracker:
 
     ``settings``: what the tracker's own ``settings()`` method returns (plain values: the ridge,
     folds, seed... of :class:`~repalign.trackers.PCCapture` or :class:`~repalign.trackers.Decoding`),
-    or None for a callable without one (recorded by its name only).
+    or None for a callable without one (recorded by its name only). ``every``: the tracker's own
+    attribute ``record_every`` (default 1): at a recording step that is not a multiple of it, its
+    ``columns`` are NaN instead of computed (a costly tracker recorded more sparsely than the others);
+    it is always computed at step 0 and at a run's stopping and last steps.
     """
 
     name: str
     function: Callable
     settings: dict | None = None
+    every: int = 1
+    columns: tuple = ()
 
     def record(self) -> dict:
         """``{"name": ..., "settings": {...}}`` (without settings for a callable that has none)."""
@@ -129,7 +134,14 @@ def trackers(given) -> list[Tracker]:
         if not callable(tracker):
             raise ValueError(f"trackers: expected callables tracker(reference, Y), got {type(tracker).__name__}")
         name = str(getattr(tracker, "name", None) or getattr(tracker, "__name__", None) or type(tracker).__name__)
-        out.append(Tracker(name, tracker, _tracker_settings(tracker, name)))
+        every = getattr(tracker, "record_every", 1)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"tracker {name!r}: record_every must be a positive integer, got {every!r}")
+        columns = tuple(getattr(tracker, "columns", ()) or ())
+        if every > 1 and not (columns and all(isinstance(c, str) for c in columns)):
+            raise ValueError(f"tracker {name!r}: record_every={every} needs an attribute columns naming the columns "
+                             f"it returns (they are NaN at the steps it skips)")
+        out.append(Tracker(name, tracker, _tracker_settings(tracker, name), every, columns))
     return out
 
 
@@ -155,15 +167,22 @@ def _plain(value, name: str, key: str):
 
 
 def track(trackers: list[Tracker], reference: torch.Tensor, Y: torch.Tensor,
-          runs: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every tracker's columns for the runs ``runs`` of ``Y`` (without gradient), checked."""
+          runs: torch.Tensor, step: int | None = None) -> dict[str, torch.Tensor]:
+    """Every tracker's columns for the runs ``runs`` of ``Y`` (without gradient), checked.
+
+    ``step``: the recording step, at which a tracker with ``every > 1`` that is not due gives NaN
+    columns; None computes every tracker (step 0, stopping and last steps).
+    """
     if not trackers:
         return {}
     with torch.no_grad():
         batch = Y.detach().index_select(0, runs.to(Y.device))
         out: dict[str, torch.Tensor] = {}
         for tracker in trackers:
-            result = tracker.function(reference, batch)
+            if step is not None and step % tracker.every != 0:
+                result = {column: torch.full((len(runs),), torch.nan, dtype=torch.float64) for column in tracker.columns}
+            else:
+                result = tracker.function(reference, batch)
             if not isinstance(result, Mapping):
                 result = {tracker.name: result}
             for column, values in result.items():

@@ -129,6 +129,8 @@ class Decoding:
         steps: maximum number of Newton steps.
         tol: convergence tolerance on half the Newton decrement (objective units, the objective
             being a sum over ~60 training conditions).
+        record_every: inside :func:`repalign.optimize`, computed only at the recording steps that are
+            multiples of this (NaN at the others; always at step 0, stopping and last steps).
 
     Attributes:
         columns: ``["decode_<variable>", …]``.
@@ -160,7 +162,9 @@ class Decoding:
     name = "decoding"
 
     def __init__(self, conditions, variables=("context", "choice", "motion_sign", "colour_sign"), *,
-                 folds: int = DEFAULT_FOLDS, seed: int = 0, l2: float = 1.0, steps: int = 50, tol: float = 1e-10):
+                 folds: int = DEFAULT_FOLDS, seed: int = 0, l2: float = 1.0, steps: int = 50, tol: float = 1e-10,
+                 record_every: int = 1):
+        self.record_every = check_count(record_every, "record_every", 1)
         names, column = _table_columns(conditions, "conditions")
         if isinstance(variables, str):
             variables = (variables,)
@@ -215,20 +219,21 @@ class Decoding:
     def settings(self) -> dict:
         """Everything that sets this tracker's values, as plain values (recorded in optimization checkpoints).
 
-        ``variables``, ``folds``, ``seed``, ``l2``, ``steps``, ``tol`` and ``labels``, a SHA-256 of
+        ``variables``, ``folds``, ``seed``, ``l2``, ``steps``, ``tol``, ``record_every`` and ``labels``, a SHA-256 of
         every variable's classes and condition labels.
 
         >>> from repalign.data import mante_like
         >>> settings = Decoding(mante_like(n_units=10, n_time=2, seed=0), variables="context").settings()
         >>> {k: v for k, v in settings.items() if k != "labels"}
-        {'variables': ['context'], 'folds': 5, 'seed': 0, 'l2': 1.0, 'steps': 50, 'tol': 1e-10}
+        {'variables': ['context'], 'folds': 5, 'seed': 0, 'l2': 1.0, 'steps': 50, 'tol': 1e-10, 'record_every': 1}
         """
         labels = hashlib.sha256()
         for variable, code in zip(self.variables, self._codes):
             labels.update(repr((variable, self.classes[variable].tolist())).encode())
             labels.update(np.ascontiguousarray(code).tobytes())
         return {"variables": list(self.variables), "folds": self.folds, "seed": self.seed, "l2": self.l2,
-                "steps": self.steps, "tol": self.tol, "labels": f"sha256:{labels.hexdigest()}"}
+                "steps": self.steps, "tol": self.tol, "record_every": self.record_every,
+                "labels": f"sha256:{labels.hexdigest()}"}
 
     # -- public calls ----------------------------------------------------------------------------------------
     def __call__(self, reference, Y) -> dict[str, torch.Tensor]:

@@ -132,6 +132,8 @@ class PCCapture:
         ridge: λ >= 0.
         cv: ``None`` (in-sample) or the number of folds, ``2 <= cv <=`` number of conditions.
         seed: seed of the random assignment of conditions to folds (only used with ``cv``).
+        record_every: inside :func:`repalign.optimize`, computed only at the recording steps that are
+            multiples of this (NaN at the others; always at step 0, stopping and last steps).
 
     Attributes:
         columns: ``["pc1_r2", …]``, the keys of the returned dict.
@@ -162,7 +164,9 @@ class PCCapture:
 
     name = "pc_capture"
 
-    def __init__(self, reference, n_pcs: int = 10, *, ridge: float = 0.0, cv: int | None = None, seed: int = 0):
+    def __init__(self, reference, n_pcs: int = 10, *, ridge: float = 0.0, cv: int | None = None, seed: int = 0,
+                 record_every: int = 1):
+        self.record_every = check_count(record_every, "record_every", 1)
         data, _ = as_data(reference, "reference")
         self._layout = _layout(data)
         n_pcs = check_count(n_pcs, "n_pcs", 1)
@@ -202,17 +206,17 @@ class PCCapture:
     def settings(self) -> dict:
         """Everything that sets this tracker's values, as plain values (recorded in optimization checkpoints).
 
-        ``n_pcs`` (the PCs tracked), ``ridge``, ``cv``, ``seed`` and ``reference``, a SHA-256 of the
+        ``n_pcs`` (the PCs tracked), ``ridge``, ``cv``, ``seed``, ``record_every`` and ``reference``, a SHA-256 of the
         reference's float64 values.
 
         >>> import numpy as np
         >>> settings = PCCapture(np.eye(6)[:, :3] * [3.0, 2.0, 1.0], n_pcs=2, ridge=0.5).settings()
         >>> {k: v for k, v in settings.items() if k != "reference"}
-        {'n_pcs': 2, 'ridge': 0.5, 'cv': None, 'seed': 0}
+        {'n_pcs': 2, 'ridge': 0.5, 'cv': None, 'seed': 0, 'record_every': 1}
         """
         digest = hashlib.sha256(np.ascontiguousarray(self._reference.numpy()).tobytes()).hexdigest()
         return {"n_pcs": self.n_pcs, "ridge": self.ridge, "cv": self.cv, "seed": self.seed,
-                "reference": f"sha256:{digest}"}
+                "record_every": self.record_every, "reference": f"sha256:{digest}"}
 
     def _cached(self, dtype: torch.dtype, device: torch.device) -> dict:
         key = (dtype, device)
