@@ -82,7 +82,7 @@ PC_COLUMNS = (1, 2, 5, 10, 20)  # the PCs of the summary's tables, those tracked
 # crossing is read between consecutive steps; decoding (0.28 s a run) every DECODE_EVERY steps
 RECORD_EVERY = 1
 DECODE_EVERY = 10
-CAPTURE_RULE = "its R² halfway from its value at step 0 to a perfect fit, 1 (the seed paper's rule)"
+CAPTURE_RULE = "the seed paper's rule: its R² halfway from its value at step 0 to 1, a perfect fit"
 
 
 def _fmt(value, digits: int = 2, missing: str = "—") -> str:
