@@ -280,6 +280,8 @@ def test_capture_figures_mark_the_pcs_never_captured_and_colour_the_curves_by_ra
     assert len(bar) == 1 and bar[0].get_ylabel() == "PC rank"
     dots = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
     assert sorted(float(line.get_ydata()[0]) for line in dots) == pytest.approx([0.55, 0.55])  # PCs 1, 2
+    ax = captured.plot_curves(colorbar=False)  # side-by-side panels draw one colour bar for all
+    assert ax.figure.axes == [ax]
     # a table holding the matched Gaussian's thresholds too (as experiments.optimize writes it): the data's crossings
     table = pd.concat([captured.table.assign(reference="data"),
                        captured.table.assign(reference="matched Gaussian", value=0.0, threshold=0.9)])

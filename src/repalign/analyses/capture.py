@@ -62,7 +62,8 @@ class CaptureThresholds(Result):
         """
         return _plot_pc_capture(self.table, ax, rule=self.options.get("rule"))
 
-    def plot_curves(self, ax=None, *, n_pcs: int | None = None, measure: str | None = None, run: int | None = None):
+    def plot_curves(self, ax=None, *, n_pcs: int | None = None, measure: str | None = None, run: int | None = None,
+                    colorbar: bool = True):
         """Fig. 5a: R² of each reference PC against the measure's value, for one run (the first by default).
 
         Each PC's curve is coloured by its rank (colour bar), its crossing point (where it is
@@ -72,6 +73,7 @@ class CaptureThresholds(Result):
             n_pcs: number of PCs drawn (default: all tracked).
             measure: which measure's run (canonical name or alias; default: the first in the table).
             run: which run (default: the first of that measure).
+            colorbar: draw the colour bar of PC ranks beside ``ax`` (side-by-side panels need one).
         """
         frame, table = self.trajectory, self.table
         reference = "data"
@@ -80,7 +82,8 @@ class CaptureThresholds(Result):
             frame = frame[frame["reference"] == reference]
         if table is not None and "reference" in table.columns:  # the thresholds of the runs drawn
             table = table[table["reference"] == reference]
-        return _plot_capture_curves(frame, n_pcs=n_pcs, measure=measure, run=run, ax=ax, thresholds=table)
+        return _plot_capture_curves(frame, n_pcs=n_pcs, measure=measure, run=run, ax=ax, thresholds=table,
+                                    colorbar=colorbar)
 
     def _record_settings(self) -> dict:
         return self.options
@@ -339,7 +342,7 @@ def _plot_pc_capture(table, ax=None, *, rule: str | None = None):
 
 
 def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | None = None, run: int | None = None,
-                         ax=None, thresholds=None):
+                         ax=None, thresholds=None, colorbar: bool = True):
     frame = trajectory_frame(result)
     columns = pc_columns(frame)
     if n_pcs is not None:
@@ -377,9 +380,10 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
                     mec="black", mew=0.4)
     if crossings is not None:
         ax.plot([], [], "o", ms=3.5, color="0.8", mec="black", mew=0.4, label="captured (crossing point)")
-    bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=colormap), ax=ax, pad=0.02)
-    bar.set_label("PC rank")
-    bar.set_ticks(_rank_ticks(n))
+    if colorbar:
+        bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=colormap), ax=ax, pad=0.02)
+        bar.set_label("PC rank")
+        bar.set_ticks(_rank_ticks(n))
     name = short_name(str(rows["measure"].iloc[0])) if "measure" in rows.columns else "measure"
     kind = str(rows["kind"].iloc[0]) if "kind" in rows.columns else "score"
     ax.set_xlabel(f"{name} {kind}")

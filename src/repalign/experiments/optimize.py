@@ -262,6 +262,8 @@ def _plot_capture_curves(captured):
 
     names = list(dict.fromkeys(captured.trajectory["measure"]))
     _, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.2), sharey=True, squeeze=False)
-    for ax, name in zip(axes[0], names):
-        captured.plot_curves(ax, measure=name)
+    for i, (ax, name) in enumerate(zip(axes[0], names)):
+        captured.plot_curves(ax, measure=name, colorbar=i == len(names) - 1)  # one colour bar: the ranks are shared
+        if i:
+            ax.set_ylabel("")  # the panels share their y axis
     return axes[0][0]
