@@ -146,11 +146,10 @@ def test_invariant_measures_hold_at_the_ends_of_float64(name, extreme):
     assert abs(value - expected) <= 1e-8 * max(abs(expected), 1.0)
 
 
-@pytest.mark.parametrize("name", CATALOGUE)
+# (measures neither invariant nor homogeneous, degree None, are computed on the data as given)
+@pytest.mark.parametrize("name", [n for n in CATALOGUE if repalign.measure(n).degree is not None])
 def test_a_power_of_two_scale_reproduces_the_value_bit_for_bit(name):
     m = repalign.measure(name)
-    if m.degree is None:
-        pytest.skip("not scale-invariant nor homogeneous: computed on the data as given")
     x, y = random_pair(seed=4, n=20, p=3, q=3 if m.family == "permutation" else 4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
