@@ -248,7 +248,8 @@ def test_optimize_option_defaults_are_the_apis():
                                    ("seed", "seed", api.seed), ("record_every", "record_every", api.record_every),
                                    ("dtype", "dtype", api_dtype)]:
         assert cli[option] == experiment[setting] == value, option
-    assert api_dtype == "float32"
+    assert api_dtype == "float32" and api.record_every == 1  # the seed code keeps every step
+    assert cli["decode_every"] == experiment["decode_every"]  # the experiment's own tracker setting
 
 
 def test_optimize_minimizes_a_distance_and_stops_at_a_distance_target(dataset_file, tmp_path, capsys):

@@ -302,3 +302,31 @@ def test_an_absolute_kernel_width_far_from_the_data_gives_its_limit_or_says_so()
     for scale in (1e-10, 1e-200):
         with pytest.raises(ValueError, match="centred kernel matrix is 0 .σ is far from the scale of the data"):
             m(x * scale, y * scale)
+
+
+@pytest.mark.parametrize("name", ["procrustes-distance=euclidean", "procrustes-distance=squared_euclidean",
+                                  "soft_matching-distance=euclidean", "permutation-distance=euclidean"])
+def test_a_bound_batch_of_items_at_different_scales_gives_each_items_value(name):
+    # one common power of two for the whole batch would underflow the small items to a distance of 0
+    m = repalign.measure(name)
+    x, y = random_pair(seed=6, n=15, p=3, q=3)
+    scales = [1.0, 1e200, 1e-150, 1.0]
+    Ys = np.stack([y * s for s in scales])
+    expected = [m(x, y * s) for s in scales]
+    for batch in (m.bind(x).batch(Ys), m.bind(x).batch(torch.from_numpy(Ys))):
+        values = np.asarray(batch, dtype=float)
+        assert np.allclose(values, expected, rtol=1e-12, atol=0) and np.all(values > 0)
+
+
+def test_numpy_input_cast_to_a_narrower_tensor_dtype_is_checked_as_the_input_itself():
+    # numpy is float64; compared with a float32 tensor it is cast to float32, where 1e50 is Inf and 1e-50 is 0
+    m = repalign.measure("cka")
+    x, y = random_pair(seed=7, n=20, p=4, q=3)
+    yt = torch.from_numpy(y).float()
+    for call in (lambda s: m(x * s, yt), lambda s: m.bind(x * s)(yt), lambda s: m.bind(yt)(x[:, :3] * s)):
+        with pytest.raises(ValueError, match=r"do not fit torch.float32 .*the dtype of"):
+            call(1e50)
+        with pytest.raises(ValueError, match="subnormal"):
+            call(1e-50)
+    assert float(m(x * 1e30, yt)) == pytest.approx(m(x, y), abs=1e-5)
+    assert float(m.bind(yt)(x[:, :3] * 1e30)) == pytest.approx(m(y, x[:, :3]), abs=1e-5)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Data", "as_data", "HALF_DTYPES", "as_pair", "as_activity", "as_matrix", "check_same_samples", "result_dtype", "LAYOUTS",
+__all__ = ["Data", "as_data", "cast", "HALF_DTYPES", "as_pair", "as_activity", "as_matrix", "check_same_samples", "result_dtype", "LAYOUTS",
            "layout_of"]
 
 # computed in float32, returned in their own dtype
@@ -178,6 +178,32 @@ def _check_resolution(t: torch.Tensor, low: torch.Tensor, high: torch.Tensor, dt
         )
 
 
+def cast(d: Data, dtype: torch.dtype, device, other: str, result: torch.dtype | None = None) -> Data:
+    """``d`` in ``dtype`` on ``device`` (the dtype of ``other``, a tensor it is compared with), with ``result_dtype`` ``result``.
+
+    A narrowing cast (numpy's float64 to a float32 tensor's dtype) is checked as the input itself
+    was: values beyond the dtype's range, or that it cannot resolve, are refused naming ``d``
+    instead of becoming Inf or 0 (the value would then be NaN or wrong).
+
+    >>> import torch
+    >>> data, _ = as_data([[0.0, 1e50], [1.0, 3e50]], "X")
+    >>> cast(data, torch.float32, "cpu", "Y")
+    Traceback (most recent call last):
+    ...
+    ValueError: X: values up to 3e+50 do not fit torch.float32 (largest 3.4e+38), the dtype of Y that X is cast to; rescale X or give both as torch.float64
+    """
+    values = d.values.to(dtype=dtype, device=device)
+    if values.dtype.itemsize < d.values.dtype.itemsize:
+        detached = values.detach()
+        if not bool(torch.isfinite(detached).all()):
+            raise ValueError(f"{d.name}: values up to {float(d.values.detach().abs().max()):.3g} do not fit {dtype} "
+                             f"(largest {torch.finfo(dtype).max:.3g}), the dtype of {other} that {d.name} is cast "
+                             f"to; rescale {d.name} or give both as torch.float64")
+        low, high = torch.aminmax(detached, dim=-2)
+        _check_resolution(detached, low, high, dtype, d.name)
+    return Data(values, d.name, d.n_conditions, d.n_time, d.batched, result)
+
+
 def as_data(x, name: str, *, batched: bool = False, check_values: bool = True) -> tuple[Data, bool]:
     """Check one input and return ``(Data, came_from_torch)``.
 
@@ -294,8 +320,7 @@ def as_pair(x, y, names: tuple[str, str] = ("X", "Y"), *, batched: bool = False)
         given = [d.result_dtype or d.values.dtype for d, t in ((dx, tx), (dy, ty)) if t]
         dtype, device = _common_dtype_device(torch_tensors, torch_names)
         half = result_dtype(*given)
-        dx = _with_values(dx, dx.values.to(dtype=dtype, device=device), half)
-        dy = _with_values(dy, dy.values.to(dtype=dtype, device=device), half)
+        dx, dy = cast(dx, dtype, device, dy.name, half), cast(dy, dtype, device, dx.name, half)
     check_same_samples(dx, dy)
     if batched and dx.values.shape[0] != dy.values.shape[0]:
         raise ValueError(
@@ -335,7 +360,3 @@ def result_dtype(*dtypes: torch.dtype) -> torch.dtype | None:
     for dtype in dtypes[1:]:
         promoted = torch.promote_types(promoted, dtype)
     return promoted if promoted in HALF_DTYPES else None
-
-
-def _with_values(d: Data, values: torch.Tensor, result: torch.dtype | None = None) -> Data:
-    return Data(values, d.name, d.n_conditions, d.n_time, d.batched, result)

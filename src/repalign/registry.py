@@ -26,12 +26,13 @@ import difflib
 import fnmatch
 import functools
 import math
+import threading
 from typing import Any
 
 import torch
 
 from ._version import deprecated
-from .inputs import HALF_DTYPES, Data, as_data, as_pair, check_same_samples, result_dtype
+from .inputs import HALF_DTYPES, Data, as_data, as_pair, cast, check_same_samples, result_dtype
 from .measures import FAMILIES, Family, Parameter
 from .names import format_value, parse_name, split_top_level, unwrap
 
@@ -425,6 +426,7 @@ class BoundMeasure:
                                result_dtype=data.result_dtype)
         self._cache: dict[tuple, tuple[Data, dict]] = {}
         self._exponents: dict[tuple, int] = {}
+        self._lock = threading.RLock()  # the optimizer's worker threads share one bound measure
 
     def __repr__(self) -> str:
         shape = tuple(self._reference.values.shape)
@@ -446,58 +448,72 @@ class BoundMeasure:
         self._reference_for(values, common)
 
     def _cast_reference(self, values: torch.Tensor) -> Data:
-        ref = self._reference
-        return Data(ref.values.to(dtype=values.dtype, device=values.device), "X", ref.n_conditions, ref.n_time)
+        return cast(self._reference, values.dtype, values.device, "Y")
 
     def _reference_exponent(self, values: torch.Tensor) -> int:
         """The reference's own power-of-two exponent in the dtype and device of ``values`` (computed once)."""
         key = (values.dtype, values.device)
-        if key not in self._exponents:
-            self._exponents[key] = int(_scale_exponents(self._cast_reference(values).values))
-        return self._exponents[key]
+        with self._lock:
+            if key not in self._exponents:
+                self._exponents[key] = int(_scale_exponents(self._cast_reference(values).values))
+            return self._exponents[key]
 
     def _reference_for(self, values: torch.Tensor, common: int | None = None) -> tuple[Data, dict]:
         """The scaled reference and its prepared quantities; ``common``: the exponent shared with Y."""
         key = (values.dtype, values.device, common)
-        entry = self._cache.get(key)
-        if entry is None:
-            data = self._cast_reference(values)
-            if common is not None:
-                same_kind = [k for k in self._cache if k[:2] == key[:2]]
-                if len(same_kind) >= self._SCALES_KEPT:
-                    del self._cache[same_kind[0]]  # the oldest: an optimization's scale drifts slowly
-                data = _divided(data, torch.tensor(common, device=values.device) if common else None)
-            elif self.measure._own_scale[0]:
-                data = _divided(data, _own_exponents(data.values))
-            entry = self._cache[key] = (data, self.measure._prepare(data))
+        with self._lock:  # eviction and insertion by several threads at once would corrupt the dict
+            entry = self._cache.get(key)
+            if entry is None:
+                data = self._cast_reference(values)
+                if common is not None:
+                    same_kind = [k for k in self._cache if k[:2] == key[:2]]
+                    if len(same_kind) >= self._SCALES_KEPT:
+                        del self._cache[same_kind[0]]  # the oldest: an optimization's scale drifts slowly
+                    data = _divided(data, torch.tensor(common, device=values.device) if common else None)
+                elif self.measure._own_scale[0]:
+                    data = _divided(data, _own_exponents(data.values))
+                entry = self._cache[key] = (data, self.measure._prepare(data))
         return entry  # not re-read from the cache: another thread may drop an old scale meanwhile
 
     def _run(self, Y, name: str, batched: bool, check_values: bool = True):
         dy, torch_y = as_data(Y, name, batched=batched, check_values=check_values)
         ref = self._reference
         if not torch_y and self._torch_reference:
-            dy = Data(dy.values.to(dtype=ref.values.dtype, device=ref.values.device), dy.name, dy.n_conditions,
-                      dy.n_time, batched)
+            dy = cast(dy, ref.values.dtype, ref.values.device, "the reference X")
         given = ([ref.result_dtype or ref.values.dtype] if self._torch_reference else []) + \
             ([dy.result_dtype or dy.values.dtype] if torch_y else [])
         m = self.measure
         check_same_samples(ref, dy)
         m._check(ref, dy)
         if m._common_scale:
-            # one exponent for the whole call, so that one prepared reference serves the batch
-            common = max(int(_scale_exponents(dy.values).max()), self._reference_exponent(dy.values))
-            if not _needs_scaling(torch.tensor(common), dy.values.dtype):
-                common = 0  # within the safe window: computed as given
-            _, px = self._reference_for(dy.values, common)
-            exponent = torch.tensor(common, device=dy.values.device)
-            value = m._family.evaluate(px, m._prepare(_divided(dy, exponent if common else None)), m.params,
-                                       m.output)
-            value = m._restore(value, exponent) if common else value
+            # per item, the larger of its exponent and the reference's (0 within the safe window: as given);
+            # items that share one are computed together against one prepared reference
+            exponents = torch.clamp(_scale_exponents(dy.values), min=self._reference_exponent(dy.values))
+            exponents = torch.where(exponents.abs() > _SAFE_EXPONENT.get(dy.values.dtype, 0), exponents, 0)
+            distinct = exponents.unique().tolist()
+            if len(distinct) == 1:
+                value = self._common_value(dy, int(distinct[0]))
+            else:  # a batch whose items differ in scale by more than the window (rare): one group per exponent
+                value = None
+                for common in distinct:
+                    items = torch.nonzero(exponents == common).flatten()
+                    group = Data(dy.values.index_select(0, items), dy.name, dy.n_conditions, dy.n_time, batched)
+                    part = self._common_value(group, int(common))
+                    value = part.new_zeros(len(exponents)) if value is None else value
+                    value = value.index_put((items,), part)
         else:
             _, px = self._reference_for(dy.values)
             dy = _divided(dy, _own_exponents(dy.values)) if m._own_scale[1] else dy
             value = m._family.evaluate(px, m._prepare(dy), m.params, m.output)
         return _finish(value, bool(given), result_dtype(*given) if given else None)
+
+    def _common_value(self, dy: Data, common: int) -> torch.Tensor:
+        """The value of a distance with units for ``dy`` and the reference, both divided by 2^common."""
+        m = self.measure
+        _, px = self._reference_for(dy.values, common)
+        exponent = torch.tensor(common, device=dy.values.device)
+        value = m._family.evaluate(px, m._prepare(_divided(dy, exponent if common else None)), m.params, m.output)
+        return m._restore(value, exponent) if common else value
 
     def __call__(self, Y):
         """Score ``Y`` against the reference (types as :meth:`Measure.__call__`)."""

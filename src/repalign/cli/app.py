@@ -184,7 +184,7 @@ def optimize_command(
     seed: int = typer.Option(OPTIMIZE.seed, "--seed", help="seed of the first run's noise and of the folds"),
     record_every: int = typer.Option(OPTIMIZE.record_every, "--record-every",
                                      help="record values and trackers every N steps"),
-    decode_every: int = typer.Option(1, "--decode-every",
+    decode_every: int = typer.Option(10, "--decode-every",
                                      help="decode only at the recorded steps that are multiples of N (decoding is "
                                           "the costly tracker)"),
     pcs: int = typer.Option(10, "--pcs", help="track the R² of this many reference PCs (0: none)"),

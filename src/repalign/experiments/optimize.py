@@ -95,7 +95,7 @@ class Settings(ExperimentSettings):
     runs: int = DEFAULTS.n_runs
     seed: int = DEFAULTS.seed
     record_every: int = DEFAULTS.record_every
-    decode_every: int = 1
+    decode_every: int = 10
     pcs: int = 10
     decode: tuple | None = None
     matched_gaussian: object = False

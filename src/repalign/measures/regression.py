@@ -218,7 +218,7 @@ class _KFoldRidgePredictions(torch.autograd.Function):
             a.diagonal(dim1=-2, dim2=-1).add_(lam)
             cross = _sub_outer_(torch.sub(cross_all, crosses[f], out=crosses[f]), mean_p, mean_t, n_train)
             chol, info = torch.linalg.cholesky_ex(a)
-            _raise_if_singular(info, family, f"fold {f + 1}")
+            _raise_if_singular(info, family, f"fold {f + 1}", a)
             solved = torch.cholesky_solve((p_f - mean_p[..., None, :]).mT, chol)  # A⁻¹ P̃_fᵀ
             predictions.append(solved.mT @ cross)
             saved += [chol, cross, solved, mean_p, mean_t]
@@ -279,7 +279,7 @@ class _KFoldRidgePredictions(torch.autograd.Function):
 def _ridge_predict(test_rows, regularized_gram, cross, family: str, where: str):
     """Predictions P A⁻¹ C with A = ``regularized_gram`` (factored here, differentiated analytically)."""
     chol, info = torch.linalg.cholesky_ex(regularized_gram.detach())
-    _raise_if_singular(info, family, where)
+    _raise_if_singular(info, family, where, regularized_gram)
     return _RidgePrediction.apply(test_rows, regularized_gram, cross, chol)
 
 
@@ -305,8 +305,14 @@ class _RidgePrediction(torch.autograd.Function):
         return back.mT, -(solved @ back.mT), solved @ grad, None
 
 
-def _raise_if_singular(info: torch.Tensor, family: str, where: str) -> None:
+def _raise_if_singular(info: torch.Tensor, family: str, where: str, gram: torch.Tensor) -> None:
     if bool((info != 0).any()):
+        if not bool(torch.isfinite(gram.detach()).all()):  # an absolute lambda leaves the predictor unscaled
+            raise ValueError(
+                f"{family}: the predictor's values overflow its training Gram matrix in {gram.dtype} ({where}); "
+                f"ridge with an absolute lambda depends on the predictor's scale: rescale it (or use "
+                f"linear_regression, which is scale-invariant)"
+            )
         raise ValueError(
             f"{family}: the predictor's training Gram matrix is singular ({where}): more predictor units "
             f"than training samples, or collinear units; use ridge with lambda > 0"

@@ -57,7 +57,7 @@ class OptimizeSettings:
     stop_at: float | None = None
     seed: int | Sequence[int] = 0
     n_runs: int = 1
-    record_every: int = 10
+    record_every: int = 1  # the seed code keeps every step's data
     maximize: bool | None = None
     device: object = None
     dtype: object = None
