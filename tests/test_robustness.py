@@ -330,3 +330,13 @@ def test_numpy_input_cast_to_a_narrower_tensor_dtype_is_checked_as_the_input_its
             call(1e-50)
     assert float(m(x * 1e30, yt)) == pytest.approx(m(x, y), abs=1e-5)
     assert float(m.bind(yt)(x[:, :3] * 1e30)) == pytest.approx(m(y, x[:, :3]), abs=1e-5)
+
+
+def test_a_value_beyond_float16s_range_is_refused_not_returned_as_inf():
+    x, y = random_pair(seed=8, n=20, p=3, q=3)
+    xt, yt = (torch.from_numpy(v * 30).to(torch.float16) for v in (x, y))
+    m = repalign.measure("procrustes-distance=squared_euclidean")
+    assert m(xt.float(), yt.float()) > 65504  # the float32 value exists
+    with pytest.raises(ValueError, match=r"exceeds torch.float16's range .*pass float32"):
+        m(xt, yt)
+    assert torch.isfinite(repalign.measure("procrustes-distance=euclidean")(xt, yt))  # its square root fits

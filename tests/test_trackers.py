@@ -415,3 +415,21 @@ def test_record_every_needs_the_names_of_the_columns_it_leaves_nan():
         repalign.optimize(ds, "cka", trackers=[tracker], max_steps=2)
     with pytest.raises(ValueError, match="record_every"):
         PCCapture(ds, record_every=0)
+
+
+def test_a_resume_that_changes_a_user_trackers_record_every_is_refused(tmp_path):
+    ds = mante_like(n_units=10, n_time=2, seed=0)
+
+    class Mean:
+        columns = ("mean",)
+
+        def __init__(self, every):
+            self.record_every = every
+
+        def __call__(self, reference, Y):
+            return {"mean": Y.mean(dim=(1, 2, 3))}
+
+    path = tmp_path / "run.pt"
+    repalign.optimize(ds, "cka", trackers=[Mean(2)], max_steps=4, checkpoint=path, checkpoint_every=2)
+    with pytest.raises(ValueError, match=r"tracker 'Mean' record_every: checkpoint 2, now 3"):
+        repalign.optimize(ds, "cka", trackers=[Mean(3)], max_steps=8, checkpoint=path, checkpoint_every=2)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Data", "as_data", "cast", "HALF_DTYPES", "as_pair", "as_activity", "as_matrix", "check_same_samples", "result_dtype", "LAYOUTS",
+__all__ = ["Data", "as_data", "cast", "HALF_DTYPES", "as_pair", "as_activity", "as_matrix", "check_same_samples",
+           "result_dtype", "LAYOUTS",
            "layout_of"]
 
 # computed in float32, returned in their own dtype
@@ -179,18 +180,19 @@ def _check_resolution(t: torch.Tensor, low: torch.Tensor, high: torch.Tensor, dt
 
 
 def cast(d: Data, dtype: torch.dtype, device, other: str, result: torch.dtype | None = None) -> Data:
-    """``d`` in ``dtype`` on ``device`` (the dtype of ``other``, a tensor it is compared with), with ``result_dtype`` ``result``.
+    """``d`` in ``dtype`` on ``device`` (the dtype of ``other``, a tensor it is compared with).
 
     A narrowing cast (numpy's float64 to a float32 tensor's dtype) is checked as the input itself
     was: values beyond the dtype's range, or that it cannot resolve, are refused naming ``d``
-    instead of becoming Inf or 0 (the value would then be NaN or wrong).
+    instead of becoming Inf or 0 (the value would then be NaN or wrong). The result has
+    ``result_dtype`` ``result``.
 
     >>> import torch
     >>> data, _ = as_data([[0.0, 1e50], [1.0, 3e50]], "X")
-    >>> cast(data, torch.float32, "cpu", "Y")
+    >>> cast(data, torch.float32, "cpu", "Y")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: X: values up to 3e+50 do not fit torch.float32 (largest 3.4e+38), the dtype of Y that X is cast to; rescale X or give both as torch.float64
+    ValueError: X: values up to 3e+50 do not fit torch.float32 (largest 3.4e+38), the dtype of Y that X is ...
     """
     values = d.values.to(dtype=dtype, device=device)
     if values.dtype.itemsize < d.values.dtype.itemsize:

@@ -82,7 +82,7 @@ class JointResult(Result):
         names: the canonical names, in the same order.
         targets: ``(n_targets, n_measures)`` float64, row ``k`` the target of run ``k``.
         optimization: the :class:`~repalign.optimization.OptimizationResult` of the underlying
-            :func:`repalign.optimize` call (its ``score`` is the loss :math:`L_t`; its ``Y``
+            :func:`repalign.optimize` call (its ``value`` is the loss :math:`L_t`; its ``Y``
             the final datasets, one per target).
     """
 

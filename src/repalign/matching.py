@@ -503,7 +503,7 @@ def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Rankin
         matrix = matrix.T
     remaining = list(range(matrix.shape[1]))
     deleted: list[int] = []
-    total = len(remaining) * (len(remaining) + 1) // 2
+    total = len(remaining) * (len(remaining) + 1) // 2 - 1  # n + (n - 1) + ... + 2 scores
     bar = iter(progress_bar(range(total), enabled=progress, total=total, description="brute-force ranking"))
     while len(remaining) > 1:
         scores = []
@@ -514,6 +514,7 @@ def brute_force_ranking(X, Y, side: str = "Y", progress: bool = False) -> Rankin
         worst = remaining[int(np.argmax(scores))]
         remaining.remove(worst)
         deleted.append(worst)
+    next(bar, None)  # past the last item: the bar closes (its last line off a terminal) now, not when collected
     deleted.extend(remaining)
     order = np.asarray(deleted[::-1])
     key = np.empty(len(order))

@@ -301,13 +301,16 @@ def _newton_polish(cost, f, g, a, b, eps: float, log_ab: float, tol: float, max_
     error = math.inf
     for step in range(max_steps + 1):
         rows, cols = plan.sum(dim=-1), plan.sum(dim=-2)
-        error = float((rows - a).abs().sum(dim=-1).max())
+        error = float(torch.maximum((rows - a).abs().sum(dim=-1), (cols - b).abs().sum(dim=-1)).max())
         if error < tol or step == max_steps:
             break
         hessian = torch.cat([torch.cat([torch.diag_embed(rows), plan], dim=-1),
                              torch.cat([plan.mT, torch.diag_embed(cols)], dim=-1)], dim=-2)
-        direction = eps * torch.linalg.solve(hessian + null[:, None] * null[None, :],
-                                             torch.cat([a - rows, b - cols], dim=-1))
+        direction, info = torch.linalg.solve_ex(hessian + null[:, None] * null[None, :],
+                                                torch.cat([a - rows, b - cols], dim=-1))
+        if bool((info != 0).any()):  # underflowed plan entries left the system singular: the caller reports it
+            break
+        direction = eps * direction
         current = dual(plan, f, g)
         pending = torch.ones_like(current, dtype=torch.bool)
         new_f, new_g, new_plan = f.clone(), g.clone(), plan.clone()

@@ -278,7 +278,10 @@ def _own_exponents(values: torch.Tensor) -> torch.Tensor | None:
 
 def _finish(value: torch.Tensor, torch_output: bool, dtype: torch.dtype | None = None):
     if dtype is not None:  # half-precision input, computed in float32
-        value = value.to(dtype)
+        computed, value = value, value.to(dtype)
+        if not bool(torch.isfinite(value.detach()).all()):  # finite in float32: beyond the half dtype's range
+            raise ValueError(f"the value {float(computed.detach().abs().max()):.4g} exceeds {dtype}'s range "
+                             f"({torch.finfo(dtype).max:.4g}); pass float32 inputs to get it")
     if torch_output:
         return value
     value = value.detach().cpu()

@@ -106,7 +106,7 @@ def _explained_variance(explained_variance, n: int) -> np.ndarray:
 
 def capture_thresholds(result, explained_variance, *, rule: str = "half", min_gain: float | None = None,
                        by: Sequence[str] = ()) -> CaptureThresholds:
-    r"""Value of the measure at which each reference PC is captured (the seed paper's "score to reach the PC threshold").
+    r"""Value of the measure at which each reference PC is captured (the seed paper's "score to reach the threshold").
 
     For each run and each tracked PC i, with :math:`R^2_i(t)` and the measure's value :math:`s(t)`
     recorded at the steps of the trajectory (in step order, :math:`t_0` the first):
@@ -146,7 +146,9 @@ def capture_thresholds(result, explained_variance, *, rule: str = "half", min_ga
         columns, ``measure``, ``run``, ``seed``, ``pc`` (1-based), ``explained_variance``,
         ``r2_initial``, ``r2_max``, ``threshold`` (:math:`\theta_i`), ``captured`` (bool),
         ``step`` (first recorded step with R² at or above the threshold, −1 if none) and
-        ``value`` (the measure's value at the threshold; NaN when not captured);
+        ``value`` (the measure's value at the threshold; NaN when not captured). With
+        ``rule="half"`` and an R² that falls back below the threshold and rises again, the seed
+        code's sorted interpolation may read ``value`` between other steps than ``step``;
         ``plot()`` draws Fig. 5b and ``plot_curves()`` Fig. 5a.
 
     Raises:
@@ -289,7 +291,8 @@ def pc_capture(
             into.append(frame)
     options = {"measures": [measures] if isinstance(measures, str) else list(measures), "n_pcs": n_pcs,
                "matched_gaussian": matched_gaussian, "n_runs": n_runs, "seed": seed, "lr": lr, "max_steps": max_steps,
-               "stop_at": stop_at, "record_every": record_every, "ridge": ridge, "cv": cv, "rule": rule, "min_gain": min_gain,
+               "stop_at": stop_at, "record_every": record_every, "ridge": ridge, "cv": cv, "rule": rule,
+               "min_gain": min_gain,
                "dtype": str(dtype)}
     return CaptureThresholds(pd.concat(tables, ignore_index=True), pd.concat(trajectories, ignore_index=True),
                              options)

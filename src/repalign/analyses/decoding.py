@@ -179,7 +179,8 @@ def _plot_decoding(result, thresholds=None, *, baselines: Mapping[str, float] | 
                 if key in baselines:
                     ax.axvline(baselines[key], ls="-.", lw=1, color="0.5", label="condition average")
                     break
-        ax.set_xlabel(f"{short_name(name)} score" if name else "score")
+        kind = str(rows["kind"].iloc[0]) if "kind" in rows.columns and len(rows) else "score"
+        ax.set_xlabel(f"{short_name(name)} {kind}" if name else kind)
         ax.set_title(short_name(name) if name else "", fontsize="small")
     axes[0].set_ylabel("decoding accuracy")
     legend(axes[0], frameon=False, fontsize="x-small")

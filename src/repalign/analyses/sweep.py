@@ -145,7 +145,8 @@ def _plot_variance_sweep(table, axes=None):
             rows = rows[rows["run"] == rows["run"].iloc[0]].sort_values("step")
             ax.plot(rows["value"], rows["pc2_r2"], lw=1.2, color=colormap(0.15 + 0.75 * norm(ratio)),
                     label=f"λ₂/λ₁ = {ratio:g}")
-        ax.set_xlabel(f"{short_name(name)} score")
+        kind = str(rows["kind"].iloc[0]) if "kind" in rows.columns and len(rows) else "score"
+        ax.set_xlabel(f"{short_name(name)} {kind}")
         ax.set_title(short_name(name), fontsize="small")
     axes[0].set_ylabel("R² of PC 2")
     legend(axes[0], frameon=False, fontsize="x-small")

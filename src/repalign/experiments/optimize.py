@@ -170,9 +170,9 @@ def run(settings: Settings, out=None) -> Record:
     """Optimize, track, read the thresholds; write the figures and tables to ``out``.
 
     Tables: ``trajectory`` (every recorded step of every run), ``runs`` (per run: measure, its kind
-    ``"score"`` or ``"distance"``, seed, stopping step, steps taken, final value), ``pc_capture`` (with ``pcs``), ``decoding`` (with decoded
-    variables) and ``reference`` (the reference's decoding accuracy, chance and condition-average
-    baselines). Files: ``trajectory``, ``pc_capture``, ``capture_curves``, ``decoding`` (PNG, PDF,
+    ``"score"`` or ``"distance"``, seed, stopping step, steps taken, final value), ``pc_capture`` (with
+    ``pcs``), ``decoding`` (with decoded variables) and ``reference`` (the reference's decoding
+    accuracy, chance and condition-average baselines). Files: ``trajectory``, ``pc_capture``, ``capture_curves``, ``decoding`` (PNG, PDF,
     CSV) and ``final_Y.npy``.
     """
     pd = import_pandas()

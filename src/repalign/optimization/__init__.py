@@ -73,13 +73,13 @@ SHA-256 of their float64 values. A checkpoint that holds a finished run is retur
 with a warning saying so.
 
 Defaults (:class:`OptimizeSettings`, shared by the ``optimize`` experiment and the command line):
-the seed paper's loop (nacloos/diffscore, ``diffscore/training/measure_optim.py``): Adam, lr 0.1,
-at most 1000 steps, standard Gaussian noise, float32, every step recorded (the seed code keeps every
+the seed paper's loop (nacloos/diffscore, ``diffscore/training/measure_optim.py``): Adam, lr 0.1, at
+most 1000 steps, standard Gaussian noise, float32, every step recorded (the seed code keeps every
 step's data; at lr 0.1 most PCs are captured within the first ten steps, so that a coarser record
-would read their thresholds off the first interval: give a costly tracker its own ``record_every``). ``dtype`` defaults to the reference's for a
-float32/float64 torch tensor and to float32 otherwise: about twice as fast as float64 on a CPU
-(and far faster on a GPU) and enough to follow the trajectory; values are recorded in float64
-either way (``dtype="float64"`` for float64 throughout).
+would read their thresholds off the first interval: give a costly tracker its own ``record_every``).
+``dtype`` defaults to the reference's for a float32/float64 torch tensor and to float32 otherwise:
+about twice as fast as float64 on a CPU (and far faster on a GPU) and enough to follow the
+trajectory; values are recorded in float64 either way (``dtype="float64"`` for float64 throughout).
 
 Modules: :mod:`~repalign.optimization.settings` (:class:`OptimizeSettings`),
 :mod:`~repalign.optimization.objectives` (measures, callables and trackers),

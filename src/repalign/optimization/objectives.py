@@ -54,8 +54,14 @@ class Tracker:
     columns: tuple = ()
 
     def record(self) -> dict:
-        """``{"name": ..., "settings": {...}}`` (without settings for a callable that has none)."""
-        return {"name": self.name} if self.settings is None else {"name": self.name, "settings": self.settings}
+        """``{"name": ..., "settings": {...}}`` (without settings for a callable that has none); a
+        ``record_every`` other than 1 is a setting even of a callable without ``settings()``."""
+        settings = dict(self.settings or {})
+        if self.every != 1:
+            settings.setdefault("record_every", self.every)
+        if not settings and self.settings is None:
+            return {"name": self.name}
+        return {"name": self.name, "settings": settings}
 
 
 def objectives(measure, reference: torch.Tensor, maximize: bool | None) -> list[Objective]:
@@ -180,7 +186,8 @@ def track(trackers: list[Tracker], reference: torch.Tensor, Y: torch.Tensor,
         out: dict[str, torch.Tensor] = {}
         for tracker in trackers:
             if step is not None and step % tracker.every != 0:
-                result = {column: torch.full((len(runs),), torch.nan, dtype=torch.float64) for column in tracker.columns}
+                skipped = torch.full((len(runs),), torch.nan, dtype=torch.float64)
+                result = {column: skipped for column in tracker.columns}
             else:
                 result = tracker.function(reference, batch)
             if not isinstance(result, Mapping):

@@ -198,8 +198,7 @@ class Rows:
     def from_state(cls, state: dict) -> "Rows":
         """Rows restored from :meth:`state` (a checkpoint)."""
         rows = cls()
-        values = state["value"] if "value" in state else state["score"]  # "score" before 0.2
-        rows.run, rows.step, rows.value = [state["run"]], [state["step"]], [values]
+        rows.run, rows.step, rows.value = [state["run"]], [state["step"]], [state["value"]]
         rows.extra = {k.removeprefix("tracker:"): [v] for k, v in state.items() if k.startswith("tracker:")}
         rows.count = len(state["run"])
         if rows.count == 0:
