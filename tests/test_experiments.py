@@ -153,7 +153,8 @@ def _demo_tables(value="value"):
                              "step": RECORD_EVERY if pc == 1 else 40,
                              value: np.nan if (name.startswith("cka") and pc > 8) else 0.3 + 0.05 * pc}
                             for reference in ("data", "matched Gaussian") for name in names for pc in range(1, 11)])
-    decoded = pd.DataFrame([{"measure": name, "variable": "context", value: 0.7 if k == 0 else np.nan}
+    decoded = pd.DataFrame([{"measure": name, "variable": "context", value: 0.7 if k == 0 else np.nan,
+                             "final_accuracy": 0.99 if k == 0 else 0.62}
                             for k, name in enumerate(names)])
     base = pd.DataFrame([{"measure": short, "baseline": baseline, "score": 0.5}
                          for short in ("angular-procrustes", "cka") for baseline in ("condition_average", "neuron_split")])
@@ -182,7 +183,7 @@ def test_demo_summary_prints_only_what_was_computed(value):
     assert "**cka did not reach its stopping value 0.99 in 300 steps (final value 0.967)" in text
     assert "angular-procrustes did not reach" not in text
     decoding = text.split("## Task variables")[1].split("##")[0]
-    assert "| cka | not reached | 0.50 | 0.50 |" in decoding and "| angular-procrustes | 0.70 |" in decoding
+    assert "| cka | not reached (0.62) | 0.50 | 0.50 |" in decoding and "| angular-procrustes | 0.70 |" in decoding
     assert "| cka | not captured |" in text.split("## Two-PC reference")[1]
     cells = [line for line in text.splitlines() if line.startswith("|")]
     assert not [line for line in cells if "—" in line] and "nan" not in text.lower()

@@ -103,6 +103,13 @@ def _bound(value: float, side: str, digits: int = 2) -> str:
     return f"{'≥' if side == '>=' else '≤'} {rounded / scale:.{digits}f}"
 
 
+def _decoded(row: dict, variable: str) -> str:
+    """The value at which ``variable`` became decodable, else "not reached (final accuracy)"."""
+    text = _fmt(row["decoding_score"].get(variable), missing="not reached")
+    final = row.get("decoding_final_accuracy", {}).get(variable)
+    return f"{text} ({final:.2f})" if text == "not reached" and final is not None else text
+
+
 def _column(table, *names):
     """The first of ``names`` that ``table`` has."""
     for name in names:
@@ -247,6 +254,8 @@ def _summary(reference, names, capture, decoded, base, sweep_pc2, perturbed, res
             "pc_step_matched_gaussian": _steps_of(predicted),
             "pcs_captured_at_0.9": int((captured <= 0.9).sum()),  # a PC never captured (NaN) does not count
             "decoding_score": {k: float(v) for k, v in by_variable.items()},
+            "decoding_final_accuracy": (dict(zip(decoded_here.variable, map(float, decoded_here.final_accuracy)))
+                                        if "final_accuracy" in decoded_here.columns else {}),
             "condition_average": float(ca.iloc[0]) if len(ca) else math.nan,
             "neuron_split": float(ns.iloc[0]) if len(ns) else math.nan,
         })
@@ -328,11 +337,12 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
               "|---|" + "---|" * (len(variables) + 2)]
     for row in rows:
         lines.append(f"| {row['measure']} | "
-                     + " | ".join(_fmt(row["decoding_score"].get(v), missing="not reached") for v in variables)
+                     + " | ".join(_decoded(row, v) for v in variables)
                      + f" | {_fmt(row['condition_average'])} | {_fmt(row['neuron_split'])} |")
     lines += ["", "not captured, not reached: the PC's R² (the decoding accuracy) had not crossed its threshold when "
               "the run stopped (at its stopping value, or at its step budget where the first table says not "
-              "reached).", ""]
+              "reached); in parentheses, the accuracy the run ended with. A measure can reach its stopping value "
+              "without making a task variable decodable: the seed paper's point about regression.", ""]
     sweep = summary["variance_sweep_pc2"]
     if sweep:
         ratios = sorted({r for v in sweep.values() for r in v}, reverse=True)
