@@ -342,7 +342,8 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
     lines += ["", "not captured, not reached: the PC's R² (the decoding accuracy) had not crossed its threshold when "
               "the run stopped (at its stopping value, or at its step budget where the first table says not "
               "reached); in parentheses, the accuracy the run ended with. A measure can reach its stopping value "
-              "without making a task variable decodable: the seed paper's point about regression.", ""]
+              "without making a task variable decodable: the seed paper's point about linear regression and "
+              "CKA.", ""]
     sweep = summary["variance_sweep_pc2"]
     if sweep:
         ratios = sorted({r for v in sweep.values() for r in v}, reverse=True)
