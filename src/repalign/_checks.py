@@ -64,6 +64,10 @@ def check_real(value, name: str, *, low: float | None = None, high: float | None
     Traceback (most recent call last):
     ...
     repalign._checks.SettingsError: lr: expected a finite real number, got nan
+    >>> check_real(0.5, "sigma_factor", low=1.0)
+    Traceback (most recent call last):
+    ...
+    repalign._checks.SettingsError: sigma_factor: expected a number in [1, inf), got 0.5
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise SettingsError(name, f"expected a finite real number, got {value!r}")
@@ -74,8 +78,9 @@ def check_real(value, name: str, *, low: float | None = None, high: float | None
         if high is None and low == 0:
             wanted = "a non-negative number" if inclusive[0] else "a positive number"
         else:
-            left, right = "[" if inclusive[0] else "(", "]" if inclusive[1] else ")"
-            wanted = f"a number in {left}{'-inf' if low is None else low:g}, {'inf' if high is None else high:g}{right}"
+            left = "(-inf" if low is None else ("[" if inclusive[0] else "(") + f"{low:g}"
+            right = "inf)" if high is None else f"{high:g}" + ("]" if inclusive[1] else ")")
+            wanted = f"a number in {left}, {right}"
         raise SettingsError(name, f"expected {wanted}, got {value:g}")
     return value
 
