@@ -127,7 +127,9 @@ class ManteTask(Task):
         self.stimulus_steps = self._steps(stimulus, "stimulus", 1)
         self.decision_steps = self._steps(decision, "decision", 1)
         self.delay_mean = check_real(delay_mean, "delay_mean", low=0.0, inclusive=(False, True))
-        self.max_delay = check_real(max_delay, "max_delay", low=self.dt_ms)
+        self.max_delay = check_real(max_delay, "max_delay", low=0.0)
+        if self.max_delay < self.dt_ms:  # check_real's message fails with a non-zero low and no high
+            raise SettingsError("max_delay", f"expected at least one step ({self.dt_ms:g} ms), got {self.max_delay:g}")
         self.record_delay_steps = self._steps(record_delay, "record_delay", 0)
         self.n_time = self.fixation_steps + self.stimulus_steps + self.decision_steps + int(self.max_delay // self.dt_ms)
 

@@ -148,7 +148,7 @@ class ReachingTask(Task):
         """Without the file: 8 directions, the recording's time base, :func:`bell_velocity` targets."""
         time_ms = np.arange(-800.0, 401.0, 10.0)
         directions = np.arange(8) * 45.0
-        velocity = bell_velocity(time_ms, directions, np.full(8, check_real(duration_ms, "duration_ms", low=10.0)))
+        velocity = bell_velocity(time_ms, directions, np.full(8, check_real(duration_ms, "duration_ms", low=0.0, inclusive=(False, True))))
         return cls(velocity, time_ms, directions, source="bell_velocity", **options)
 
     def __repr__(self):
