@@ -18,11 +18,11 @@ With signed coherence :math:`c` of a modality, its two units carry during the st
 
 .. math:: u_1 = 0.8\,\tfrac{1 + c}{2}, \qquad u_2 = 0.8\,\tfrac{1 - c}{2}
 
-(the seed's ``_gaussianbump`` of strength ``0.5 ± c/2`` at its own ring position; the other
+(the seed's ``_gaussianbump``, ``diffscore/env/mante.py`` line 17, of strength ``0.5 ± c/2`` at its own ring position; the other
 position's bump, :math:`0.8 e^{-32}` ≈ 1e-14 of it, is below float32's resolution and omitted).
 Fixation is 1 until the decision and 0 in it; the context cue is on for the whole trial. Input
 noise :math:`\mathcal N(0, \sigma^2/\mathrm{dt_{ms}})` (σ = 1, i.e. std 0.1414 per 50 ms step; the
-seed's ``self.sigma = sigma / np.sqrt(self.dt)``) is added to all 7 inputs during the stimulus
+seed's ``self.sigma = sigma / np.sqrt(self.dt)``, line 43, with ``sigma=1.0``, line 29) is added to all 7 inputs during the stimulus
 (neurogym's ``add_randn`` without ``where``). Coherences: each modality's strength drawn
 uniformly from ``{0.06, 0.17, 0.5}`` (``cohs`` of ``env_mante``) and its sign uniformly; context
 uniformly.
@@ -31,7 +31,7 @@ Targets: class 0 (fixate) before the decision; in the decision, class 1 when the
 modality's coherence is positive (``choice = +1``), class 2 when negative (``choice = −1``, the
 seed's dataset maps ``gt_choice −1`` to 2). Outputs: fixate / choice 1 / choice 2, trained with
 cross-entropy (``loss = "cross_entropy"``). :meth:`ManteTask.accuracy` is the seed's
-``trial_choice_acc``: the fraction of decision-period steps whose ``argmax`` output is the target.
+``trial_choice_acc`` (``diffscore/env/task_acc.py`` line 19): the fraction of decision-period steps whose ``argmax`` output is the target.
 
 Deliberate differences from the seed:
 

@@ -133,12 +133,11 @@ class ReachingTask(Task):
         recording = load_m1(path)
         table = recording.conditions
         source = recording.provenance["source"]
-        time_ms = recording.provenance["time_ms_first"] + 1000.0 * recording.dt * np.arange(recording.shape[0])
-        if velocity == "recording":
-            with np.load(source, allow_pickle=False) as archive:
+        with np.load(source, allow_pickle=False) as archive:  # the kinematics are not part of the Dataset
+            time_ms = archive["time_ms"]
+            if velocity == "recording":
                 v = np.stack([archive["xhandspeed"], archive["yhandspeed"]], axis=-1)
-                time_ms = archive["time_ms"]
-        else:
+        if velocity == "bell":
             v = bell_velocity(time_ms, table["reach_direction_deg"], table["movement_duration_ms_mean"])
         return cls(v, time_ms, table["reach_direction_deg"].to_numpy(), condition_index=table["condition_index"].to_numpy(),
                    source=source, **options)
