@@ -165,9 +165,10 @@ def init_parameters(cell: str, n_inputs: int, n_outputs: int, hidden_size: int, 
 
 def lstm_gates(gates: torch.Tensor, c: torch.Tensor, f):
     """One LSTM update from the summed gate inputs ``(..., 4H)``: returns ``(h without noise, c)``."""
-    i, o, g, z = gates.chunk(4, dim=-1)
-    c = torch.sigmoid(i) * torch.tanh(z) + torch.sigmoid(g) * c
-    return torch.sigmoid(o) * f(c), c
+    sigmoids, z = gates.split([3 * c.shape[-1], c.shape[-1]], dim=-1)
+    i, o, g = torch.sigmoid(sigmoids).chunk(3, dim=-1)  # one call for the three gates
+    c = torch.addcmul(g * c, i, torch.tanh(z))
+    return o * f(c), c
 
 
 def check_inputs(inputs, n_inputs: int, dtype: torch.dtype, dims: tuple[int, ...]) -> torch.Tensor:

@@ -124,36 +124,39 @@ class StackedNetworks(torch.nn.Module):
                                     "pass a seed or a torch.Generator, or noise=False")
             g = noise_generator(noise_seed)
             xi = (torch.randn((T, K, B, H), generator=g, dtype=torch.float64) * sigma).to(self.dtype)
-        lstm = s["cell"] == "LSTM"
-        w_in, bias = (self.W_x, self.b) if lstm else (self.W_in, self.b_rec)
-        # the input drive of every step at once: (T, K, B, H or 4H)
+        cell = s["cell"]
+        lstm = cell == "LSTM"
+        # one product per step: [u_t, r_{t-1}] (K, B, I + H) × [W_in; W_rec]ᵀ (K, I + H, H or 4H), the
+        # bias added by the same call; no tensor over all steps is built (large temporaries cost page faults)
+        weights = torch.cat([self.W_x, self.W_h] if lstm else [self.W_in, self.W_rec], dim=2).transpose(1, 2)
+        weights = weights.contiguous()
+        bias = (self.b if lstm else self.b_rec)[:, None, :]
         if x.dim() == 3:
-            drive = torch.einsum("tbi,khi->tkbh", x, w_in)
-        else:
-            drive = torch.einsum("ktbi,khi->tkbh", x, w_in)
-        drive = drive + bias[None, :, None, :]
-        w_rec_t = (self.W_h if lstm else self.W_rec).transpose(1, 2)
+            x = x.expand(K, T, B, s["n_inputs"])
+        if xi is not None and cell == "CTRNN":
+            xi = xi / a  # (1 − α) h + α (W f(h) + d) + σξ = (1 − α) h + α (W f(h) + d + σξ/α)
+        w_out_t, b_out = self.W_out.transpose(1, 2), self.b_out[:, None, :]
         h = self.h0[:, None, :].expand(K, B, H)
         c = self.c0[:, None, :].expand(K, B, H) if lstm else None
-        rates, states = [], []
+        r = f(h) if cell == "CTRNN" else h
+        outputs, activity = [], []
         for t in range(T):
-            if s["cell"] == "CTRNN":
-                h = (1 - a) * h + a * torch.baddbmm(drive[t], f(h), w_rec_t)
-                if xi is not None:
-                    h = h + xi[t]
-            elif s["cell"] == "LowPassCTRNN":
-                pre = torch.baddbmm(drive[t], h, w_rec_t)
-                h = (1 - a) * h + a * f(pre if xi is None else pre + xi[t])
+            drive = torch.baddbmm(bias, torch.cat([x[:, t], r], dim=2), weights)
+            if xi is not None and not lstm:
+                drive = drive + xi[t]
+            if cell == "CTRNN":  # r = f(h_{t-1}) is both the last step's rate and this step's recurrent input
+                h = torch.lerp(h, drive, a)  # (1 − α) h + α (...)
+                r = f(h)
+            elif cell == "LowPassCTRNN":
+                h = r = torch.lerp(h, f(drive), a)
             else:
-                h, c = lstm_gates(torch.baddbmm(drive[t], h, w_rec_t), c, f)
+                h, c = lstm_gates(drive, c, f)
                 if xi is not None:
                     h = h + xi[t]
-            states.append(h)
-        states = torch.stack(states, dim=1)  # (K, T, B, H)
-        rates = f(states) if s["cell"] == "CTRNN" else states
-        outputs = torch.baddbmm(self.b_out[:, None, :], rates.reshape(K, T * B, H), self.W_out.transpose(1, 2))
-        outputs = outputs.reshape(K, T, B, s["n_outputs"])
-        return outputs, (rates if record == "rate" else states)
+                r = h
+            outputs.append(torch.baddbmm(b_out, r, w_out_t))
+            activity.append(r if record == "rate" else h)
+        return torch.stack(outputs, dim=1), torch.stack(activity, dim=1)
 
     def save(self, path) -> str:
         """Write the networks to ``path`` (one ``.npz``: ``state_dict`` arrays and the settings as JSON); returns it."""
