@@ -39,7 +39,7 @@ Defaults and where they come from: hidden size 100 and τ = 100 ms (the seed's t
 ``tests/test_trainer.py``: ``CTRNN(…, hidden_size=100, tau=100, dt=env.dt)``), dt = 50 ms (the Mante
 task, ``diffscore/env/mante.py`` ``env_mante``: ``dt = 50``), σ = 0 (the constructors' default,
 ``rnn.py:65, 108``); training: Adam with PyTorch's default lr 1e-3 (``diffscore/training/trainer.py``
-``configure_optimizers``: ``self.optimizer(self.parameters())``), batch 64 (``trainer.py:44``),
+``configure_optimizers``: ``self.optimizer(self.parameters())``), batch 64 (``trainer.py:43``),
 cross-entropy on the outputs (``tests/test_trainer.py``: ``loss_fn="CrossEntropyLoss"``).
 
 Deliberate differences from the seed code:
@@ -79,7 +79,7 @@ TAU = 100.0           # ms; diffscore tests/test_trainer.py: tau=100
 DT = 50.0             # ms; diffscore/env/mante.py env_mante: dt = 50
 NOISE_STD = 0.0       # diffscore/nn/rnn.py:65,108: noise_std=0
 LEARNING_RATE = 1e-3  # diffscore/training/trainer.py configure_optimizers: Adam's default lr
-BATCH_SIZE = 64       # diffscore/training/trainer.py:44: batch_size: int = 64
+BATCH_SIZE = 64       # diffscore/training/trainer.py:43: batch_size: int = 64
 LOSS = "cross_entropy"  # diffscore tests/test_trainer.py: loss_fn="CrossEntropyLoss"
 
 _FLOATS = (torch.float32, torch.float64)
