@@ -44,7 +44,8 @@ __all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "optimi
            "OptimizationResult", "Dataset", "read", "Result", "Record", "__version__"]
 
 _SUBMODULES = ("data", "results", "optimization", "trackers", "analyses", "perturbation", "joint", "baselines",
-               "matching", "rotation", "encoding", "ot", "experiments", "inputs", "names", "registry", "tasks")
+               "matching", "rotation", "encoding", "ot", "experiments", "inputs", "names", "registry", "tasks",
+               "models")
 _DEPRECATED = {"datasets": "repalign.data", "generators": "repalign.data", "io": "repalign.data.read"}  # until 0.3
 _LAZY = {"Dataset": "data", "read": "data", "Result": "results", "Record": "results"}
 
