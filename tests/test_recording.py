@@ -16,7 +16,7 @@ from repalign.results import Record
 from repalign.tasks import ManteTask, ReachingTask
 
 H = 6
-DATA_LEVELS = dict(motion_strengths=(0.05, 0.15, 0.5), colour_strengths=(0.06, 0.18, 0.5))  # mante_like's
+DATA_LEVELS = {"motion_strengths": (0.05, 0.15, 0.5), "colour_strengths": (0.06, 0.18, 0.5)}  # mante_like's
 
 
 def net(cell="CTRNN", activation="ReLU", noise_std=0.0, seed=0):
@@ -228,3 +228,11 @@ def test_velocity_fit_r2_per_condition(tmp_path):
     assert len(velocity_fit(network, task, repeats=2).table) == 8
     with pytest.raises(SettingsError, match="^network:"):
         velocity_fit(lambda x: velocity[:5, :x.shape[1]], task)
+
+
+def test_behaviour_refuses_the_wrong_task():
+    reaching = ReachingTask.synthetic()
+    with pytest.raises(SettingsError, match="^task:"):
+        psychometric(RecurrentNetwork("CTRNN", "Tanh", 3, 2, seed=0, hidden_size=H), reaching, repeats=1)
+    with pytest.raises(SettingsError, match="^task:"):
+        velocity_fit(net(), ManteTask())

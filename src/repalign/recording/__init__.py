@@ -16,8 +16,21 @@
 
 from repalign.recording.activity import record, recording_window
 from repalign.recording.behaviour import (
-    GATING_RATIO, Psychometric, VelocityFit, logistic_fit, psychometric, velocity_fit,
+    GATING_RATIO,
+    Psychometric,
+    VelocityFit,
+    logistic_fit,
+    psychometric,
+    velocity_fit,
 )
 
-__all__ = ["record", "recording_window", "psychometric", "Psychometric", "velocity_fit", "VelocityFit",
-           "logistic_fit", "GATING_RATIO"]
+__all__ = [
+    "GATING_RATIO",
+    "Psychometric",
+    "VelocityFit",
+    "logistic_fit",
+    "psychometric",
+    "record",
+    "recording_window",
+    "velocity_fit",
+]

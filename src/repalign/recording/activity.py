@@ -28,7 +28,9 @@ averages each unit's trials per condition and bins them in 50 ms (``diffscore/da
 Deliberate differences from the seed code: noise is averaged over ``repeats`` seeded trials per
 condition (the seed records one noisy trial per condition); the window is given in steps of the
 task (``record_steps``) rather than in ms from the trial start; the recorded activity at step ``t``
-is the one after the update at ``t`` (:mod:`repalign.models.networks`).
+is the one after the update at ``t`` (:mod:`repalign.models.networks`). A stack draws the recurrent
+noise of its networks together (:meth:`repalign.models.StackedNetworks.forward`), so with noise a
+network recorded within its stack and alone differ by the noise draw only (same distribution).
 """
 
 from __future__ import annotations

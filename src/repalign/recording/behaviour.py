@@ -36,7 +36,7 @@ from repalign.models import RecurrentNetwork, StackedNetworks
 from repalign.results import Result, colours, legend
 from repalign.tasks import r2_score
 
-__all__ = ["logistic_fit", "psychometric", "Psychometric", "velocity_fit", "VelocityFit", "GATING_RATIO"]
+__all__ = ["GATING_RATIO", "Psychometric", "VelocityFit", "logistic_fit", "psychometric", "velocity_fit"]
 
 GATING_RATIO = 5.0  # issue 12: the relevant slope at least 5x the irrelevant one
 CONTEXTS = {1: "motion", -1: "colour"}
@@ -292,7 +292,6 @@ def velocity_fit(network, task, conditions=None, *, repeats: int = 1, seed: int 
     >>> velocity_fit(perfect, task).r2
     1.0
     """
-    pd = import_pandas()
     repeats = check_count(repeats, "repeats", 1)
     seed = check_seed(seed)
     table = task.conditions() if conditions is None else conditions
