@@ -19,7 +19,7 @@ from repalign.tasks import ManteTask, ReachingTask
 from repalign.training import train
 
 PAIRS = [("CTRNN", "Tanh"), ("LowPassCTRNN", "ReLU")]
-SMALL = dict(eval_trials=32, batch_size=16, hidden_size=16, lr=1e-2, progress=False)
+SMALL = {"eval_trials": 32, "batch_size": 16, "hidden_size": 16, "lr": 1e-2, "progress": False}
 
 
 def quiet_train(*args, **kwargs):
@@ -98,7 +98,7 @@ def test_each_network_trains_as_it_would_alone_and_same_seeds_same_weights():
 
 
 class Interrupting(ManteTask):
-    """The Mante task, interrupted when the batch of step ``stop_at`` is drawn (a killed call)."""
+    """The Mante task, interrupted when the batch seeded ``stop_seed`` is drawn (a killed call)."""
 
     def __init__(self, stop_seed):
         super().__init__()
@@ -157,7 +157,7 @@ def test_save_writes_stacks_tables_and_record(tmp_path):
     ("progress", "yes"), ("seed", -1), ("threads", 0),
 ])
 def test_bad_arguments_raise_naming_them(argument, value):
-    kwargs = dict(task=ManteTask(), architectures=PAIRS, seeds=[0], max_steps=1, eval_every=1)
+    kwargs = {"task": ManteTask(), "architectures": PAIRS, "seeds": [0], "max_steps": 1, "eval_every": 1}
     kwargs[argument] = value
     with pytest.raises(ValueError, match=f"^{argument}:"):
         train(**kwargs)

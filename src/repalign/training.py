@@ -67,15 +67,22 @@ import torch
 from torch.nn import functional as F
 
 from ._checks import (
-    SettingsError, check_bool, check_count, check_items, check_path, check_real, check_seed, progress_bar,
+    SettingsError,
+    check_bool,
+    check_count,
+    check_items,
+    check_path,
+    check_real,
+    check_seed,
+    progress_bar,
 )
 from ._optional import import_pandas, import_pyplot
 from ._threads import check_threads, limit_threads
 from ._warnings import warn
 from .models import ARCHITECTURES, BATCH_SIZE, HIDDEN_SIZE, LEARNING_RATE, StackedNetworks
-from .results import Record, Result, save_figure
+from .results import Result, save_figure
 
-__all__ = ["train", "TrainingResult", "train_seed", "eval_seed"]
+__all__ = ["TrainingResult", "eval_seed", "train", "train_seed"]
 
 FORMAT = "repalign.train checkpoint 1"
 #: settings that may change between an interrupted call and its resumption
@@ -285,6 +292,9 @@ def _train(task, pairs, seeds, settings) -> TrainingResult:
                 _save(path, s, step, stacks, optimizer, frozen, state, curves, losses)
             if step % s["eval_every"] == 0 or done:
                 _evaluate(task, stacks, frozen, state, curves, losses, step, s)
+                if bar is not None:
+                    n_frozen = sum(int(f.sum()) for f in frozen.values())
+                    bar.set_postfix_str(f"{n_frozen}/{len(frozen) * len(seeds)} at criterion")
             if done:
                 break
             if all(bool(f.all()) for f in frozen.values()):
