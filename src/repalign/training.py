@@ -39,6 +39,10 @@ trials generated online (``NGymOnlineDataset``), cross-entropy on every time ste
   call resumes bit-identically on the CPU. A checkpoint written with other settings (but
   ``max_steps``, ``checkpoint``, ``checkpoint_every``, ``progress``, ``threads``) is refused.
 
+Speed (one thread, this sandbox's CPU, hidden 100, batch 64, Mante trials of 40 steps): a training
+step of the 27-network zoo (9 stacks of 3: batch, forward, loss, backward, Adam, freezing) takes
+about 230 ms; a held-out evaluation of the 27 networks on 512 trials about 0.5 s.
+
 Deliberate differences from the seed code:
 
 - all networks see the same batch at each step (the seed code trains each network alone, each
