@@ -82,7 +82,7 @@ def test_every_experiment_writes_its_files_and_returns_its_record(small, tmp_pat
         "topk_decoding": {"data": str(path), "decode": "context", "ks": [1, 2]},
         "variance_sweep": {"ratios": [1.0, 0.5], "measures": ["cka"], "steps": 20},
     }
-    assert set(runs) | {"demo"} == set(experiments.NAMES)
+    assert set(runs) | {"demo", "train"} == set(experiments.NAMES)  # train: tests/test_train_experiment.py
     for name, fields in runs.items():
         out = tmp_path / name
         with pytest.warns(RuntimeWarning) if name == "match" else _quiet():  # 5 points: no clear elbow

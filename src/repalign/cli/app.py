@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from .. import experiments
+from ..experiments.train import Settings as TrainSettings
 from ..optimization import OptimizeSettings
 from ..optimization.settings import DEFAULT_DTYPE
 from ..registry import measure as registry_measure
@@ -29,10 +30,13 @@ OUT_HELP = "output folder for tables (CSV) and figures (PNG + PDF)"
 THREADS_HELP = "torch and BLAS/OpenMP threads while the command runs (default 1: fastest for these small problems)"
 # the defaults of repalign.optimize (the seed paper's), shared by `repalign optimize`
 OPTIMIZE = OptimizeSettings()
+# the defaults of `repalign train`: those of the train experiment (the seed code's, via repalign.training.train)
+TRAIN = TrainSettings()
 
 # the option (or argument) of each settings field whose name on the command line differs
 OPTION_OF_FIELD = {"measures": "--measure", "x": "X", "y": "Y", "data": "DATA", "lcurve_name": "--plot",
-                   "save_final": "--no-final", "ratios": "--ratio", "ks": "--k"}
+                   "save_final": "--no-final", "ratios": "--ratio", "ks": "--k",
+                   "architectures": "--architecture", "seeds": "--seed"}
 
 
 def option_of(field: str) -> str:
@@ -334,6 +338,45 @@ def topk_decoding_command(
                   "accuracy": f"{r.accuracy:.3f}", "all units": f"{r.reference_accuracy:.3f}"}
                  for r in record.table.itertuples()], ["k", "variance", "variable", "accuracy", "all units"])
     print(f"wrote {', '.join(record.files)}")
+
+
+@app.command("train")
+def train_command(
+    task: str = typer.Option(TRAIN.task, "--task", help="mante (context-dependent integration) or reaching (the M1 "
+                                                     "recording's centre-out task)"),
+    architecture: list[str] = typer.Option(None, "-a", "--architecture",
+                                           help="CELL-ACTIVATION, e.g. CTRNN-ReLU (repeatable; default all nine)"),
+    seed: list[int] = typer.Option(list(TRAIN.seeds), "--seed", help="network seed (repeatable): one network per seed and "
+                                                             "architecture"),
+    max_steps: int = typer.Option(TRAIN.max_steps, "--max-steps", help="training step cap"),
+    hidden_size: int = typer.Option(TRAIN.hidden_size, "--hidden-size", help="units per network"),
+    eval_every: int = typer.Option(TRAIN.eval_every, "--eval-every", help="steps between held-out evaluations"),
+    repeats: int = typer.Option(TRAIN.repeats, "--repeats", help="trials per condition of the behaviour checks"),
+    m1: str = typer.Option(None, "--m1", help="the M1 recording file for --task reaching (default: ../shared/data)"),
+    checkpoint: str = typer.Option(None, "--checkpoint", help="checkpoint file (resumed from if present)"),
+    out: str = typer.Option("results/train", "--out", help=OUT_HELP + "; the networks as .npz"),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
+):
+    """Train a zoo of recurrent networks on a task, each to its criterion; psychometric curves or velocity fits.
+
+    Networks that do not reach criterion within --max-steps are listed as such.
+    """
+    _agg_backend()
+    fields = {"task": task, "seeds": tuple(seed), "max_steps": max_steps, "hidden_size": hidden_size,
+              "eval_every": eval_every, "repeats": repeats, "m1": m1, "checkpoint": checkpoint}
+    if architecture:
+        fields["architectures"] = tuple(architecture)
+    record = experiments.run("train", fields, out=out, threads=threads)
+    networks = record.tables["networks"]
+    last = "gated" if "gated" in networks else "R²"
+    print_table([{"architecture": r.architecture, "seed": str(r.seed), "reached": "yes" if r.reached else "no",
+                  "steps": str(r.steps), "accuracy": f"{r.accuracy:.3f}",
+                  last: ("yes" if r.gated else "no") if last == "gated" else f"{r.r2:.3f}"}
+                 for r in networks.itertuples()], ["architecture", "seed", "reached", "steps", "accuracy", last])
+    missed = int((~networks.reached.astype(bool)).sum())
+    if missed:
+        print(f"{missed} of {len(networks)} network(s) did not reach criterion in {max_steps} steps")
+    print(f"wrote {len(record.files)} files to {out}")
 
 
 @app.command("demo")

@@ -135,6 +135,14 @@ class Output:
             np.save(path, values)
             self.files.append(str(path))
 
+    def file(self, name: str) -> str | None:
+        """The path ``folder / name`` for a writer of its own (listed in ``files``); None without a folder."""
+        if self.folder is None:
+            return None
+        path = str(self._path(name))
+        self.files.append(path)
+        return path
+
     def text(self, text: str, name: str) -> None:
         """A text file ``folder / name``."""
         if self.folder is not None:
