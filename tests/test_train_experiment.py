@@ -32,7 +32,8 @@ def _m1_present() -> bool:
 @pytest.fixture(scope="module")
 def mante_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("train")
-    return experiments.run("train", {"task": "mante", **TINY}, out=out), out
+    with pytest.warns(UserWarning, match=r"2 network\(s\) did not reach criterion 0.93 in 5 steps: CTRNN-ReLU seed 0"):
+        return experiments.run("train", {"task": "mante", **TINY}, out=out), out
 
 
 def test_architecture_names_are_the_nine_pairs_and_the_default():
@@ -87,7 +88,8 @@ def test_saved_networks_reload_and_give_the_recorded_gating(mante_run):
 
 
 def test_nothing_is_written_without_an_output_folder():
-    record = experiments.run("train", {**TINY, "architectures": ["CTRNN-Tanh"], "max_steps": 1, "repeats": 1})
+    with pytest.warns(UserWarning, match="did not reach criterion"):
+        record = experiments.run("train", {**TINY, "architectures": ["CTRNN-Tanh"], "max_steps": 1, "repeats": 1})
     assert record.files == () and len(record.tables["networks"]) == 1
 
 
@@ -116,8 +118,9 @@ def test_a_missing_recording_is_an_error_naming_m1(tmp_path):
 
 @pytest.mark.skipif(not _m1_present(), reason="the M1 recording is not in ../shared/data")
 def test_a_tiny_reaching_zoo_fits_the_recording_velocity(tmp_path):
-    record = experiments.run("train", {**TINY, "task": "reaching", "architectures": ["CTRNN-Tanh"], "max_steps": 2,
-                                       "repeats": 1}, out=tmp_path)
+    with pytest.warns(UserWarning, match="did not reach criterion"):
+        record = experiments.run("train", {**TINY, "task": "reaching", "architectures": ["CTRNN-Tanh"],
+                                           "max_steps": 2, "repeats": 1}, out=tmp_path)
     velocity, networks = record.tables["velocity"], record.tables["networks"]
     assert len(velocity) == 8 and set(velocity.reach_direction_deg) == set(np.arange(8) * 45.0)
     stack = StackedNetworks.load(tmp_path / "CTRNN-Tanh.npz")
@@ -129,11 +132,13 @@ def test_a_tiny_reaching_zoo_fits_the_recording_velocity(tmp_path):
 
 def test_the_command_prints_its_table_and_reports_bad_options(tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main(["train", "-a", "CTRNN-ReLU", "-a", "LowPassCTRNN-Tanh", "--seed", "3", "--max-steps", "3",
-                 "--hidden-size", "8", "--eval-every", "2", "--repeats", "1", "--out", str(out)]) == 0
+    with pytest.warns(UserWarning, match="did not reach criterion"):
+        assert main(["train", "-a", "CTRNN-ReLU", "-a", "LowPassCTRNN-Tanh", "--seed", "3", "--max-steps", "3",
+                     "--hidden-size", "8", "--eval-every", "2", "--repeats", "1", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["architecture", "seed", "reached", "steps", "accuracy", "gated"]
     assert [line.split()[:2] for line in lines[2:4]] == [["CTRNN-ReLU", "3"], ["LowPassCTRNN-Tanh", "3"]]
+    assert lines[-2] == "2 of 2 network(s) did not reach criterion in 3 steps"
     assert lines[-1].startswith("wrote ") and (out / "CTRNN-ReLU.npz").exists()
     assert main(["train", "-a", "GRU-Tanh", "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err

@@ -374,7 +374,7 @@ def train_command(
                   last: ("yes" if r.gated else "no") if last == "gated" else f"{r.r2:.3f}"}
                  for r in networks.itertuples()], ["architecture", "seed", "reached", "steps", "accuracy", last])
     missed = int((~networks.reached.astype(bool)).sum())
-    if missed:
+    if missed:  # train() has also warned on stderr, naming them
         print(f"{missed} of {len(networks)} network(s) did not reach criterion in {max_steps} steps")
     print(f"wrote {len(record.files)} files to {out}")
 
