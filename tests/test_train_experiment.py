@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from repalign import experiments
 from repalign._checks import SettingsError
@@ -145,3 +146,17 @@ def test_the_command_prints_its_table_and_reports_bad_options(tmp_path, capsys):
     assert err.startswith("error: --architecture: unknown architecture(s) ['GRU-Tanh']") and len(err.splitlines()) == 1
     assert main(["train", "--max-steps", "0", "--out", str(tmp_path / "bad")]) == 2
     assert capsys.readouterr().err.startswith("error: --max-steps: ")
+
+
+def test_a_checkpointed_zoo_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path):
+    fields = {**TINY, "architectures": ["LSTM-ReLU"], "repeats": 1, "checkpoint": str(tmp_path / "zoo.pt")}
+    for steps, checkpoint, folder in ((2, fields["checkpoint"], "first"), (4, fields["checkpoint"], "resumed"),
+                                      (4, None, "straight")):
+        with pytest.warns(UserWarning, match="did not reach criterion"):
+            experiments.run("train", {**fields, "max_steps": steps, "checkpoint": checkpoint}, out=tmp_path / folder)
+        if folder == "first":  # the second run starts from step 2 of this file
+            assert torch.load(tmp_path / "zoo.pt", weights_only=True)["step"] == 2
+    resumed = StackedNetworks.load(tmp_path / "resumed" / "LSTM-ReLU.npz").state_dict()
+    straight = StackedNetworks.load(tmp_path / "straight" / "LSTM-ReLU.npz").state_dict()
+    assert resumed.keys() == straight.keys()
+    assert all(bool((resumed[k] == straight[k]).all()) for k in resumed)
