@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from repalign.models import (
-    ARCHITECTURES, BATCH_SIZE, DT, HIDDEN_SIZE, LEARNING_RATE, TAU, RecurrentNetwork, StackedNetworks,
+    ARCHITECTURES,
+    BATCH_SIZE,
+    DT,
+    HIDDEN_SIZE,
+    LEARNING_RATE,
+    TAU,
+    RecurrentNetwork,
+    StackedNetworks,
     init_parameters,
 )
 

@@ -24,8 +24,20 @@ from __future__ import annotations
 import torch  # noqa: F401  (the doctest above)
 
 from repalign.models.networks import (
-    ACTIVATIONS, ARCHITECTURES, BATCH_SIZE, CELLS, DT, HIDDEN_SIZE, LEARNING_RATE, LOSS, NOISE_STD, RECORDS, TAU,
-    RecurrentNetwork, activation_function, init_parameters,
+    ACTIVATIONS,
+    ARCHITECTURES,
+    BATCH_SIZE,
+    CELLS,
+    DT,
+    HIDDEN_SIZE,
+    LEARNING_RATE,
+    LOSS,
+    NOISE_STD,
+    RECORDS,
+    TAU,
+    RecurrentNetwork,
+    activation_function,
+    init_parameters,
 )
 from repalign.models.stacked import StackedNetworks
 

@@ -188,8 +188,16 @@ def check_inputs(inputs, n_inputs: int, dtype: torch.dtype, dims: tuple[int, ...
     return inputs
 
 
-def noise_generator(noise_seed) -> torch.Generator:
-    """A ``torch.Generator`` from a seed, or the generator itself."""
+def noise_generator(noise_seed, sigma: float = 1.0, what: str = "the network has") -> torch.Generator | None:
+    """A ``torch.Generator`` from a seed, or the generator itself; None without noise (``sigma`` 0).
+
+    Recurrent noise without a seed is refused (``noise_seed`` named): every random choice takes a seed.
+    """
+    if not sigma > 0:
+        return None
+    if noise_seed is None:
+        raise SettingsError("noise_seed", f"{what} recurrent noise (noise_std={sigma:g}): pass a seed or a "
+                            "torch.Generator, or noise=False")
     if isinstance(noise_seed, torch.Generator):
         return noise_seed
     return torch.Generator().manual_seed(check_seed(noise_seed, "noise_seed"))
@@ -237,12 +245,7 @@ class RecurrentNetwork(torch.nn.Module):
         x = check_inputs(inputs, self._settings["n_inputs"], self.dtype, (3,))
         check_choice(record, "record", RECORDS)
         sigma = self._settings["noise_std"] if noise else 0.0
-        g = None
-        if sigma > 0:
-            if noise_seed is None:
-                raise SettingsError("noise_seed", f"the network has recurrent noise (noise_std={sigma:g}): "
-                                    "pass a seed or a torch.Generator, or noise=False")
-            g = noise_generator(noise_seed)
+        g = noise_generator(noise_seed, sigma)
         T, B = x.shape[0], x.shape[1]
         H, a, f = self._settings["hidden_size"], self.alpha, self.f
         h = self.h0.expand(B, H)

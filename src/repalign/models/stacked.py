@@ -30,8 +30,18 @@ import torch
 
 from repalign._checks import SettingsError, check_choice, check_path, check_seed, check_seeds
 from repalign.models.networks import (
-    DT, HIDDEN_SIZE, NOISE_STD, RECORDS, TAU, RecurrentNetwork, activation_function, check_inputs, check_settings,
-    init_parameters, lstm_gates, noise_generator,
+    DT,
+    HIDDEN_SIZE,
+    NOISE_STD,
+    RECORDS,
+    TAU,
+    RecurrentNetwork,
+    activation_function,
+    check_inputs,
+    check_settings,
+    init_parameters,
+    lstm_gates,
+    noise_generator,
 )
 
 __all__ = ["StackedNetworks"]
@@ -125,11 +135,8 @@ class StackedNetworks(torch.nn.Module):
         T, B = x.shape[-3], x.shape[-2]
         sigma = s["noise_std"] if noise else 0.0
         xi = None
-        if sigma > 0:
-            if noise_seed is None:
-                raise SettingsError("noise_seed", f"the networks have recurrent noise (noise_std={sigma:g}): "
-                                    "pass a seed or a torch.Generator, or noise=False")
-            g = noise_generator(noise_seed)
+        g = noise_generator(noise_seed, sigma, "the networks have")
+        if g is not None:
             xi = (torch.randn((T, K, B, H), generator=g, dtype=torch.float64) * sigma).to(self.dtype)
         cell = s["cell"]
         lstm = cell == "LSTM"
