@@ -111,7 +111,8 @@ def check_scaled(name: str, case) -> None:
 
 
 def _fits_half(name: str, case) -> bool:
-    """float16 ends at 6.5e4: a squared distance of data at 10^1 may be beyond it (inf is then right)."""
+    """float16 ends at 6.5e4: a squared distance of data at 10^1 may be beyond it (then refused with a
+    ValueError, tested on its own below)."""
     _, n, p, q, dtype, k = case
     return dtype != "float16" or "squared_euclidean" not in name or k <= 0
 

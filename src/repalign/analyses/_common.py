@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["first_crossing", "sorted_interpolation", "trajectory_frame", "decoding_columns", "pc_columns"]
+__all__ = ["first_crossing", "sorted_interpolation", "trajectory_frame", "computed", "decoding_columns", "pc_columns"]
 
 
 def first_crossing(value: np.ndarray, curve: np.ndarray, threshold: float) -> tuple[int, float]:
@@ -47,6 +47,12 @@ def sorted_interpolation(value: np.ndarray, r2: np.ndarray, threshold: float) ->
     if threshold < r2[0] or threshold > r2[-1]:
         return math.nan
     return float(np.interp(threshold, r2, value))
+
+
+def computed(rows, column: str):
+    """The rows of a trajectory table where ``column`` was computed: a tracker with its own
+    ``record_every`` leaves NaN at the recording steps it skips."""
+    return rows[rows[column].notna()]
 
 
 def trajectory_frame(result):

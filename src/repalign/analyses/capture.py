@@ -24,7 +24,7 @@ from ..optimization import OptimizeSettings, optimize
 from ..registry import short_name
 from ..results import Result, check_table, colours, legend, log_variance_axis
 from ..trackers import PCCapture
-from ._common import first_crossing, pc_columns, sorted_interpolation, trajectory_frame
+from ._common import computed, first_crossing, pc_columns, sorted_interpolation, trajectory_frame
 
 __all__ = ["capture_thresholds", "pc_capture", "CaptureThresholds", "PAPER_MEASURES", "RULES"]
 
@@ -216,7 +216,7 @@ def capture_thresholds(result, explained_variance, *, rule: str = "half", min_ga
 def _recorded(group, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(column, value, step) at the steps where ``column`` was computed (a tracker with its own
     ``record_every`` leaves NaN at the recording steps it skips)."""
-    kept = group[group[column].notna()]
+    kept = computed(group, column)
     return kept[column].to_numpy(float), kept["value"].to_numpy(float), kept["step"].to_numpy()
 
 
@@ -376,7 +376,7 @@ def _plot_capture_curves(result, *, n_pcs: int | None = None, measure: str | Non
         crossings = thresholds[chosen].drop_duplicates("pc").set_index("pc")
     for i, column in reversed(list(enumerate(columns))):  # PC 1 drawn last, on top
         colour = colormap(norm(i + 1))
-        kept = rows[rows[column].notna()]  # a tracker with its own record_every leaves NaN between its records
+        kept = computed(rows, column)
         ax.plot(kept["value"], kept[column], lw=1, color=colour)
         if crossings is not None and i + 1 in crossings.index and not math.isnan(crossings.at[i + 1, "value"]):
             ax.plot(crossings.at[i + 1, "value"], crossings.at[i + 1, "threshold"], "o", ms=3.5, color=colour,

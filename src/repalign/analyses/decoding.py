@@ -20,7 +20,7 @@ from .._optional import import_pandas, import_pyplot
 from ..inputs import as_data
 from ..registry import short_name
 from ..results import Result, check_table, colours, legend
-from ._common import decoding_columns, first_crossing, trajectory_frame
+from ._common import computed, decoding_columns, first_crossing, trajectory_frame
 
 __all__ = ["decoding_thresholds", "DecodingThresholds", "topk_decoding", "TopKDecoding"]
 
@@ -134,7 +134,7 @@ def decoding_thresholds(result, reference_accuracy, chance, *, fraction: float =
     for run, group in frame.sort_values("step", kind="stable").groupby("run", sort=True):
         first = group.iloc[0]
         for column in columns:
-            kept = group[group[column].notna()]  # a Decoding tracker with its own record_every skips steps (NaN)
+            kept = computed(group, column)
             values, accuracy = kept["value"].to_numpy(float), kept[column].to_numpy(float)
             target = chances[column] + fraction * (reference[column] - chances[column])
             j, value = first_crossing(values, accuracy, target)
@@ -165,7 +165,7 @@ def _plot_decoding(result, thresholds=None, *, baselines: Mapping[str, float] | 
         for i, column in enumerate(columns):
             colour = palette[i % len(palette)]
             variable = column.removeprefix("decode_")
-            kept = rows[rows[column].notna()]  # NaN between the records of a sparser tracker
+            kept = computed(rows, column)
             ax.plot(kept["value"], kept[column], "-", lw=1.2, color=colour, label=variable)
             if thresholds is not None:
                 chosen = thresholds[(thresholds["measure"] == name) & (thresholds["variable"] == variable)]

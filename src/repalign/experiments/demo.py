@@ -110,17 +110,9 @@ def _decoded(row: dict, variable: str) -> str:
     return f"{text} ({final:.2f})" if text == "not reached" and final is not None else text
 
 
-def _column(table, *names):
-    """The first of ``names`` that ``table`` has."""
-    for name in names:
-        if name in table.columns:
-            return table[name]
-    raise KeyError(f"none of the columns {names} in {list(table.columns)}")
-
-
 def _value(table):
     """The measure's values: ``value`` in the optimizer's and analyses' tables, ``score`` in the baselines'."""
-    return _column(table, "value", "score")
+    return table["value" if "value" in table.columns else "score"]
 
 
 def run(settings: Settings, out=None) -> Record:
