@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,7 +45,7 @@ from ..tasks import ManteTask, ReachingTask
 from ..training import train
 from ._base import ExperimentSettings, Output
 
-__all__ = ["ARCHITECTURE_NAMES", "NAME", "TASKS", "Settings", "run"]
+__all__ = ["ARCHITECTURE_NAMES", "NAME", "TASKS", "Settings", "Zoo", "run", "train_zoo"]
 
 NAME = "train"
 TASKS = ("mante", "reaching")
@@ -141,14 +142,44 @@ def run(settings: Settings, out=None) -> Record:
     loss at every evaluation), and ``gating`` (Mante: per network and context the relevant and
     irrelevant slopes, their ratio and ``gated``) or ``velocity`` (reaching: per network and
     condition the R² of the hand velocity). Arrays: ``losses`` (step × network training losses).
-    Files: ``ARCHITECTURE.npz`` (each stack, :meth:`repalign.models.StackedNetworks.save`),
-    ``networks.csv``, ``curves`` (PNG, PDF, CSV), then for Mante ``gating.csv`` and
-    ``psychometric_ARCHITECTURE_sSEED`` (PNG, PDF, CSV) per network, for reaching ``velocity.csv`` and
-    ``velocity_ARCHITECTURE_sSEED`` (PNG, PDF, CSV) of the first network.
+    Files: those of :func:`train_zoo`.
+    """
+    output = Output(out)
+    zoo = train_zoo(settings, output)
+    tables = {"networks": zoo.networks, "curves": zoo.result.curves, zoo.behaviour_name: zoo.behaviour}
+    return Record(f"experiments.{NAME}", {**settings.to_dict(), "training": zoo.result.settings}, tables,
+                  {"losses": np.asarray(zoo.result.losses)}, files=output.files)
+
+
+class Zoo(NamedTuple):
+    """What :func:`train_zoo` gives back: the task, the trained networks and their checks.
+
+    Attributes:
+        task: the task object the networks were trained on (:meth:`Settings.make_task`).
+        result: the :class:`~repalign.training.TrainingResult` (its ``networks`` are the trained stacks).
+        networks: ``result.table`` with ``gated`` (Mante) or ``r2`` (reaching) per network.
+        behaviour: the ``gating`` (Mante) or ``velocity`` (reaching) table, one block per network.
+        behaviour_name: ``"gating"`` or ``"velocity"``.
+    """
+
+    task: object
+    result: object
+    networks: object
+    behaviour: object
+    behaviour_name: str
+
+
+def train_zoo(settings: Settings, output: Output) -> Zoo:
+    """Train the zoo of ``settings``, check each network's behaviour, write everything to ``output``.
+
+    What :func:`run` records, with the networks themselves (the demo records them). Files:
+    ``ARCHITECTURE.npz`` (each stack, :meth:`repalign.models.StackedNetworks.save`), ``networks.csv``,
+    ``curves`` (PNG, PDF, CSV), then for Mante ``gating.csv`` and ``psychometric_ARCHITECTURE_sSEED``
+    (PNG, PDF, CSV) per network, for reaching ``velocity.csv`` and ``velocity_ARCHITECTURE_sSEED``
+    (PNG, PDF, CSV) of the first network.
     """
     pd = import_pandas()
 
-    output = Output(out)
     task = settings.make_task()
     pairs = [tuple(name.split("-", 1)) for name in settings.architectures]
     # a network short of criterion stays in every table (reached False) and train() warns, naming it
@@ -191,7 +222,5 @@ def run(settings: Settings, out=None) -> Record:
     behaviour = pd.concat(behaviour_rows, ignore_index=True)
     output.table(networks, "networks")
     output.table(behaviour, table_name)
-    tables = {"networks": networks, "curves": result.curves, table_name: behaviour}
-    return Record(f"experiments.{NAME}", {**settings.to_dict(), "training": result.settings}, tables,
-                  {"losses": np.asarray(result.losses)}, files=output.files)
+    return Zoo(task, result, networks, behaviour, table_name)
 
