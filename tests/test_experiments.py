@@ -129,6 +129,8 @@ def test_optimize_reads_the_decodable_variables_from_the_conditions_table(small)
 
 @pytest.mark.slow
 def test_the_quick_demo_writes_every_figure_and_its_summary(tmp_path):
+    from repalign.experiments import demo
+
     record = experiments.run("demo", {"quick": True, "log": False}, out=tmp_path)
     written = {Path(f).name for f in record.files}
     for figure in ("trajectory", "pc_capture", "capture_curves", "decoding", "topk_decoding", "variance_sweep",
@@ -139,6 +141,91 @@ def test_the_quick_demo_writes_every_figure_and_its_summary(tmp_path):
     assert summary["perturbation_max_error_orthogonal"] < 1e-12
     names = [row["measure"] for row in summary["measures"]]
     assert names == ["angular-procrustes", "cka", "angular-cka", "ridge-cv"]
+    trained = summary["task_trained"]["mante"]["networks"]
+    assert [row["architecture"] for row in trained] == list(demo.TRAINED)
+    assert all(np.isfinite(list(row["scores"].values())).all() for row in trained)
+    assert {"task_trained/mante/curves.png", "task_trained/scores.csv"} <= {
+        str(Path(f).relative_to(tmp_path)) for f in record.files}
+    assert "## Task-trained networks against the data" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.fixture
+def tiny_zoo(monkeypatch):
+    """The demo's task-trained section at toy sizes (8 units, 2 steps): the pipeline, in seconds."""
+    from repalign.experiments import demo
+
+    monkeypatch.setitem(demo.TRAIN_SIZES, True, {"hidden_size": 8, "max_steps": 2, "reaching_steps": 2, "repeats": 2})
+    return demo
+
+
+def _trained_rows(text: str, header: str) -> list[list[str]]:
+    """The cells of the rows of the markdown table whose header row starts with ``header``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("| ").split("|")])
+    return rows
+
+
+def test_the_demo_trains_records_and_scores_a_small_zoo(tiny_zoo, tmp_path):
+    demo = tiny_zoo
+    reference = mante_like(n_units=30, seed=0)
+    m1 = demo._m1_recording(None)
+    summary, tables, files = demo._task_trained(demo.Settings(quick=True, log=False), reference, m1, tmp_path)
+    written = {str(Path(f).relative_to(tmp_path)) for f in files}
+    assert {"task_trained/scores.csv", "task_trained/mante/curves.png", "task_trained/mante/networks.csv"} <= written
+    mante = summary["mante"]["networks"]
+    assert [row["architecture"] for row in mante] == list(demo.TRAINED)
+    for row in mante:
+        stem = f"{row['architecture']}_s0"
+        assert {f"task_trained/mante/{row['architecture']}.npz", f"task_trained/mante/psychometric_{stem}.png",
+                f"task_trained/mante/recording_{stem}.npz"} <= written
+        assert sorted(row["scores"]) == sorted(demo.MODEL_MEASURES) and np.isfinite(list(row["scores"].values())).all()
+        assert not row["reached"] and row["steps"] == 2
+    # the recording is on the data's 15 stimulus bins and 72 conditions, aligned with it by value
+    recorded = repalign.data.read(tmp_path / "task_trained/mante/recording_CTRNN-Tanh_s0.npz")
+    assert recorded.shape == (15, 72, 8) and recorded.dt == 0.05
+    columns = list(reference.conditions.columns)
+    assert recorded.conditions[columns].equals(reference.conditions)
+    scores = tables["task_trained_scores"]
+    n_networks = len(demo.TRAINED) + (len(demo.REACHING) if m1 is not None else 0)
+    assert len(scores) == n_networks * len(demo.MODEL_MEASURES) and np.isfinite(scores.value).all()
+    assert len(tables["task_trained_networks"]) == n_networks
+    text = "\n".join(demo._trained_markdown(summary, quick=True))
+    rows = _trained_rows(text, "| architecture | seed | steps to criterion | held-out accuracy")
+    assert [row[0] for row in rows] == list(demo.TRAINED) and {row[2] for row in rows} == {"not reached (2 steps)"}
+    assert all(float(cell) == float(cell) for row in rows for cell in row[-len(demo.MODEL_MEASURES):])
+    assert "quick run" in text and "nan" not in text.lower()
+    json.dumps(repalign.results.json_safe(summary), allow_nan=False)
+    if m1 is not None:
+        assert [row["architecture"] for row in summary["reaching"]["networks"]] == list(demo.REACHING)
+        assert len(_trained_rows(text, "| architecture | seed | steps to criterion | held-out velocity R²")) == 1
+        reaching = repalign.data.read(tmp_path / f"task_trained/reaching/recording_{demo.REACHING[0]}_s0.npz")
+        assert reaching.shape == (*m1.shape[:2], 8) and reaching.conditions.reach_direction_deg.equals(
+            m1.conditions.reach_direction_deg)
+
+
+def test_the_demo_skips_the_reaching_network_without_the_m1_recording(tiny_zoo, monkeypatch, tmp_path):
+    demo = tiny_zoo
+
+    def absent(path=None):
+        raise repalign.data.MissingFileError("path: the M1 recording hatsopoulos2007_m1.npz was not found; searched x")
+
+    monkeypatch.setattr(demo, "load_m1", absent)
+    m1 = demo._m1_recording(None)
+    assert m1 is None
+    summary, tables, _ = demo._task_trained(demo.Settings(quick=True, log=False), mante_like(n_units=10, seed=0), m1,
+                                            None)  # no folder: nothing written
+    assert "skipped" in summary["reaching"] and set(tables["task_trained_networks"].task) == {"mante"}
+    assert "Reaching network: skipped, the M1 recording was not found" in "\n".join(
+        demo._trained_markdown(summary, quick=True))
+    # a path given that does not exist is an error naming the setting, before any work
+    with pytest.raises(SettingsError, match="M1 recording") as error:
+        experiments.run("demo", {"quick": True, "log": False, "m1": str(tmp_path / "absent.npz")}, out=tmp_path)
+    assert error.value.argument == "m1" and not any(tmp_path.iterdir())
 
 
 def _demo_tables(value="value"):

@@ -1,8 +1,9 @@
-"""The main job of ``make demo``: ``python -m repalign.demo [--out DIR] [--seed S] [--units P] [--quick]``.
+"""The main job of ``make demo``: ``python -m repalign.demo [--out DIR] [--seed S] [--units P] [--m1 FILE] [--quick]``.
 
 The same as ``repalign demo``: runs :mod:`repalign.experiments.demo` (the seed paper's headline
-experiment on ``mante_like``: figures, tables and ``summary.md`` in ``results/demo/``) and prints the
-summary. ``--quick`` shrinks every experiment (about a minute) to check the pipeline.
+experiment on ``mante_like``, then a small zoo of task-trained networks recorded and scored against
+the data: figures, tables and ``summary.md`` in ``results/demo/``) and prints the summary.
+``--quick`` shrinks every experiment (about a minute) to check the pipeline.
 """
 
 from __future__ import annotations

@@ -384,11 +384,13 @@ def demo_command(
     quick: bool = typer.Option(False, "--quick", help="shrunk sizes, about a minute"),
     seed: int = typer.Option(0, "--seed", help="seed of the data, the noise and the folds"),
     units: int = typer.Option(727, "--units", help="units of the mante_like reference"),
+    m1: str = typer.Option(None, "--m1", help="the M1 recording file of the reaching network (default: "
+                                               "../shared/data; skipped when absent there)"),
     out: str = typer.Option("results/demo", "--out", help=OUT_HELP),
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
     """The seed paper's headline experiment on mante_like (what `make demo` runs); prints summary.md."""
     _agg_backend()
-    experiments.run("demo", {"seed": seed, "units": units, "quick": quick}, out=out, threads=threads)
+    experiments.run("demo", {"seed": seed, "units": units, "quick": quick, "m1": m1}, out=out, threads=threads)
     print()
     print((Path(out) / "summary.md").read_text())

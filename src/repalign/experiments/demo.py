@@ -19,9 +19,17 @@ written (PNG + PDF, with the data of every figure as CSV beside it):
 - ``perturbation`` (Fig. 6a) — single-PC perturbation against the closed forms;
 - ``joint`` (Fig. 6c) — CKA and angular Procrustes optimized jointly towards a grid of targets;
 - ``baselines`` (Fig. 2) — condition-average and neuron-split baselines of every measure;
-- ``summary.md`` — one page: which measure captured which PCs and task variables at which score.
+- ``task_trained/`` — a teaser of Fig. 2: one network per cell family (:data:`TRAINED`) trained on
+  the Mante task to its held-out criterion (:func:`repalign.experiments.train.train_zoo`: the networks,
+  ``curves`` and a ``psychometric_*`` figure each, in ``task_trained/mante/``), recorded at
+  ``mante_like``'s 72 conditions on its 15 stimulus bins (``recording_*.npz``, repalign Datasets) and
+  scored against the reference with :data:`MODEL_MEASURES` (``task_trained/scores.csv``); the same for
+  one reaching network against the M1 recording (``task_trained/reaching/``) when its file is there;
+- ``summary.md`` — one page: which measure captured which PCs and task variables at which score, and
+  the task-trained networks' training, gating and scores.
 
-``quick`` shrinks every experiment to check the pipeline.
+``quick`` shrinks every experiment to check the pipeline (its networks are small and stop early,
+short of criterion: the summary says so).
 """
 
 from __future__ import annotations
@@ -30,12 +38,15 @@ import dataclasses
 import json
 import math
 import time
+import warnings
+from pathlib import Path
 
 from .. import registry
-from .._checks import check_bool, check_count, check_seed
+from .._checks import SettingsError, check_bool, check_count, check_path, check_seed
 from .._optional import import_pandas
-from ..data import mante_like
+from ..data import MissingFileError, load_m1, mante_like
 from ..perturbation import perturb_pcs
+from ..recording import record
 from ..registry import short_name
 from ..results import Record, json_safe
 from . import baselines as baselines_experiment
@@ -43,38 +54,49 @@ from . import joint as joint_experiment
 from . import optimize as optimize_experiment
 from . import perturb as perturb_experiment
 from . import topk_decoding as topk_experiment
+from . import train as train_experiment
 from . import variance_sweep as sweep_experiment
 from ._base import ExperimentSettings, Output
 
-__all__ = ["Settings", "run", "NAME", "MEASURES", "JOINT_MEASURES", "DECODED"]
+__all__ = ["Settings", "run", "NAME", "MEASURES", "JOINT_MEASURES", "DECODED", "TRAINED", "REACHING",
+           "MODEL_MEASURES"]
 
 NAME = "demo"
 MEASURES = ("angular-procrustes", "cka", "angular-cka", "ridge-cv")
 JOINT_MEASURES = ("cka", "angular-procrustes")
 DECODED = ("context", "choice", "motion_sign", "colour_sign")
+# one architecture per cell family, tanh (each family's three activations reached the 0.93 criterion at
+# step 900 at seed 0, but LowPassCTRNN-ReTanh at 1200 and LSTM-ReTanh at 2100; one thread, hidden 100)
+TRAINED = ("CTRNN-Tanh", "LowPassCTRNN-Tanh", "LSTM-Tanh")
+REACHING = ("CTRNN-Tanh",)  # velocity R² 0.9 at step 150 (seed 0): a few seconds
+MODEL_MEASURES = ("cka", "angular-procrustes", "ridge-cv")  # the demo's measures, ridge-CV predicting the data
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings(ExperimentSettings):
-    """The demo's three knobs.
+    """The demo's knobs.
 
     Attributes:
         seed: seed of the data, the noise and the folds.
         units: units of the ``mante_like`` reference (727 as the recording).
         quick: shrunk sizes (at most 120 units, fewer steps), to check the pipeline in about a minute.
         log: print one line per finished section.
+        m1: the M1 recording file of the reaching network (None: looked for in ``../shared/data``, and
+            the reaching network skipped without it; a path given must exist).
     """
 
     seed: int = 0
     units: int = 727
     quick: bool = False
     log: bool = True
+    m1: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "units", check_count(self.units, "units", 5))
         check_bool(self.quick, "quick")
         check_bool(self.log, "log")
+        object.__setattr__(self, "m1", check_path(self.m1, "m1", allow_none=True))
 
 
 PC_COLUMNS = (1, 2, 5, 10, 20)  # the PCs of the summary's tables, those tracked among them
@@ -83,6 +105,12 @@ PC_COLUMNS = (1, 2, 5, 10, 20)  # the PCs of the summary's tables, those tracked
 RECORD_EVERY = 1
 DECODE_EVERY = 10
 CAPTURE_RULE = "the seed paper's rule: its R² halfway from its value at step 0 to 1, a perfect fit"
+# the task-trained section's sizes. Full: the zoo's hidden 100, a step cap past the 900 steps the three networks
+# took at seed 0 (about 40 s for the three on one thread here); quick: small networks stopped short of criterion.
+TRAIN_SIZES = {False: {"hidden_size": 100, "max_steps": 2000, "reaching_steps": 1000, "repeats": 20},
+               True: {"hidden_size": 32, "max_steps": 200, "reaching_steps": 50, "repeats": 10}}
+RECORD_REPEATS = 10  # noisy trials averaged per condition when a network is recorded
+NO_SLOPE = 1e-6  # a relevant psychometric slope at or below it: the choice does not follow that coherence
 
 
 def _fmt(value, digits: int = 2, missing: str = "—") -> str:
@@ -131,6 +159,7 @@ def run(settings: Settings, out=None) -> Record:
 
     output = Output(out)
     seed, quick = settings.seed, settings.quick
+    m1 = _m1_recording(settings.m1)  # before any work: a path given that does not exist fails now
     n_units = min(settings.units, 120) if quick else settings.units
     n_pcs = 10 if quick else 20
     reference = mante_like(n_units=n_units, seed=seed)
@@ -187,12 +216,19 @@ def run(settings: Settings, out=None) -> Record:
         steps=100 if quick else 200, lr=0.05, seed=seed, record_every=10, dtype="float32", progress=False), out)
     log("joint optimization")
 
+    # 5. task-trained networks (a teaser of Fig. 2): train, check, record at the data's conditions, score
+    section_start = time.perf_counter()
+    trained, trained_tables, trained_files = _task_trained(settings, reference, m1, out)
+    log(f"task-trained networks: {_trained_log(trained)} in {time.perf_counter() - section_start:.0f} s")
+
     names = list(dict.fromkeys(headline.tables["trajectory"]["measure"]))
     summary = _summary(reference, names, headline.tables["pc_capture"], headline.tables["decoding"], base, sweep_pc2,
                        perturbed, resampled, jointly.tables["trajectory"], reference_accuracy, chance, stopping)
     files = [*headline.files, *base_record.files, *topk_record.files, *sweep_record.files, *perturbed_record.files,
              *jointly.files]
     figures = sorted(name.rsplit("/", 1)[-1].removesuffix(".png") for name in files if name.endswith(".png"))
+    summary["task_trained"] = trained
+    files += trained_files
     output.text(_summary_markdown(summary, figures, quick), "summary.md")
     output.text(json.dumps(json_safe(summary), indent=2, allow_nan=False), "summary.json")  # NaN: null
     files += output.files  # summary.md and summary.json: the experiments above wrote the rest
@@ -200,8 +236,93 @@ def run(settings: Settings, out=None) -> Record:
     tables = {f"headline_{k}": v for k, v in headline.tables.items()}
     tables.update({"baselines": base, "topk_decoding": topk_record.table, "variance_sweep_pc2": sweep_pc2,
                    "perturbation": perturbed, "perturbation_resample": resampled,
-                   "joint": jointly.tables["trajectory"]})
+                   "joint": jointly.tables["trajectory"], **trained_tables})
     return Record(f"experiments.{NAME}", {**settings.to_dict(), "summary": summary}, tables, files=files)
+
+
+def _m1_recording(path):
+    """The M1 recording (:func:`repalign.data.load_m1`), or None when ``path`` is None and the file is absent."""
+    try:
+        return load_m1(path)
+    except MissingFileError as error:
+        if path is not None:
+            raise SettingsError("m1", str(error).removeprefix("path: ")) from None
+        return None
+
+
+def _task_trained(settings: Settings, reference, m1, out) -> tuple[dict, dict, list]:
+    """Section 5: the small zoo trained, checked, recorded at the data's conditions and scored against the data.
+
+    Returns the section's summary, its tables (``task_trained_networks``, ``task_trained_scores``) and files.
+    """
+    pd = import_pandas()
+    sizes = TRAIN_SIZES[settings.quick]
+    folder = None if out is None else Path(out) / "task_trained"
+    summary = {"measures": list(MODEL_MEASURES), "hidden_size": sizes["hidden_size"],
+               "record_repeats": RECORD_REPEATS, "mante": None, "reaching": None}
+    networks, scores, files = [], [], []
+    jobs = [("mante", TRAINED, sizes["max_steps"], reference), ("reaching", REACHING, sizes["reaching_steps"], m1)]
+    for task, architectures, max_steps, data in jobs:
+        if data is None:
+            summary[task] = {"skipped": "the M1 recording was not found (../shared/data/hatsopoulos2007_m1.npz)"}
+            continue
+        output = Output(None if folder is None else folder / task)
+        with warnings.catch_warnings():
+            if settings.quick:  # short of criterion by design; the summary says so
+                warnings.filterwarnings("ignore", message="train: .* did not reach criterion", category=UserWarning)
+            zoo = train_experiment.train_zoo(train_experiment.Settings(
+                task=task, architectures=architectures, seeds=(settings.seed,), max_steps=max_steps,
+                hidden_size=sizes["hidden_size"], repeats=sizes["repeats"], seed=settings.seed,
+                m1=data.provenance["source"] if task == "reaching" else None, progress=False), output)
+        # at the data's own conditions table, so that model and data align row by row, by value
+        recordings = record(list(zoo.result.networks.values()), zoo.task, data.conditions, repeats=RECORD_REPEATS,
+                            seed=settings.seed)
+        rows = []
+        for row in zoo.networks.itertuples():
+            recording = recordings[((row.cell, row.activation), int(row.seed))]
+            path = output.file(f"recording_{row.architecture}_s{row.seed}.npz")
+            if path is not None:
+                recording.save(path)
+            values = {m: float(registry.measure(m)(data, recording)) for m in MODEL_MEASURES}
+            scores += [{"task": task, "architecture": row.architecture, "seed": int(row.seed), "measure": m,
+                        "value": v} for m, v in values.items()]
+            entry = {"architecture": row.architecture, "seed": int(row.seed), "reached": bool(row.reached),
+                     "steps": int(row.steps), "accuracy": float(row.accuracy)}
+            if task == "mante":
+                gating = zoo.behaviour[(zoo.behaviour.architecture == row.architecture)
+                                       & (zoo.behaviour.seed == row.seed)].set_index("context_name")
+                for context in ("motion", "colour"):
+                    entry[f"gating_ratio_{context}"] = float(gating.ratio[context])
+                    entry[f"relevant_slope_{context}"] = float(gating.relevant_slope[context])
+                entry["gated"] = bool(row.gated)
+            else:
+                entry["velocity_r2"] = float(row.r2)
+            rows.append({**entry, "scores": values})
+            networks.append({"task": task, **entry})
+        summary[task] = {"data": list(data.shape), "criterion": float(zoo.networks.criterion.iloc[0]),
+                         "max_steps": max_steps, "networks": rows}
+        files += output.files
+    tables = {"task_trained_networks": pd.DataFrame(networks), "task_trained_scores": pd.DataFrame(scores)}
+    scores_output = Output(folder)
+    scores_output.table(tables["task_trained_scores"], "scores")
+    files += scores_output.files
+    summary["figures"] = sorted(str(Path(f).relative_to(out)).removesuffix(".png") for f in files if f.endswith(".png"))
+    return summary, tables, files
+
+
+def _trained_log(trained: dict) -> str:
+    """``mante: CTRNN-Tanh at step 900, ...; reaching: ...`` (or ``... not at criterion in N steps``)."""
+    parts = []
+    for task in ("mante", "reaching"):
+        section = trained[task]
+        if "skipped" in section:
+            parts.append(f"{task}: skipped ({section['skipped']})")
+            continue
+        parts.append(f"{task}: " + ", ".join(
+            f"{row['architecture']} " + (f"at step {row['steps']}" if row["reached"]
+                                         else f"not at criterion in {row['steps']} steps")
+            for row in section["networks"]))
+    return "; ".join(parts) + ", recorded and scored"
 
 
 def _steps_of(captured) -> dict:
@@ -362,10 +483,90 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
         + (" A high angular Procrustes score implies a high CKA score, not the converse."
            if joint["n_ap_0.9"] and joint["n_cka_0.9"] and cka_low > ap_low else ""),
         "",
+    ]
+    trained = summary.get("task_trained")
+    if trained:
+        lines += _trained_markdown(trained, quick)
+    lines += [
         "## Files",
         "",
         "Each figure is a PNG and a PDF with its data as CSV: " + ", ".join(figures)
+        + (", and in `task_trained/` " + ", ".join(f.removeprefix("task_trained/") for f in trained["figures"])
+           + " (beside them each network as `.npz` and its recording as `recording_*.npz`, a repalign Dataset; the "
+           "scores in `scores.csv`)" if trained and trained["figures"] else "")
         + "; `summary.json` holds these numbers.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _follows(row: dict, context: str) -> bool:
+    """Whether the choice follows the relevant coherence in ``context``: a fitted slope above
+    :data:`NO_SLOPE` (a network that makes one choice on every trial fits slopes of 0 up to rounding, 1e-43)."""
+    return row[f"relevant_slope_{context}"] > NO_SLOPE
+
+
+def _ratio(row: dict, context: str) -> str:
+    """A context's gating ratio: one decimal; ∞ where the irrelevant slope is exactly 0; — where the choice does
+    not follow the relevant coherence (:func:`_follows`: the ratio says nothing)."""
+    ratio = row[f"gating_ratio_{context}"]
+    if not _follows(row, context):
+        return "—"
+    return "∞" if ratio is None or math.isinf(ratio) else f"{ratio:.1f}"
+
+
+def _trained_markdown(trained: dict, quick: bool) -> list[str]:
+    """The task-trained networks' section of ``summary.md``: one table per task."""
+    measures = trained["measures"]
+    lines = ["## Task-trained networks against the data (a first look at Fig. 2)", ""]
+    mante = trained["mante"]
+    lines += [
+        f"One network per cell family ({', '.join(row['architecture'] for row in mante['networks'])}; hidden "
+        f"{trained['hidden_size']}) trained together on the Mante task (`repalign train`: Adam, batches of 64) until "
+        f"its held-out decision accuracy reached {mante['criterion']:g}, at most {mante['max_steps']} steps"
+        + (" — **quick run: small networks and few steps, short of criterion**" if quick else "")
+        + f"; then recorded at the reference's 72 conditions on its {mante['data'][0]} stimulus bins (activity "
+        f"averaged over {trained['record_repeats']} noisy trials per condition) and scored against it. Gating "
+        "ratio: in each context, the fitted psychometric slope on the relevant coherence over the slope on the "
+        "irrelevant one (gated at ≥ 5).",
+        "",
+        "| architecture | seed | steps to criterion | held-out accuracy | gating ratio, motion context "
+        "| gating ratio, colour context | " + " | ".join(measures) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(measures),
+    ]
+    for row in mante["networks"]:
+        lines.append(f"| {row['architecture']} | {row['seed']} | {_reached(row)} | {row['accuracy']:.3f} | "
+                     f"{_ratio(row, 'motion')} | {_ratio(row, 'colour')} | "
+                     + " | ".join(_fmt(row["scores"][m]) for m in measures) + " |")
+    if any(not _follows(row, c) for row in mante["networks"] for c in ("motion", "colour")):
+        lines += ["", f"—: the choice does not follow the relevant coherence in that context (fitted slope ≤ "
+                      f"{NO_SLOPE:g}: one choice on every trial, or the wrong one)."]
+    reaching = trained["reaching"]
+    lines.append("")
+    if "skipped" in reaching:
+        lines += [f"Reaching network: skipped, {reaching['skipped']}.", ""]
+    else:
+        lines += [
+            f"Reaching: {', '.join(row['architecture'] for row in reaching['networks'])} trained on the M1 "
+            f"recording's centre-out task until its held-out velocity R² reached {reaching['criterion']:g} (at most "
+            f"{reaching['max_steps']} steps), recorded at the recording's {reaching['data'][1]} conditions on its "
+            f"{reaching['data'][0]} bins and scored against it ({reaching['data'][2]} units).",
+            "",
+            "| architecture | seed | steps to criterion | held-out velocity R² "
+            "| velocity R², recording's conditions | "
+            + " | ".join(measures) + " |",
+            "|---|---|---|---|---|" + "---|" * len(measures),
+        ]
+        for row in reaching["networks"]:
+            lines.append(f"| {row['architecture']} | {row['seed']} | {_reached(row)} | {row['accuracy']:.3f} | "
+                         f"{row['velocity_r2']:.3f} | " + " | ".join(_fmt(row["scores"][m]) for m in measures) + " |")
+        lines.append("")
+    lines += ["One network per architecture and no uncertainty: a teaser of Fig. 2, not its statistics; the full "
+              "zoo (9 architectures × 3 seeds) is `repalign train`. The condition-average and neuron-split "
+              "baselines above put these scores on a scale.", ""]
+    return lines
+
+
+def _reached(row: dict) -> str:
+    """The step at criterion, or "not reached (N steps)"."""
+    return str(row["steps"]) if row["reached"] else f"not reached ({row['steps']} steps)"
