@@ -84,7 +84,7 @@ from ._optional import import_pandas, import_pyplot
 from ._threads import check_threads, limit_threads
 from ._warnings import warn
 from .models import ARCHITECTURES, BATCH_SIZE, HIDDEN_SIZE, LEARNING_RATE, StackedNetworks
-from .results import Result, save_figure
+from .results import Result, legend, save_figure
 
 __all__ = ["TrainingResult", "eval_seed", "train", "train_seed"]
 
@@ -183,15 +183,18 @@ class TrainingResult(Result):
         return [f"{a} seed {s}" for a, s in zip(rows["architecture"], rows["seed"])]
 
     def plot(self, ax=None):
-        """Held-out accuracy against training step, one line per network, the criterion dashed."""
+        """Held-out accuracy against training step, one line per network (legend: architecture and seed), the
+        criterion dashed."""
         plt = import_pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        for (architecture, seed), rows in self.curves.groupby(["architecture", "seed"], sort=False):
-            ax.plot(rows["step"], rows["accuracy"], label=f"{architecture} {seed}", lw=1)
-        ax.axhline(self.settings["criterion"], color="k", ls="--", lw=0.8)
+        groups = self.curves.groupby(["architecture", "seed"], sort=False)
+        for (architecture, seed), rows in groups:
+            ax.plot(rows["step"], rows["accuracy"], label=f"{architecture} seed {seed}", lw=1)
+        ax.axhline(self.settings["criterion"], color="k", ls="--", lw=0.8, label="criterion")
         ax.set_xlabel("training step")
         ax.set_ylabel("held-out accuracy")
+        legend(ax, loc="lower right", ncol=1 + groups.ngroups // 10)  # the full zoo's 27 lines in 3 columns
         return ax
 
     def _record_settings(self) -> dict:
