@@ -101,6 +101,23 @@ def test_each_network_trains_as_it_would_alone_and_same_seeds_same_weights():
     assert not torch.equal(other.networks["CTRNN-Tanh"].W_rec, zoo.networks["CTRNN-Tanh"].W_rec)
 
 
+def test_stacks_run_on_two_threads_give_the_same_zoo_bit_for_bit(tmp_path):
+    """threads=2 runs two stacks at a time (one torch thread each): the same weights, losses and
+    curves as one thread, with networks frozen mid-way; a checkpoint resumes on another count."""
+    pairs = [*PAIRS, ("LSTM", "ReTanh")]
+    options = dict(seeds=[0, 1, 2], eval_every=3, criterion=0.4, **SMALL)
+    one = quiet_train(ManteTask(), pairs, max_steps=15, threads=1, **options)
+    two = quiet_train(ManteTask(), pairs, max_steps=15, threads=2, **options)
+    assert 0 < one.table["reached"].sum() < len(one.table)
+    assert_same_weights(weights(one), weights(two))
+    assert np.array_equal(one.losses, two.losses, equal_nan=True)
+    assert one.table.equals(two.table) and one.curves.equals(two.curves)
+    path = tmp_path / "zoo.pt"
+    quiet_train(ManteTask(), pairs, max_steps=7, threads=2, checkpoint=path, **options)
+    resumed = quiet_train(ManteTask(), pairs, max_steps=15, threads=1, checkpoint=path, **options)
+    assert_same_weights(weights(one), weights(resumed))
+
+
 class Interrupting(ManteTask):
     """The Mante task, interrupted when the batch seeded ``stop_seed`` is drawn (a killed call)."""
 
