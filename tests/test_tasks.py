@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from repalign import data
-from repalign.tasks import ManteTask, ReachingTask, Task, TaskBatch, bell_velocity, r2_score
+from repalign.tasks import ManteTask, ReachingTask, Task, TaskBatch, bell_velocity, held_out_batch, r2_score
 
 M1 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hatsopoulos2007_m1.npz"
 needs_m1 = pytest.mark.skipif(not M1.is_file(), reason=f"the M1 recording is absent ({M1})")
@@ -283,3 +283,17 @@ def test_reaching_bad_arguments_name_the_argument():
         ReachingTask(np.zeros((5, 2, 2)), [0, 1, 3, 4, 5.0], [0, 90])
     with pytest.raises(ValueError, match="^jitter_ms:"):
         ReachingTask.synthetic(jitter_ms=-1.0)
+
+
+# ---------------------------------------------------------------------------------------- held-out
+def test_held_out_defaults_to_the_training_batch():
+    class Plain:  # structural: no held_out
+        def batch(self, size, *, seed):
+            return ManteTask().batch(size, seed=seed)
+
+    mante = ManteTask()
+    a, b = mante.held_out(8, seed=3), mante.batch(8, seed=3)
+    assert torch.equal(a.inputs, b.inputs) and a.conditions.equals(b.conditions)
+    assert torch.equal(held_out_batch(Plain(), 8, seed=3).inputs, b.inputs)
+    assert not torch.equal(held_out_batch(Plain(), 8, seed=4).inputs, b.inputs)
+

@@ -16,7 +16,7 @@ import torch
 from repalign import Record
 from repalign.models import StackedNetworks
 from repalign.tasks import ManteTask, ReachingTask
-from repalign.training import train
+from repalign.training import eval_seed, train
 
 PAIRS = [("CTRNN", "Tanh"), ("LowPassCTRNN", "ReLU")]
 SMALL = {"eval_trials": 32, "batch_size": 16, "hidden_size": 16, "lr": 1e-2, "progress": False}
@@ -156,6 +156,42 @@ def test_save_writes_stacks_tables_and_record(tmp_path):
     assert record.kind == "training" and record.settings["max_steps"] == 4
     assert record.tables["curves"].equals(result.curves)
     assert np.array_equal(record.arrays["losses"], result.losses)
+
+
+class Spy:
+    """A structural task without held_out: records its calls; accuracy 1 only on a held_out batch."""
+
+    n_inputs, n_outputs, loss, criterion = 3, 2, "mse", 0.5
+
+    def __init__(self):
+        self.inner, self.calls = ReachingTask.synthetic(), []
+
+    def batch(self, size, *, seed):
+        self.calls.append(("batch", size, seed))
+        return self.inner.batch(size, seed=seed)
+
+    def accuracy(self, outputs, batch):
+        return float("held_out" in batch.conditions.columns)
+
+
+class SpyHeldOut(Spy):
+    def held_out(self, size, *, seed):
+        self.calls.append(("held_out", size, seed))
+        b = self.inner.batch(size, seed=seed)
+        b.conditions["held_out"] = True
+        return b
+
+
+def test_the_criterion_is_read_on_the_tasks_held_out_batch():
+    options = {**SMALL, "batch_size": 4, "eval_trials": 8}
+    with_held_out, without = SpyHeldOut(), Spy()
+    reached = quiet_train(with_held_out, PAIRS[:1], seeds=[0], max_steps=2, eval_every=1, seed=7, **options)
+    assert reached.table["reached"].all() and reached.table["steps"].tolist() == [0]
+    assert with_held_out.calls == [("held_out", 8, eval_seed(7, 0))]  # frozen at once: no training batch
+    missed = quiet_train(without, PAIRS[:1], seeds=[0], max_steps=2, eval_every=1, seed=7, **options)
+    assert not missed.table["reached"].any()
+    evaluations = [call for call in without.calls if call[1] == 8]
+    assert evaluations == [("batch", 8, eval_seed(7, s)) for s in range(3)]  # no held_out: batch's trials
 
 
 @pytest.mark.parametrize("argument, value", [

@@ -19,12 +19,16 @@ trials generated online (``NGymOnlineDataset``), cross-entropy on every time ste
   of its own loss).
 - **Batches**: the training batch of step ``s`` is ``task.batch(batch_size, seed=train_seed(seed, s))``,
   the same for every network; the held-out batch of an evaluation at step ``s`` is
-  ``task.batch(eval_trials, seed=eval_seed(seed, s))``, from a separate seed stream
+  ``task.held_out(eval_trials, seed=eval_seed(seed, s))``, the task's optional method, or
+  ``task.batch(eval_trials, seed=eval_seed(seed, s))`` for a task without it
+  (:func:`repalign.tasks.held_out_batch`), from a separate seed stream
   (``numpy.random.SeedSequence([seed, stream, s])``), so held-out trials are never training trials
   of the same step stream.
 - **Criterion**: every ``eval_every`` steps (and at ``max_steps``) each active network's
   ``task.accuracy`` on the held-out batch is compared with ``criterion`` (default
-  ``task.criterion``: 0.93 decision accuracy for the Mante task, velocity R² 0.9 for reaching). A
+  ``task.criterion``: 0.93 decision accuracy for the Mante task; for reaching, velocity R² 0.9
+  on both the jittered held-out trials and the recording's 8 unjittered conditions, the smaller
+  of the two, so a reaching network at criterion has ``velocity_fit(...).r2 >= 0.9``). A
   network at or above it is **frozen**: its loss leaves the sum, its gradient is zeroed, and its
   parameters are restored after each Adam step (a zero gradient still moves Adam's parameters
   through the momentum), so its weights stay exactly those at criterion; the other networks are
@@ -85,6 +89,7 @@ from ._threads import check_threads, limit_threads
 from ._warnings import warn
 from .models import ARCHITECTURES, BATCH_SIZE, HIDDEN_SIZE, LEARNING_RATE, StackedNetworks
 from .results import Result, save_figure
+from .tasks import held_out_batch
 
 __all__ = ["TrainingResult", "eval_seed", "train", "train_seed"]
 
@@ -232,7 +237,8 @@ def train(task, architectures=ARCHITECTURES, seeds=(0, 1, 2), *, max_steps: int 
         seeds: one network per seed and architecture, initialised from that seed.
         max_steps: the step cap; batch_size: trials per training step (64, ``trainer.py:43``);
         lr: Adam's learning rate (1e-3, the seed's PyTorch default).
-        eval_every: steps between held-out evaluations; eval_trials: held-out trials per evaluation.
+        eval_every: steps between held-out evaluations; eval_trials: held-out trials per evaluation
+            (the ``size`` of ``task.held_out``, to which a task may add trials of its own).
         criterion: held-out accuracy at which a network is frozen (default ``task.criterion``).
         hidden_size: units per network (100).
         checkpoint: a file to write every ``checkpoint_every`` steps and to resume from (None: none).
@@ -348,7 +354,7 @@ def _step(task, stacks, optimizer, frozen, step, s) -> list[float]:
 
 
 def _evaluate(task, stacks, frozen, state, curves, losses, step, s) -> None:
-    batch = task.batch(s["eval_trials"], seed=eval_seed(s["seed"], step))
+    batch = held_out_batch(task, s["eval_trials"], seed=eval_seed(s["seed"], step))
     last = losses[step - 1] if step > 0 else None  # the last training step's losses
     with torch.no_grad():
         for a, (name, stack) in enumerate(stacks.items()):
