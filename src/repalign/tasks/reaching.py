@@ -25,11 +25,12 @@ the start of the window (no fixation period), the go is movement onset. Here, fo
 R² ≥ 0.9 on its 8 conditions") is read on :meth:`ReachingTask.held_out`: jittered trials as in
 training plus the 8 unjittered recording trials, and :meth:`~ReachingTask.accuracy` on it is the
 smaller of the two R²: the R² over the jittered trials' masked steps and the R² over the recording
-trials, pooled over the 8 conditions and all 121 bins, which is exactly
-``velocity_fit(network, task).r2`` (same trials, same bins; noise-free inputs and network). A
-network at criterion therefore fits the recording's own conditions (what the issue judges) without
-giving up the timing generalisation the jitter trains (a network that fits the 8 fixed trials
-alone could ignore the go signal's timing).
+trials, pooled over the 8 conditions and all 121 bins, which is ``velocity_fit(network, task).r2``
+(same trials, same bins; for noise-free inputs and networks equal to float32 rounding of the
+stacked forward pass: 7e-9 on a zoo network). A network at criterion therefore fits the
+recording's own conditions (what the issue judges) without giving up the timing generalisation
+the jitter trains (a network that fits the 8 fixed trials alone could ignore the go signal's
+timing).
 
 Why the jittered R² alone did not suffice (measured on 9 networks, 3 architectures × 3 seeds, frozen
 at jittered R² ≥ 0.9): the unjittered R² was 0.88–0.97, two of nine below 0.9. Not the initial
@@ -43,6 +44,12 @@ network then scores higher on late-shifted trials than on unshifted ones (CTRNN-
 R² 0.943 at +100 ms, 0.884 at 0, 0.876 at −100 ms, 0.901 pooled), and since training stops at the
 first evaluation at or above 0.9, the pooled value sits just above it. The masking stays (a
 shifted trial has no recorded velocity outside the window); the issue's judgement keeps all 121 bins.
+
+With this criterion the 27-network zoo (``train(ReachingTask.from_recording(), seeds=[0, 1, 2])``,
+one thread) reached criterion in 100–200 steps (median 150; 170 s), every network with a pooled
+``velocity_fit`` R² ≥ 0.9 (0.901–0.975, median 0.936; it was 0.877–0.975, 8 below 0.9, with the
+jittered R² alone). The R² of a single condition (against that condition's own variance, the
+``table``'s ``r2``) is lower, down to 0.69: the criterion bounds the pooled R², not each condition's.
 
 Conditions tables carry the recording's columns ``condition_index`` and ``reach_direction_deg``
 (same values, same dtypes as ``load_m1().conditions``), so model and data align by value. Without
