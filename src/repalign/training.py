@@ -19,17 +19,22 @@ trials generated online (``NGymOnlineDataset``), cross-entropy on every time ste
   of its own loss).
 - **Batches**: the training batch of step ``s`` is ``task.batch(batch_size, seed=train_seed(seed, s))``,
   the same for every network; the held-out batch of an evaluation at step ``s`` is
-  ``task.batch(eval_trials, seed=eval_seed(seed, s))``, from a separate seed stream
+  ``task.held_out(eval_trials, seed=eval_seed(seed, s))``, the task's optional method, or
+  ``task.batch(eval_trials, seed=eval_seed(seed, s))`` for a task without it
+  (:func:`repalign.tasks.held_out_batch`), from a separate seed stream
   (``numpy.random.SeedSequence([seed, stream, s])``), so held-out trials are never training trials
   of the same step stream.
 - **Criterion**: every ``eval_every`` steps (and at ``max_steps``) each active network's
   ``task.accuracy`` on the held-out batch is compared with ``criterion`` (default
-  ``task.criterion``: 0.93 decision accuracy for the Mante task, velocity R² 0.9 for reaching). A
+  ``task.criterion``: 0.93 decision accuracy for the Mante task; for reaching, velocity R² 0.9
+  on both the jittered held-out trials and the recording's 8 unjittered conditions, the smaller
+  of the two, so a reaching network at criterion has ``velocity_fit(...).r2 >= 0.9``). A
   network at or above it is **frozen**: it is no longer run (its stack runs its other networks
   only, ``StackedNetworks.forward(members=...)``, so a zoo costs what its unfinished networks
   cost), its gradient is zero, and its parameters are restored after each Adam step (a zero
   gradient still moves Adam's parameters through the momentum), so its weights stay exactly those
-  at criterion; the other networks are untouched, Adam's state being per element. Training ends when every network is frozen or at ``max_steps``; networks that never
+  at criterion; the other networks are untouched, Adam's state being per element. Training ends
+  when every network is frozen or at ``max_steps``; networks that never
   reached criterion are listed in the result (``reached`` False) and in a warning.
 - **Checkpoint**: every ``checkpoint_every`` steps and at the end, the state at the start of a
   step (weights, Adam state, step, frozen flags, steps at criterion, curves, losses, settings) is
@@ -90,6 +95,7 @@ from ._threads import check_threads, limit_threads
 from ._warnings import warn
 from .models import ARCHITECTURES, BATCH_SIZE, HIDDEN_SIZE, LEARNING_RATE, StackedNetworks
 from .results import Result, save_figure
+from .tasks import held_out_batch
 
 __all__ = ["TrainingResult", "eval_seed", "train", "train_seed"]
 
@@ -237,7 +243,8 @@ def train(task, architectures=ARCHITECTURES, seeds=(0, 1, 2), *, max_steps: int 
         seeds: one network per seed and architecture, initialised from that seed.
         max_steps: the step cap; batch_size: trials per training step (64, ``trainer.py:43``);
         lr: Adam's learning rate (1e-3, the seed's PyTorch default).
-        eval_every: steps between held-out evaluations; eval_trials: held-out trials per evaluation.
+        eval_every: steps between held-out evaluations; eval_trials: held-out trials per evaluation
+            (the ``size`` of ``task.held_out``, to which a task may add trials of its own).
         criterion: held-out accuracy at which a network is frozen (default ``task.criterion``).
         hidden_size: units per network (100).
         checkpoint: a file to write every ``checkpoint_every`` steps and to resume from (None: none).
@@ -377,7 +384,7 @@ def _step(task, stacks, optimizer, frozen, step, s, pool=None) -> list[float]:
 
 
 def _evaluate(task, stacks, frozen, state, curves, losses, step, s, pool=None) -> None:
-    batch = task.batch(s["eval_trials"], seed=eval_seed(s["seed"], step))
+    batch = held_out_batch(task, s["eval_trials"], seed=eval_seed(s["seed"], step))
     noise_seed = _stream_seed(s["seed"], _EVAL_NOISE_STREAM, step)
     last = losses[step - 1] if step > 0 else None  # the last training step's losses
 
