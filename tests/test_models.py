@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from repalign._checks import SettingsError
 from repalign.models import (
     ARCHITECTURES,
     BATCH_SIZE,
@@ -252,6 +253,82 @@ def test_gradients_stay_within_their_network():
     for name, p in stack.named_parameters():
         assert p.grad[1].abs().sum() > 0 or name == "h0", name
         assert not p.grad[0].any() and not p.grad[2].any(), name
+
+
+def _perturbed_stack(cell, activation, seeds=(0, 1), hidden_size=6, noise_std=0.0):
+    """A float64 stack whose weights, biases and initial states are moved off their initial values
+    (h0 = 0 would hide its gradient's activation slope)."""
+    stack = StackedNetworks(cell, activation, N_IN, N_OUT, seeds=list(seeds), hidden_size=hidden_size,
+                            noise_std=noise_std, dtype=torch.float64)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in stack.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=g, dtype=torch.float64))
+    return stack
+
+
+@pytest.mark.parametrize("cell, activation", ARCHITECTURES)
+@pytest.mark.parametrize("record", ["rate", "state"])
+def test_the_written_out_backward_pass_equals_autograd_through_the_seed_stepping(cell, activation, record):
+    """StackedNetworks' hand-written backpropagation through time against autograd through
+    RecurrentNetwork (the seed code's per-step F.linear stepping), for a loss on the outputs and on
+    the recorded activity (the noise path is checked by gradcheck below)."""
+    stack = _perturbed_stack(cell, activation)
+    x = trial_inputs(T=7, B=3)
+
+    def loss(outputs, activity):
+        return (outputs ** 2).sum() + (activity ** 3).sum()
+
+    outputs, activity = stack(x, record=record)
+    names = [n for n, _ in stack.named_parameters()]
+    grads = dict(zip(names, torch.autograd.grad(loss(outputs, activity), list(stack.parameters()))))
+    for k in range(len(stack)):
+        alone = stack.network(k)
+        out, act = alone(x, record=record)
+        torch.testing.assert_close(out, outputs[k].detach(), rtol=0, atol=1e-12)
+        expected = dict(zip(names, torch.autograd.grad(loss(out, act), [getattr(alone, n) for n in names])))
+        for name in names:
+            torch.testing.assert_close(grads[name][k], expected[name], rtol=1e-10, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("cell, activation", ARCHITECTURES)
+def test_the_recurrence_passes_gradcheck(cell, activation):
+    from repalign.models.recurrence import recurrence
+
+    K, T, B, n_in, H = 2, 4, 3, 2, 3
+    G = 4 * H if cell == "LSTM" else H
+    g = torch.Generator().manual_seed(1)
+
+    def draw(*shape, scale=0.5):
+        return (scale * torch.randn(shape, generator=g, dtype=torch.float64)).requires_grad_()
+
+    args = [draw(K, T, B, n_in, scale=1.0), draw(K, n_in + H, G), draw(K, G, scale=0.3), draw(K, H, scale=0.3)]
+    if cell == "LSTM":
+        args.append(draw(K, H, scale=0.3))
+    noise = 0.1 * torch.randn((K, T, B, H), generator=g, dtype=torch.float64)
+
+    def run(x, weights, bias, h0, c0=None):
+        return recurrence(cell, activation, 0.5, x, weights, bias, h0, c0, noise)
+
+    assert torch.autograd.gradcheck(run, tuple(args))
+
+
+def test_members_run_a_subset_with_its_own_noise_and_gradients():
+    stack = _perturbed_stack("LSTM", "ReTanh", seeds=(0, 1, 2), noise_std=0.05)
+    x = trial_inputs(T=5, B=4)
+    full, full_activity = stack(x, noise_seed=3)
+    part, part_activity = stack(x, noise_seed=3, members=[2, 0])  # in stack order whatever the order given
+    torch.testing.assert_close(part, full[[0, 2]], rtol=0, atol=0)
+    torch.testing.assert_close(part_activity, full_activity[[0, 2]], rtol=0, atol=0)
+    part.sum().backward()
+    for name, p in stack.named_parameters():
+        assert not p.grad[1].any(), name
+    with pytest.raises(SettingsError, match="^members:"):
+        stack(x, members=[0, 0])
+    with pytest.raises(SettingsError, match="^members:"):
+        stack(x, members=[3])
+    with pytest.raises(SettingsError, match="^inputs:"):
+        stack(x.expand(3, *x.shape), members=[0, 1])
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -4,6 +4,8 @@ Expected values are computed here independently: trial means by an explicit loop
 scikit-learn, R² with numpy.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ from repalign.results import Record
 from repalign.tasks import ManteTask, ReachingTask
 
 H = 6
+M1 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hatsopoulos2007_m1.npz"
 DATA_LEVELS = {"motion_strengths": (0.05, 0.15, 0.5), "colour_strengths": (0.06, 0.18, 0.5)}  # mante_like's
 
 
@@ -120,6 +123,25 @@ def test_reaching_recording_on_the_recording_time_base():
     ds = record(network, task, task.conditions().iloc[order], repeats=1)
     assert ds.shape == (121, 8, H) and ds.dt == 0.01
     assert ds.conditions.reach_direction_deg.tolist() == [45.0 * k for k in order]
+
+
+@pytest.mark.skipif(not M1.is_file(), reason=f"the M1 recording is absent ({M1})")
+def test_reaching_conditions_align_with_the_m1_recording_after_shuffling():
+    recording = data.load_m1(M1)
+    task = ReachingTask.from_recording(M1)
+    order = np.random.default_rng(1).permutation(len(recording.conditions))
+    shuffled = recording.conditions.iloc[order]
+    network = RecurrentNetwork("CTRNN", "Tanh", 3, 2, seed=0, hidden_size=H, dt=10.0)
+    full, permuted = record(network, task, recording.conditions, repeats=1), record(network, task, shuffled, repeats=1)
+    columns = ["condition_index", "reach_direction_deg"]
+    assert full.conditions[columns].equals(recording.conditions[columns])
+    assert permuted.conditions[columns].equals(shuffled[columns].reset_index(drop=True))  # the requested order
+    assert not np.allclose(full.activity[:, 0], full.activity[:, 1])  # conditions differ: the order matters
+    np.testing.assert_array_equal(permuted.activity, full.activity[:, order])
+    # by value: each recorded row's direction is the recording's condition of the same index
+    by_index = dict(zip(recording.conditions["condition_index"], recording.conditions["reach_direction_deg"]))
+    assert [by_index[i] for i in permuted.conditions["condition_index"]] == permuted.conditions["reach_direction_deg"].tolist()
+    assert permuted.shape == (121, 8, H) and permuted.dt == pytest.approx(recording.dt)
 
 
 def test_bad_arguments_name_themselves():

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from repalign import data
-from repalign.tasks import ManteTask, ReachingTask, Task, TaskBatch, bell_velocity, r2_score
+from repalign.recording import velocity_fit
+from repalign.tasks import ManteTask, ReachingTask, Task, TaskBatch, bell_velocity, held_out_batch, r2_score
 
 M1 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hatsopoulos2007_m1.npz"
 needs_m1 = pytest.mark.skipif(not M1.is_file(), reason=f"the M1 recording is absent ({M1})")
@@ -283,3 +284,52 @@ def test_reaching_bad_arguments_name_the_argument():
         ReachingTask(np.zeros((5, 2, 2)), [0, 1, 3, 4, 5.0], [0, 90])
     with pytest.raises(ValueError, match="^jitter_ms:"):
         ReachingTask.synthetic(jitter_ms=-1.0)
+
+
+# ---------------------------------------------------------------------------------------- held-out
+def test_held_out_defaults_to_the_training_batch():
+    class Plain:  # structural: no held_out
+        def batch(self, size, *, seed):
+            return ManteTask().batch(size, seed=seed)
+
+    mante = ManteTask()
+    a, b = mante.held_out(8, seed=3), mante.batch(8, seed=3)
+    assert torch.equal(a.inputs, b.inputs) and a.conditions.equals(b.conditions)
+    assert torch.equal(held_out_batch(Plain(), 8, seed=3).inputs, b.inputs)
+    assert not torch.equal(held_out_batch(Plain(), 8, seed=4).inputs, b.inputs)
+
+
+def test_reaching_held_out_adds_the_unjittered_recording_trials():
+    task = ReachingTask.synthetic()
+    held, jittered, recording = task.held_out(20, seed=5), task.batch(20, seed=5), task.trials()
+    assert held.size == 28 and held.conditions["trial_set"].tolist() == ["jittered"] * 20 + ["recording"] * 8
+    for name in ("inputs", "targets", "mask"):
+        assert torch.equal(getattr(held, name)[:, :20], getattr(jittered, name)), name
+        assert torch.equal(getattr(held, name)[:, 20:], getattr(recording, name)), name
+    assert (held.mask[:, 20:] == 1).all() and (held.conditions["shift_ms"][20:] == 0).all()
+    assert held.conditions[["condition_index", "reach_direction_deg"]][20:].reset_index(drop=True).equals(task.conditions())
+
+
+def test_reaching_held_out_accuracy_is_the_smaller_r2():
+    task = ReachingTask.synthetic()
+    held = task.held_out(20, seed=5)
+
+    def r2(yhat, y, mask):  # numpy, over the masked steps
+        keep = mask.numpy().astype(bool)
+        y, yhat = y.numpy().astype(np.float64)[keep], yhat.numpy().astype(np.float64)[keep]
+        return 1 - ((yhat - y) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
+
+    for bad, good in ((slice(20, None), slice(None, 20)), (slice(None, 20), slice(20, None))):
+        outputs = held.targets.clone()
+        outputs[:, bad] *= 0.5  # one set fits worse: the accuracy is that set's R²
+        expected = r2(outputs[:, bad], held.targets[:, bad], held.mask[:, bad])
+        assert expected < 0.99 and r2(outputs[:, good], held.targets[:, good], held.mask[:, good]) == 1.0
+        assert task.accuracy(outputs, held) == pytest.approx(expected, rel=1e-6)
+    # on the recording trials it is velocity_fit's pooled R² (all 121 bins of the 8 conditions)
+    shrunk = torch.as_tensor(0.7 * task.velocity, dtype=torch.float32)
+    outputs = held.targets.clone()
+    outputs[:, 20:] = shrunk
+    assert task.accuracy(outputs, held) == pytest.approx(velocity_fit(lambda x: shrunk[:, :x.shape[1]], task).r2, rel=1e-6)
+    # a training batch (no trial_set) keeps the plain masked R²
+    b = task.batch(20, seed=5)
+    assert task.accuracy(0.5 * b.targets, b) == pytest.approx(r2(0.5 * b.targets, b.targets, b.mask), rel=1e-6)

@@ -8,15 +8,19 @@ same weights, and an interrupted call resumes bit-identically from its checkpoin
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from repalign import Record
-from repalign.models import StackedNetworks
+from repalign.models import ACTIVATIONS, CELLS, StackedNetworks
+from repalign.recording import velocity_fit
 from repalign.tasks import ManteTask, ReachingTask
-from repalign.training import train
+from repalign.training import eval_seed, train
+
+M1 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hatsopoulos2007_m1.npz"
 
 PAIRS = [("CTRNN", "Tanh"), ("LowPassCTRNN", "ReLU")]
 SMALL = {"eval_trials": 32, "batch_size": 16, "hidden_size": 16, "lr": 1e-2, "progress": False}
@@ -101,6 +105,23 @@ def test_each_network_trains_as_it_would_alone_and_same_seeds_same_weights():
     assert not torch.equal(other.networks["CTRNN-Tanh"].W_rec, zoo.networks["CTRNN-Tanh"].W_rec)
 
 
+def test_stacks_run_on_two_threads_give_the_same_zoo_bit_for_bit(tmp_path):
+    """threads=2 runs two stacks at a time (one torch thread each): the same weights, losses and
+    curves as one thread, with networks frozen mid-way; a checkpoint resumes on another count."""
+    pairs = [*PAIRS, ("LSTM", "ReTanh")]
+    options = dict(seeds=[0, 1, 2], eval_every=3, criterion=0.4, **SMALL)
+    one = quiet_train(ManteTask(), pairs, max_steps=15, threads=1, **options)
+    two = quiet_train(ManteTask(), pairs, max_steps=15, threads=2, **options)
+    assert 0 < one.table["reached"].sum() < len(one.table)
+    assert_same_weights(weights(one), weights(two))
+    assert np.array_equal(one.losses, two.losses, equal_nan=True)
+    assert one.table.equals(two.table) and one.curves.equals(two.curves)
+    path = tmp_path / "zoo.pt"
+    quiet_train(ManteTask(), pairs, max_steps=7, threads=2, checkpoint=path, **options)
+    resumed = quiet_train(ManteTask(), pairs, max_steps=15, threads=1, checkpoint=path, **options)
+    assert_same_weights(weights(one), weights(resumed))
+
+
 class Interrupting(ManteTask):
     """The Mante task, interrupted when the batch seeded ``stop_seed`` is drawn (a killed call)."""
 
@@ -156,6 +177,57 @@ def test_save_writes_stacks_tables_and_record(tmp_path):
     assert record.kind == "training" and record.settings["max_steps"] == 4
     assert record.tables["curves"].equals(result.curves)
     assert np.array_equal(record.arrays["losses"], result.losses)
+
+
+class Spy:
+    """A structural task without held_out: records its calls; accuracy 1 only on a held_out batch."""
+
+    n_inputs, n_outputs, loss, criterion = 3, 2, "mse", 0.5
+
+    def __init__(self):
+        self.inner, self.calls = ReachingTask.synthetic(), []
+
+    def batch(self, size, *, seed):
+        self.calls.append(("batch", size, seed))
+        return self.inner.batch(size, seed=seed)
+
+    def accuracy(self, outputs, batch):
+        return float("held_out" in batch.conditions.columns)
+
+
+class SpyHeldOut(Spy):
+    def held_out(self, size, *, seed):
+        self.calls.append(("held_out", size, seed))
+        b = self.inner.batch(size, seed=seed)
+        b.conditions["held_out"] = True
+        return b
+
+
+def test_the_criterion_is_read_on_the_tasks_held_out_batch():
+    options = {**SMALL, "batch_size": 4, "eval_trials": 8}
+    with_held_out, without = SpyHeldOut(), Spy()
+    reached = quiet_train(with_held_out, PAIRS[:1], seeds=[0], max_steps=2, eval_every=1, seed=7, **options)
+    assert reached.table["reached"].all() and reached.table["steps"].tolist() == [0]
+    assert with_held_out.calls == [("held_out", 8, eval_seed(7, 0))]  # frozen at once: no training batch
+    missed = quiet_train(without, PAIRS[:1], seeds=[0], max_steps=2, eval_every=1, seed=7, **options)
+    assert not missed.table["reached"].any()
+    evaluations = [call for call in without.calls if call[1] == 8]
+    assert evaluations == [("batch", 8, eval_seed(7, s)) for s in range(3)]  # no held_out: batch's trials
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not M1.is_file(), reason=f"the M1 recording is absent ({M1})")
+@pytest.mark.parametrize("cell", CELLS)
+def test_reaching_networks_at_criterion_fit_the_recordings_8_conditions(cell):
+    # issue 12: "the reaching models reproduce the recording's hand velocity with R² >= 0.9 on its 8
+    # conditions", judged by velocity_fit on the unjittered recording trials (all 121 bins)
+    task = ReachingTask.from_recording(M1)
+    result = quiet_train(task, [(cell, activation) for activation in ACTIVATIONS], seeds=[0], progress=False)
+    assert result.table["reached"].all(), result.table.to_string()
+    for _, row in result.table.iterrows():
+        fit = velocity_fit(result.networks[row["architecture"]].network(row["network"]), task)
+        assert fit.r2 >= 0.9, (row["architecture"], fit.r2)
+        assert row["accuracy"] <= fit.r2 + 1e-6  # the smaller of the two R² (float32: stacked vs single network)
 
 
 @pytest.mark.parametrize("argument, value", [

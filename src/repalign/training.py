@@ -19,17 +19,22 @@ trials generated online (``NGymOnlineDataset``), cross-entropy on every time ste
   of its own loss).
 - **Batches**: the training batch of step ``s`` is ``task.batch(batch_size, seed=train_seed(seed, s))``,
   the same for every network; the held-out batch of an evaluation at step ``s`` is
-  ``task.batch(eval_trials, seed=eval_seed(seed, s))``, from a separate seed stream
+  ``task.held_out(eval_trials, seed=eval_seed(seed, s))``, the task's optional method, or
+  ``task.batch(eval_trials, seed=eval_seed(seed, s))`` for a task without it
+  (:func:`repalign.tasks.held_out_batch`), from a separate seed stream
   (``numpy.random.SeedSequence([seed, stream, s])``), so held-out trials are never training trials
   of the same step stream.
 - **Criterion**: every ``eval_every`` steps (and at ``max_steps``) each active network's
   ``task.accuracy`` on the held-out batch is compared with ``criterion`` (default
-  ``task.criterion``: 0.93 decision accuracy for the Mante task, velocity R² 0.9 for reaching). A
-  network at or above it is **frozen**: its loss leaves the sum, its gradient is zeroed, and its
-  parameters are restored after each Adam step (a zero gradient still moves Adam's parameters
-  through the momentum), so its weights stay exactly those at criterion; the other networks are
-  untouched, Adam's state being per element. A stack whose networks are all frozen is no longer
-  run. Training ends when every network is frozen or at ``max_steps``; networks that never
+  ``task.criterion``: 0.93 decision accuracy for the Mante task; for reaching, velocity R² 0.9
+  on both the jittered held-out trials and the recording's 8 unjittered conditions, the smaller
+  of the two, so a reaching network at criterion has ``velocity_fit(...).r2 >= 0.9``). A
+  network at or above it is **frozen**: it is no longer run (its stack runs its other networks
+  only, ``StackedNetworks.forward(members=...)``, so a zoo costs what its unfinished networks
+  cost), its gradient is zero, and its parameters are restored after each Adam step (a zero
+  gradient still moves Adam's parameters through the momentum), so its weights stay exactly those
+  at criterion; the other networks are untouched, Adam's state being per element. Training ends
+  when every network is frozen or at ``max_steps``; networks that never
   reached criterion are listed in the result (``reached`` False) and in a warning.
 - **Checkpoint**: every ``checkpoint_every`` steps and at the end, the state at the start of a
   step (weights, Adam state, step, frozen flags, steps at criterion, curves, losses, settings) is
@@ -51,8 +56,12 @@ Deliberate differences from the seed code:
   fixed-length sequence); for the Mante task the mask is 1 up to the end of the decision period.
 - the seed stops training at a fixed number of epochs and keeps the best validation checkpoint
   (``ModelCheckpoint(monitor="val_accuracy")``); here each network stops at its own criterion.
-- training runs on ``threads`` (1 by default) torch and BLAS threads, restored afterwards
-  (:func:`repalign._threads.limit_threads`), as the optimizer does.
+- **Cores**: ``threads`` (1 by default) is the number of stacks run at the same time, each on
+  one torch and BLAS thread (:func:`repalign._threads.limit_threads`, restored afterwards): a zoo's
+  parallelism lies across its networks, whose products are too small to share among threads.
+  Each stack's forward and backward pass depends on its own parameters only, and the Adam step
+  waits for all of them, so the weights are bit-identical whatever the count (and a checkpoint
+  resumes on another).
 
 >>> from repalign.tasks import ManteTask
 >>> result = train(ManteTask(), [("CTRNN", "Tanh")], seeds=[0, 1], max_steps=3, eval_every=2,
@@ -64,6 +73,7 @@ Deliberate differences from the seed code:
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +95,7 @@ from ._threads import check_threads, limit_threads
 from ._warnings import warn
 from .models import ARCHITECTURES, BATCH_SIZE, HIDDEN_SIZE, LEARNING_RATE, StackedNetworks
 from .results import Result, legend, save_figure
+from .tasks import held_out_batch
 
 __all__ = ["TrainingResult", "eval_seed", "train", "train_seed"]
 
@@ -235,12 +246,13 @@ def train(task, architectures=ARCHITECTURES, seeds=(0, 1, 2), *, max_steps: int 
         seeds: one network per seed and architecture, initialised from that seed.
         max_steps: the step cap; batch_size: trials per training step (64, ``trainer.py:43``);
         lr: Adam's learning rate (1e-3, the seed's PyTorch default).
-        eval_every: steps between held-out evaluations; eval_trials: held-out trials per evaluation.
+        eval_every: steps between held-out evaluations; eval_trials: held-out trials per evaluation
+            (the ``size`` of ``task.held_out``, to which a task may add trials of its own).
         criterion: held-out accuracy at which a network is frozen (default ``task.criterion``).
         hidden_size: units per network (100).
         checkpoint: a file to write every ``checkpoint_every`` steps and to resume from (None: none).
         progress: a progress bar (None: only if the call lasts); seed: the batches' seed.
-        threads: torch and BLAS threads during training (1; None: the caller's).
+        threads: stacks trained at the same time, each on one thread (1; None: the caller's count).
 
     Returns a :class:`TrainingResult`; the module docstring defines the loss, the batches, the
     criterion, freezing and the checkpoint. Raises ``ValueError`` naming a bad argument.
@@ -268,11 +280,14 @@ def train(task, architectures=ARCHITECTURES, seeds=(0, 1, 2), *, max_steps: int 
                 "batch_size": batch_size, "lr": lr, "eval_every": eval_every, "eval_trials": eval_trials,
                 "criterion": criterion, "hidden_size": hidden_size, "checkpoint": checkpoint,
                 "checkpoint_every": checkpoint_every, "progress": progress, "seed": seed, "threads": threads}
-    with limit_threads(threads):
-        return _train(task, pairs, seeds, settings)
+    with limit_threads(threads) as cores, limit_threads(1):
+        if cores == 1:
+            return _train(task, pairs, seeds, settings)
+        with ThreadPoolExecutor(max_workers=cores, thread_name_prefix="repalign-train") as pool:
+            return _train(task, pairs, seeds, settings, pool)
 
 
-def _train(task, pairs, seeds, settings) -> TrainingResult:
+def _train(task, pairs, seeds, settings, pool=None) -> TrainingResult:
     s = settings
     names = [f"{cell}-{activation}" for cell, activation in pairs]
     stacks = {name: StackedNetworks(cell, activation, task.n_inputs, task.n_outputs, seeds, hidden_size=s["hidden_size"])
@@ -298,7 +313,7 @@ def _train(task, pairs, seeds, settings) -> TrainingResult:
             if path is not None and (step % s["checkpoint_every"] == 0 or done) and step != start:
                 _save(path, s, step, stacks, optimizer, frozen, state, curves, losses)
             if step % s["eval_every"] == 0 or done:
-                _evaluate(task, stacks, frozen, state, curves, losses, step, s)
+                _evaluate(task, stacks, frozen, state, curves, losses, step, s, pool)
                 if bar is not None:
                     n_frozen = sum(int(f.sum()) for f in frozen.values())
                     bar.set_postfix_str(f"{n_frozen}/{len(frozen) * len(seeds)} at criterion")
@@ -308,7 +323,7 @@ def _train(task, pairs, seeds, settings) -> TrainingResult:
                 if path is not None:  # every network frozen: nothing a resumed call could change
                     _save(path, s, step, stacks, optimizer, frozen, state, curves, losses)
                 break
-            losses.append(_step(task, stacks, optimizer, frozen, step, s))
+            losses.append(_step(task, stacks, optimizer, frozen, step, s, pool))
             step += 1
             if bar is not None:
                 bar.update(1)
@@ -318,28 +333,49 @@ def _train(task, pairs, seeds, settings) -> TrainingResult:
     return _result(stacks, names, pairs, seeds, frozen, state, curves, losses, step, s)
 
 
-def _step(task, stacks, optimizer, frozen, step, s) -> list[float]:
+def _active(frozen: torch.Tensor) -> list[int] | None:
+    """The networks of a stack still training (None: all of them)."""
+    return None if not bool(frozen.any()) else [k for k, f in enumerate(frozen.tolist()) if not f]
+
+
+def _map(pool, function, stacks, frozen) -> dict:
+    """``{name: function(name)}`` over the stacks with a network still training, on the pool's threads.
+
+    The costliest stacks (LSTM: four gates) start first, so that the threads finish together; each
+    stack's work is independent of the others', so the result does not depend on the scheduling.
+    """
+    names = [name for name in stacks if not bool(frozen[name].all())]
+    names.sort(key=lambda n: -(4 if stacks[n].settings()["cell"] == "LSTM" else 1) * int((~frozen[n]).sum()))
+    if pool is None or len(names) < 2:
+        return {name: function(name) for name in names}
+    return dict(zip(names, pool.map(function, names)))
+
+
+def _step(task, stacks, optimizer, frozen, step, s, pool=None) -> list[float]:
     batch = task.batch(s["batch_size"], seed=train_seed(s["seed"], step))
+    noise_seed = _stream_seed(s["seed"], _NOISE_STREAM, step)
     optimizer.zero_grad(set_to_none=True)
-    out, kept = [], {}
-    total = 0.0
-    for name, stack in stacks.items():
-        if bool(frozen[name].all()):
-            out += [float("nan")] * len(stack)
-            continue
-        outputs, _ = stack(batch.inputs, noise_seed=_stream_seed(s["seed"], _NOISE_STREAM, step))
-        each = _loss(outputs, batch, task.loss)
-        active = (~frozen[name]).to(each.dtype)
-        total = total + (each * active).sum()
-        out += [float("nan") if f else float(v) for f, v in zip(frozen[name].tolist(), each.detach())]
-        if bool(frozen[name].any()):
-            kept[name] = {n: p.detach().clone() for n, p in stack.named_parameters()}
-    if not torch.isfinite(total):
+
+    def run(name):  # forward and backward of one stack: each network's gradient comes from its own loss
+        with torch.enable_grad():
+            outputs, _ = stacks[name](batch.inputs, noise_seed=noise_seed, members=_active(frozen[name]))
+            each = _loss(outputs, batch, task.loss)  # one loss per network run
+            if bool(torch.isfinite(each).all()):
+                each.sum().backward()
+        return each.detach()
+
+    kept = {name: {n: p.detach().clone() for n, p in stacks[name].named_parameters()}
+            for name in stacks if bool(frozen[name].any()) and not bool(frozen[name].all())}
+    losses = _map(pool, run, stacks, frozen)
+    if not all(bool(torch.isfinite(each).all()) for each in losses.values()):
         raise FloatingPointError(f"train: non-finite loss at step {step}")
-    total.backward()
+    out = []
+    for name, stack in stacks.items():
+        values = iter(losses[name].tolist() if name in losses else ())
+        out += [float("nan") if f else next(values) for f in frozen[name].tolist()]
     with torch.no_grad():
-        for name, saved in kept.items():
-            for n, p in stacks[name].named_parameters():
+        for name in kept:
+            for p in stacks[name].parameters():
                 if p.grad is not None:
                     p.grad[frozen[name]] = 0
     optimizer.step()
@@ -350,23 +386,26 @@ def _step(task, stacks, optimizer, frozen, step, s) -> list[float]:
     return out
 
 
-def _evaluate(task, stacks, frozen, state, curves, losses, step, s) -> None:
-    batch = task.batch(s["eval_trials"], seed=eval_seed(s["seed"], step))
+def _evaluate(task, stacks, frozen, state, curves, losses, step, s, pool=None) -> None:
+    batch = held_out_batch(task, s["eval_trials"], seed=eval_seed(s["seed"], step))
+    noise_seed = _stream_seed(s["seed"], _EVAL_NOISE_STREAM, step)
     last = losses[step - 1] if step > 0 else None  # the last training step's losses
-    with torch.no_grad():
-        for a, (name, stack) in enumerate(stacks.items()):
-            if bool(frozen[name].all()):
-                continue
-            outputs, _ = stack(batch.inputs, noise_seed=_stream_seed(s["seed"], _EVAL_NOISE_STREAM, step))
-            for k in range(len(stack)):
-                if frozen[name][k]:
-                    continue
-                accuracy = float(task.accuracy(outputs[k], batch))
-                state["last_accuracy"][a][k] = accuracy
-                curves.append([a, k, step, float("nan") if last is None else last[a * len(stack) + k], accuracy])
-                if accuracy >= s["criterion"]:
-                    frozen[name][k] = True
-                    state["reached_step"][a][k] = step
+
+    def run(name):
+        members = _active(frozen[name])
+        with torch.no_grad():
+            outputs, _ = stacks[name](batch.inputs, noise_seed=noise_seed, members=members)
+        indices = range(len(stacks[name])) if members is None else members
+        return [(k, float(task.accuracy(outputs[j], batch))) for j, k in enumerate(indices)]
+
+    accuracies = _map(pool, run, stacks, frozen)
+    for a, (name, stack) in enumerate(stacks.items()):
+        for k, accuracy in accuracies.get(name, ()):
+            state["last_accuracy"][a][k] = accuracy
+            curves.append([a, k, step, float("nan") if last is None else last[a * len(stack) + k], accuracy])
+            if accuracy >= s["criterion"]:
+                frozen[name][k] = True
+                state["reached_step"][a][k] = step
 
 
 def _save(path, s, step, stacks, optimizer, frozen, state, curves, losses) -> None:

@@ -4,10 +4,12 @@ The models of the seed paper's Fig. 2: one recurrent network per architecture an
 the animal's task (nacloos/diffscore ``diffscore/training/trainer.py``: Adam lr 1e-3, batches of
 64, hidden 100, the decision accuracy of ``diffscore/env/task_acc.py`` as held-out accuracy), all
 trained together in one call of :func:`repalign.training.train`, each network stopped at its own
-criterion (held-out decision accuracy ≥ 0.93 for the Mante task, velocity R² ≥ 0.9 for reaching)
-or at ``max_steps``. Then the checks a neuroscientist runs before recording a model
-(``diffscore/training/record.py`` and ``diffscore/dataset/mante2013.py`` record it under the
-data's conditions; :func:`repalign.recording.record` does so):
+criterion (held-out decision accuracy ≥ 0.93 for the Mante task; velocity R² ≥ 0.9 for reaching,
+on both jittered held-out trials and the recording's 8 unjittered conditions, so that each reaching
+network at criterion has a velocity R² ≥ 0.9 below) or at ``max_steps``. Then the checks a
+neuroscientist runs before recording a model (``diffscore/training/record.py`` and
+``diffscore/dataset/mante2013.py`` record it under the data's conditions;
+:func:`repalign.recording.record` does so):
 
 - **Mante task**: the psychometric curves of every network (:func:`repalign.recording.psychometric`)
   and its context gating — in each context the fitted slope on the relevant coherence at least

@@ -40,9 +40,9 @@ from repalign.models.networks import (
     check_inputs,
     check_settings,
     init_parameters,
-    lstm_gates,
     noise_generator,
 )
+from repalign.models.recurrence import recurrence
 
 __all__ = ["StackedNetworks"]
 
@@ -109,8 +109,9 @@ class StackedNetworks(torch.nn.Module):
                 parameter.copy_(getattr(self, name)[k])
         return net
 
-    def forward(self, inputs: torch.Tensor, *, noise_seed=None, noise: bool = True, record: str = "rate"):
-        """Run every network from its learned initial state.
+    def forward(self, inputs: torch.Tensor, *, noise_seed=None, noise: bool = True, record: str = "rate",
+                members=None):
+        """Run every network (or the ``members`` listed) from its learned initial state.
 
         ``inputs``: ``(time, batch, n_inputs)``, the same trials for every network, or
         ``(K, time, batch, n_inputs)``, trials per network. Returns ``outputs (K, time, batch, n_outputs)``
@@ -122,12 +123,22 @@ class StackedNetworks(torch.nn.Module):
         - ``record="state"``: the state the seed code records (``IterateInput.states``). CTRNN: the
           pre-activation potential ``h_t``; LowPassCTRNN and LSTM: the same as ``"rate"``.
 
+        ``members``: indices of the networks to run (default all); ``K`` is then their number, and
+        4-dimensional ``inputs`` hold one input set per member. Training runs only the networks not
+        yet at criterion; gradients reach the listed networks only.
+
         Noise: with ``noise_std`` σ > 0 and ``noise=True``, ``noise_seed`` (an integer or a
-        ``torch.Generator``) is required, and the draws ``ξ (time, K, batch, hidden)`` come from it in
-        float64; ``noise=False`` or σ = 0 runs without noise (no draw).
+        ``torch.Generator``) is required, and the draws ``ξ (time, K, batch, hidden)`` for all ``K``
+        networks of the stack come from it in float64 (a member receives its own network's draws,
+        whichever others run); ``noise=False`` or σ = 0 runs without noise (no draw).
+
+        The recurrence runs through :func:`repalign.models.recurrence.recurrence` (one autograd node
+        for the whole sequence, backward pass written out).
         """
         s = self._settings
-        K, H, a, f = len(self), s["hidden_size"], self.alpha, self.f
+        H, a = s["hidden_size"], self.alpha
+        index = self._members(members)
+        K = len(self) if index is None else len(index)
         x = check_inputs(inputs, s["n_inputs"], self.dtype, (3, 4))
         if x.dim() == 4 and x.shape[0] != K:
             raise SettingsError("inputs", f"expected {K} input sets (one per network) on axis 0, got {x.shape[0]}")
@@ -137,40 +148,30 @@ class StackedNetworks(torch.nn.Module):
         xi = None
         g = noise_generator(noise_seed, sigma, "the networks have")
         if g is not None:
-            xi = (torch.randn((T, K, B, H), generator=g, dtype=torch.float64) * sigma).to(self.dtype)
+            xi = (torch.randn((T, len(self), B, H), generator=g, dtype=torch.float64) * sigma).to(self.dtype)
+            xi = xi.transpose(0, 1) if index is None else xi.transpose(0, 1)[index]  # (K, time, batch, hidden)
         cell = s["cell"]
         lstm = cell == "LSTM"
-        # one product per step: [u_t, r_{t-1}] (K, B, I + H) × [W_in, W_rec]ᵀ (K, I + H, H or 4H), the
-        # bias added by the same call (faster here than a drive precomputed for all steps)
-        weights = torch.cat([self.W_x, self.W_h] if lstm else [self.W_in, self.W_rec], dim=2).transpose(1, 2)
-        weights = weights.contiguous()
-        bias = (self.b if lstm else self.b_rec)[:, None, :]
+        p = {name: (value if index is None else value[index]) for name, value in self.named_parameters()}
+        weights = torch.cat([p["W_x"], p["W_h"]] if lstm else [p["W_in"], p["W_rec"]], dim=2).transpose(1, 2)
         if x.dim() == 3:
             x = x.expand(K, T, B, s["n_inputs"])
         if xi is not None and cell == "CTRNN":
             xi = xi / a  # (1 − α) h + α (W f(h) + d) + σξ = (1 − α) h + α (W f(h) + d + σξ/α)
-        w_out_t, b_out = self.W_out.transpose(1, 2), self.b_out[:, None, :]
-        h = self.h0[:, None, :].expand(K, B, H)
-        c = self.c0[:, None, :].expand(K, B, H) if lstm else None
-        r = f(h) if cell == "CTRNN" else h
-        outputs, activity = [], []
-        for t in range(T):
-            drive = torch.baddbmm(bias, torch.cat([x[:, t], r], dim=2), weights)
-            if xi is not None and not lstm:
-                drive = drive + xi[t]
-            if cell == "CTRNN":  # r = f(h_{t-1}) is both the last step's rate and this step's recurrent input
-                h = torch.lerp(h, drive, a)  # (1 − α) h + α (...)
-                r = f(h)
-            elif cell == "LowPassCTRNN":
-                h = r = torch.lerp(h, f(drive), a)
-            else:
-                h, c = lstm_gates(drive, c, f)
-                if xi is not None:
-                    h = h + xi[t]
-                r = h
-            outputs.append(torch.baddbmm(b_out, r, w_out_t))
-            activity.append(r if record == "rate" else h)
-        return torch.stack(outputs, dim=1), torch.stack(activity, dim=1)
+        rates, states = recurrence(cell, s["activation"], a, x, weights, p["b"] if lstm else p["b_rec"], p["h0"],
+                                   p["c0"] if lstm else None, xi)
+        outputs = torch.baddbmm(p["b_out"][:, None, :], rates.reshape(K, T * B, H), p["W_out"].transpose(1, 2))
+        return outputs.reshape(K, T, B, -1), (rates if record == "rate" else states)
+
+    def _members(self, members):
+        """``members`` as a tensor of distinct indices in stack order, or None for all networks."""
+        if members is None:
+            return None
+        items = list(members.tolist() if isinstance(members, (torch.Tensor, np.ndarray)) else members)
+        if (not items or len(set(items)) != len(items)
+                or not all(isinstance(k, (int, np.integer)) and 0 <= k < len(self) for k in items)):
+            raise SettingsError("members", f"expected distinct network indices in [0, {len(self)}), got {members!r}")
+        return torch.as_tensor(sorted(int(k) for k in items))
 
     def save(self, path) -> str:
         """Write the networks to ``path`` (one ``.npz``: ``state_dict`` arrays and the settings as JSON); returns it."""

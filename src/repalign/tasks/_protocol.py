@@ -17,6 +17,13 @@ A task yields whole, seeded batches of trials, time-major as in the seed code (n
 A task is any object with ``n_inputs``, ``n_outputs``, ``dt`` (seconds), ``loss``, and the four
 methods of :class:`Task`. Subclassing is optional (the protocol is structural), but the ABC
 checks that nothing is missing.
+
+One method is optional: ``held_out(size, *, seed) -> TaskBatch``, the batch on which a trainer
+reads the criterion (``accuracy`` on it, compared with ``criterion``). A task defines it when
+its success is judged on other trials than its training distribution (:class:`ReachingTask`:
+the jittered trials and the recording's own unjittered trials); without it the held-out batch is
+``batch(size, seed=seed)`` (:meth:`Task.held_out`'s default, and :func:`held_out_batch` for a
+task that does not subclass :class:`Task`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import torch
 
 from .._checks import SettingsError
 
-__all__ = ["Task", "TaskBatch", "r2_score"]
+__all__ = ["Task", "TaskBatch", "held_out_batch", "r2_score"]
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -87,7 +94,8 @@ class Task(abc.ABC):
     network counts as trained.
 
     Bring your own task by implementing the four methods (a minimal one, a delayed copy of a
-    random sign):
+    random sign), and :meth:`held_out` where the criterion is to be read on other trials than
+    :meth:`batch`'s:
 
     >>> import numpy as np, pandas as pd, torch
     >>> class Sign(Task):
@@ -120,6 +128,8 @@ class Task(abc.ABC):
     (torch.Size([10, 4, 1]), True)
     >>> task.accuracy(b.targets, b)
     1.0
+    >>> bool(torch.equal(task.held_out(4, seed=0).inputs, b.inputs))  # no held_out of its own: batch's trials
+    True
     """
 
     n_inputs: int
@@ -147,6 +157,27 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def accuracy(self, outputs: torch.Tensor, batch: TaskBatch) -> float:
         """How well ``outputs`` (``(time, batch, n_outputs)``) perform the task (higher is better)."""
+
+    def held_out(self, size: int, *, seed: int) -> TaskBatch:
+        """The held-out batch on which a trainer reads the criterion (optional; default ``batch(size, seed=seed)``).
+
+        ``size`` is the number of random held-out trials; a task may add trials of its own (the
+        recording's conditions) and judge them in :meth:`accuracy`.
+        """
+        return self.batch(size, seed=seed)
+
+
+def held_out_batch(task, size: int, *, seed: int) -> TaskBatch:
+    """``task.held_out(size, seed=seed)`` where the task defines it, else ``task.batch(size, seed=seed)``.
+
+    >>> class Plain:  # a structural task without held_out
+    ...     def batch(self, size, *, seed):
+    ...         return ("batch", size, seed)
+    >>> held_out_batch(Plain(), 4, seed=1)
+    ('batch', 4, 1)
+    """
+    held_out = getattr(task, "held_out", None)
+    return held_out(size, seed=seed) if callable(held_out) else task.batch(size, seed=seed)
 
 
 def r2_score(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> float:

@@ -21,6 +21,36 @@ the start of the window (no fixation period), the go is movement onset. Here, fo
 - optional input noise :math:`\mathcal N(0, \sigma^2/\mathrm{dt_{ms}})` on every input and step
   (the Mante task's scaling; default σ = 0: the seed code trains no reaching model).
 
+**The criterion** (issue 12: "the reaching models reproduce the recording's hand velocity with
+R² ≥ 0.9 on its 8 conditions") is read on :meth:`ReachingTask.held_out`: jittered trials as in
+training plus the 8 unjittered recording trials, and :meth:`~ReachingTask.accuracy` on it is the
+smaller of the two R²: the R² over the jittered trials' masked steps and the R² over the recording
+trials, pooled over the 8 conditions and all 121 bins, which is ``velocity_fit(network, task).r2``
+(same trials, same bins; for noise-free inputs and networks equal to float32 rounding of the
+stacked forward pass: 7e-9 on a zoo network). A network at criterion therefore fits the
+recording's own conditions (what the issue judges) without giving up the timing generalisation
+the jitter trains (a network that fits the 8 fixed trials alone could ignore the go signal's
+timing).
+
+Why the jittered R² alone did not suffice (measured on 9 networks, 3 architectures × 3 seeds, frozen
+at jittered R² ≥ 0.9): the unjittered R² was 0.88–0.97, two of nine below 0.9. Not the initial
+transient from ``h0``: the recording's velocity is ≤ 0.004 in the first 10 bins, those bins hold
+≤ 3.2 % of the squared error, and leaving out the first 20 bins changes the R² by ≤ 0.003. The error
+sits at the window's end (+300…+400 ms: 14–57 % of it in the last 10 of 121 bins), and the
+masking convention hides those bins from half the jittered trials: a trial shifted by +s steps never
+shows the recording's last s bins (they fall after the window; the trial's first s steps are
+masked instead), so the last bins are both trained and evaluated less often than the rest. A
+network then scores higher on late-shifted trials than on unshifted ones (CTRNN-ReLU seed 1:
+R² 0.943 at +100 ms, 0.884 at 0, 0.876 at −100 ms, 0.901 pooled), and since training stops at the
+first evaluation at or above 0.9, the pooled value sits just above it. The masking stays (a
+shifted trial has no recorded velocity outside the window); the issue's judgement keeps all 121 bins.
+
+With this criterion the 27-network zoo (``train(ReachingTask.from_recording(), seeds=[0, 1, 2])``,
+one thread) reached criterion in 100–200 steps (median 150; 170 s), every network with a pooled
+``velocity_fit`` R² ≥ 0.9 (0.901–0.975, median 0.936; it was 0.877–0.975, 8 below 0.9, with the
+jittered R² alone). The R² of a single condition (against that condition's own variance, the
+``table``'s ``r2``) is lower, down to 0.69: the criterion bounds the pooled R², not each condition's.
+
 Conditions tables carry the recording's columns ``condition_index`` and ``reach_direction_deg``
 (same values, same dtypes as ``load_m1().conditions``), so model and data align by value. Without
 the file, :func:`bell_velocity` gives a minimum-jerk bell-shaped profile on the same time base
@@ -177,6 +207,26 @@ class ReachingTask(Task):
         table["shift_ms"] = shifts * self.dt_ms
         return self._build(table, rows, shifts, rng, record=False)
 
+    def held_out(self, size: int, *, seed: int) -> TaskBatch:
+        """The criterion's batch: ``size`` jittered trials (as :meth:`batch`) then one unjittered trial per condition.
+
+        The conditions table's column ``trial_set`` says which is which (``"jittered"``,
+        ``"recording"``); the recording trials are :meth:`trials`' (shift 0, all 121 bins, mask 1),
+        in :meth:`conditions`' order. :meth:`accuracy` on this batch is the smaller of the two R²
+        (see the module docstring). Without input noise the jittered trials are ``batch(size,
+        seed=seed)``'s.
+        """
+        size = check_count(size, "size", 1)
+        rng = np.random.default_rng(check_seed(seed))
+        n = len(self.directions_deg)
+        rows = np.concatenate([rng.integers(n, size=size), np.arange(n)])
+        shifts = np.concatenate([rng.integers(-self.jitter_steps, self.jitter_steps + 1, size=size),
+                                 np.zeros(n, dtype=np.int64)])
+        table = self.conditions().iloc[rows].reset_index(drop=True)
+        table["shift_ms"] = shifts * self.dt_ms
+        table["trial_set"] = ["jittered"] * size + ["recording"] * n
+        return self._build(table, rows, shifts, rng, record=False)
+
     def trials(self, conditions=None, *, repeats: int = 1, seed: int = 0) -> TaskBatch:
         """Recording trials on the recording's 121 bins (no shift), ``repeats`` of each row, condition-major."""
         table = self.conditions() if conditions is None else conditions
@@ -208,5 +258,19 @@ class ReachingTask(Task):
                          np.arange(n_time) if record else None)
 
     def accuracy(self, outputs: torch.Tensor, batch: TaskBatch) -> float:
-        """Velocity R² (:func:`~repalign.tasks.r2_score`) over the masked steps."""
-        return r2_score(outputs, batch.targets, batch.mask)
+        """Velocity R² (:func:`~repalign.tasks.r2_score`) over the masked steps.
+
+        On a :meth:`held_out` batch (a ``trial_set`` column): the smaller of the R² over its
+        jittered trials and the R² over its recording trials (pooled over the conditions and all
+        their bins, as ``velocity_fit(...).r2``).
+        """
+        if "trial_set" not in getattr(batch.conditions, "columns", ()):
+            return r2_score(outputs, batch.targets, batch.mask)
+        values = []
+        for name in ("jittered", "recording"):
+            keep = torch.tensor((batch.conditions["trial_set"] == name).to_numpy())
+            if bool(keep.any()):
+                values.append(r2_score(outputs[:, keep], batch.targets[:, keep], batch.mask[:, keep]))
+        if not values:
+            raise SettingsError("batch", "expected trial_set values 'jittered' or 'recording'")
+        return min(values)
