@@ -63,13 +63,14 @@ def _forward(cell, activation, alpha, x, weights, bias, h0, c0, noise, keep):
     H = h0.shape[-1]
     G = weights.shape[-1]
     w_in, w_rec = weights[:, :n_in], weights[:, n_in:].contiguous()
-    bias = bias[:, None, :]
+    # the input part of every step's drive (input, bias and, but for the LSTM, noise) in one product;
+    # step t reads its (K, B, G) slice in place
+    inputs = torch.baddbmm(bias[:, None, :], x.reshape(K, T * B, n_in), w_in).view(K, T, B, G)
     if noise is not None and cell != "LSTM":
-        noise = noise.transpose(0, 1)
+        inputs += noise
 
-    def drive(t):  # the input part of step t's drive (input, bias and noise)
-        d = torch.baddbmm(bias, x[:, t], w_in)
-        return d if noise is None or cell == "LSTM" else d.add_(noise[t])
+    def drive(t):
+        return inputs[:, t]
     h = h0[:, None, :].expand(K, B, H)
     previous = x.new_empty((K, T, B, H)) if keep else None  # r_{t-1}, the recurrent input of step t (K-major)
     rates = x.new_empty((T, K, B, H))
