@@ -215,6 +215,13 @@ def test_a_motion_only_network_is_not_gated_in_the_colour_context():
     assert gating.gated["motion"] and not gating.gated["colour"]
 
 
+def test_a_network_that_always_makes_one_choice_is_not_gated():
+    # both slopes vanish (the fit drives them to ~0); their ratio may be huge or infinite, the choice never swings
+    always = _choice_network(lambda x: torch.ones_like(x[..., 1]))
+    gating = psychometric(always, ManteTask(sigma=0.0), repeats=2, seed=0).gating
+    assert (gating.swing == 0).all() and not gating.gated.any()
+
+
 def test_psychometric_of_a_network_plot_save_record(tmp_path):
     result = psychometric(net(noise_std=0.1), ManteTask(), repeats=2, seed=0)
     assert len(result.table) == 24 and len(result.fits) == 4

@@ -15,7 +15,7 @@ from repalign.cli import main
 from repalign.data import load_m1
 from repalign.experiments.train import ARCHITECTURE_NAMES
 from repalign.models import ARCHITECTURES, StackedNetworks
-from repalign.recording import GATING_RATIO, psychometric, velocity_fit
+from repalign.recording import GATING_RATIO, MIN_SWING, psychometric, velocity_fit
 from repalign.tasks import ManteTask, ReachingTask
 
 TINY = {"architectures": ["CTRNN-ReLU", "LSTM-Tanh"], "seeds": [0], "max_steps": 5, "hidden_size": 8,
@@ -71,7 +71,7 @@ def test_a_tiny_mante_zoo_writes_its_files_and_tables(mante_run):
 
     gating = record.tables["gating"]
     assert len(gating) == 2 * len(networks)  # two contexts per network
-    expected = (gating.relevant_slope > 0) & (gating.ratio >= GATING_RATIO)
+    expected = (gating.relevant_slope > 0) & (gating.ratio >= GATING_RATIO) & (gating.swing >= MIN_SWING)
     assert (gating.gated == expected).all()
     per_network = gating.groupby(["architecture", "seed"], sort=False).gated.all().tolist()
     assert networks.gated.tolist() == per_network

@@ -13,7 +13,9 @@ neuroscientist runs before recording a model (``diffscore/training/record.py`` a
 
 - **Mante task**: the psychometric curves of every network (:func:`repalign.recording.psychometric`)
   and its context gating — in each context the fitted slope on the relevant coherence at least
-  :data:`~repalign.recording.GATING_RATIO` (5) times the slope on the irrelevant one.
+  :data:`~repalign.recording.GATING_RATIO` (5) times the slope on the irrelevant one, and the
+  choice swinging with the relevant coherence (P(choice 1) rising by at least
+  :data:`~repalign.recording.MIN_SWING`, 0.5, across it).
 - **reaching** (the M1 recording's centre-out task, :meth:`repalign.tasks.ReachingTask.from_recording`):
   the R² of each network's predicted hand velocity against the recording's on its 8 conditions
   (:func:`repalign.recording.velocity_fit`).

@@ -17,6 +17,7 @@
 from repalign.recording.activity import record, recording_window
 from repalign.recording.behaviour import (
     GATING_RATIO,
+    MIN_SWING,
     Psychometric,
     VelocityFit,
     logistic_fit,
@@ -26,6 +27,7 @@ from repalign.recording.behaviour import (
 
 __all__ = [
     "GATING_RATIO",
+    "MIN_SWING",
     "Psychometric",
     "VelocityFit",
     "logistic_fit",

@@ -36,9 +36,11 @@ from repalign.models import RecurrentNetwork, StackedNetworks
 from repalign.results import Result, colours, legend
 from repalign.tasks import r2_score
 
-__all__ = ["GATING_RATIO", "Psychometric", "VelocityFit", "logistic_fit", "psychometric", "velocity_fit"]
+__all__ = ["GATING_RATIO", "MIN_SWING", "Psychometric", "VelocityFit", "logistic_fit", "psychometric", "velocity_fit"]
 
 GATING_RATIO = 5.0  # issue 12: the relevant slope at least 5x the irrelevant one
+#: the least rise of P(choice 1) from the smallest to the largest relevant coherence of a gated context
+MIN_SWING = 0.5
 CONTEXTS = {1: "motion", -1: "colour"}
 
 
@@ -126,15 +128,25 @@ class Psychometric(Result):
 
     @property
     def gating(self):
-        """Per context: relevant slope, irrelevant slope, their ratio, and ``gated`` (ratio ≥ 5)."""
+        """Per context: relevant slope, irrelevant slope, their ratio, the relevant ``swing``, and ``gated``.
+
+        ``swing``: P(choice 1) at the largest relevant coherence minus at the smallest (the observed
+        choices). A context is ``gated`` when the ratio reaches :data:`GATING_RATIO` **and** the
+        choice follows the relevant modality (``swing`` ≥ :data:`MIN_SWING`): a network that makes
+        one choice on every trial has two vanishing slopes whose ratio means nothing.
+        """
         pd = import_pandas()
         rows = []
         for context, name in CONTEXTS.items():
             other = CONTEXTS[-context]
             relevant, irrelevant = self.slope(name, name), self.slope(name, other)
             ratio = relevant / abs(irrelevant) if irrelevant != 0 else np.inf
+            curve = self.table[(self.table.context_name == name) & (self.table.modality == name)]
+            curve = curve.sort_values("coherence")
+            swing = float(curve.p_choice1.iloc[-1] - curve.p_choice1.iloc[0])
             rows.append({"context_name": name, "relevant_slope": relevant, "irrelevant_slope": irrelevant,
-                         "ratio": ratio, "gated": bool(relevant > 0 and ratio >= GATING_RATIO)})
+                         "ratio": ratio, "swing": swing,
+                         "gated": bool(relevant > 0 and ratio >= GATING_RATIO and swing >= MIN_SWING)})
         return pd.DataFrame(rows)
 
     def _record_tables(self):
