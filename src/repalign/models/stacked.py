@@ -40,9 +40,9 @@ from repalign.models.networks import (
     check_inputs,
     check_settings,
     init_parameters,
+    lstm_gates,
     noise_generator,
 )
-from repalign.models.recurrence import recurrence
 
 __all__ = ["StackedNetworks"]
 
@@ -131,12 +131,9 @@ class StackedNetworks(torch.nn.Module):
         ``torch.Generator``) is required, and the draws ``ξ (time, K, batch, hidden)`` for all ``K``
         networks of the stack come from it in float64 (a member receives its own network's draws,
         whichever others run); ``noise=False`` or σ = 0 runs without noise (no draw).
-
-        The recurrence runs through :func:`repalign.models.recurrence.recurrence` (one autograd node
-        for the whole sequence, backward pass written out).
         """
         s = self._settings
-        H, a = s["hidden_size"], self.alpha
+        H, a, f = s["hidden_size"], self.alpha, self.f
         index = self._members(members)
         K = len(self) if index is None else len(index)
         x = check_inputs(inputs, s["n_inputs"], self.dtype, (3, 4))
@@ -149,19 +146,41 @@ class StackedNetworks(torch.nn.Module):
         g = noise_generator(noise_seed, sigma, "the networks have")
         if g is not None:
             xi = (torch.randn((T, len(self), B, H), generator=g, dtype=torch.float64) * sigma).to(self.dtype)
-            xi = xi.transpose(0, 1) if index is None else xi.transpose(0, 1)[index]  # (K, time, batch, hidden)
+            xi = xi if index is None else xi[:, index]  # (time, K, batch, hidden)
         cell = s["cell"]
         lstm = cell == "LSTM"
         p = {name: (value if index is None else value[index]) for name, value in self.named_parameters()}
+        # one product per step: [u_t, r_{t-1}] (K, B, I + H) × [W_in, W_rec]ᵀ (K, I + H, H or 4H), the
+        # bias added by the same call (faster here than a drive precomputed for all steps)
         weights = torch.cat([p["W_x"], p["W_h"]] if lstm else [p["W_in"], p["W_rec"]], dim=2).transpose(1, 2)
+        weights = weights.contiguous()
+        bias = (p["b"] if lstm else p["b_rec"])[:, None, :]
         if x.dim() == 3:
             x = x.expand(K, T, B, s["n_inputs"])
         if xi is not None and cell == "CTRNN":
             xi = xi / a  # (1 − α) h + α (W f(h) + d) + σξ = (1 − α) h + α (W f(h) + d + σξ/α)
-        rates, states = recurrence(cell, s["activation"], a, x, weights, p["b"] if lstm else p["b_rec"], p["h0"],
-                                   p["c0"] if lstm else None, xi)
-        outputs = torch.baddbmm(p["b_out"][:, None, :], rates.reshape(K, T * B, H), p["W_out"].transpose(1, 2))
-        return outputs.reshape(K, T, B, -1), (rates if record == "rate" else states)
+        w_out_t, b_out = p["W_out"].transpose(1, 2), p["b_out"][:, None, :]
+        h = p["h0"][:, None, :].expand(K, B, H)
+        c = p["c0"][:, None, :].expand(K, B, H) if lstm else None
+        r = f(h) if cell == "CTRNN" else h
+        outputs, activity = [], []
+        for t in range(T):
+            drive = torch.baddbmm(bias, torch.cat([x[:, t], r], dim=2), weights)
+            if xi is not None and not lstm:
+                drive = drive + xi[t]
+            if cell == "CTRNN":  # r = f(h_{t-1}) is both the last step's rate and this step's recurrent input
+                h = torch.lerp(h, drive, a)  # (1 − α) h + α (...)
+                r = f(h)
+            elif cell == "LowPassCTRNN":
+                h = r = torch.lerp(h, f(drive), a)
+            else:
+                h, c = lstm_gates(drive, c, f)
+                if xi is not None:
+                    h = h + xi[t]
+                r = h
+            outputs.append(torch.baddbmm(b_out, r, w_out_t))
+            activity.append(r if record == "rate" else h)
+        return torch.stack(outputs, dim=1), torch.stack(activity, dim=1)
 
     def _members(self, members):
         """``members`` as a tensor of distinct indices in stack order, or None for all networks."""
