@@ -12,9 +12,13 @@ element-wise).
 
 Speed (``bench/bench_models.py``, one training step: 40 steps × batch 64, hidden 100, forward,
 cross-entropy, backward, Adam; one thread of this 2-core CPU): the 27-network zoo as 9 stacks of 3 took
-about 225 ms against 315 ms for 27 separate networks (1.4×); the CTRNN and LowPassCTRNN stacks gain
-about 2× each, the LSTM, whose three (64 × 107) × (107 × 400) products per step and network dominate,
-about 1.25×. Stacks of 9 were no faster than 3 stacks of 3.
+216 ms against 308 ms for 27 separate networks (1.42×); the CTRNN and LowPassCTRNN stacks gain
+about 2× each, the LSTM about 1.3×: its elementwise gate arithmetic, about 25 kernels per time step
+over ``(K, batch, 4H)`` tensors, costs as much per network stacked as alone. Stacks of 9 were no
+faster than 3 stacks of 3, and a backward pass written out by hand (each weight gradient as one
+product over all time steps) measured no faster than autograd (LSTM: 27 % slower). ``members=``
+runs a subset of the stack, so that :func:`repalign.training.train` spends nothing on networks
+already at criterion.
 
 Files: :meth:`StackedNetworks.save` writes one ``.npz`` (numpy, no pickle) holding the ``state_dict``
 arrays and the settings as JSON; :meth:`StackedNetworks.load` reads it back.
