@@ -295,9 +295,13 @@ def test_members_run_a_subset_with_its_own_noise_and_gradients():
     stack = _perturbed_stack("LSTM", "ReTanh", seeds=(0, 1, 2), noise_std=0.05)
     x = trial_inputs(T=5, B=4)
     full, full_activity = stack(x, noise_seed=3)
-    part, part_activity = stack(x, noise_seed=3, members=[2, 0])  # in stack order whatever the order given
-    torch.testing.assert_close(part, full[[0, 2]], rtol=0, atol=0)
-    torch.testing.assert_close(part_activity, full_activity[[0, 2]], rtol=0, atol=0)
+    part, part_activity = stack(x, noise_seed=3, members=[2, 0])  # in the order given
+    torch.testing.assert_close(part, full[[2, 0]], rtol=0, atol=0)
+    torch.testing.assert_close(part_activity, full_activity[[2, 0]], rtol=0, atol=0)
+    # per-member inputs follow the same order: member 2's set first
+    own = torch.stack([trial_inputs(T=5, B=4, seed=9), x])
+    alone = stack(own, noise_seed=3, members=[2, 0])[0]
+    torch.testing.assert_close(alone[0], stack(own[0], noise_seed=3)[0][2], rtol=0, atol=0)
     part.sum().backward()
     for name, p in stack.named_parameters():
         assert not p.grad[1].any(), name
@@ -305,6 +309,12 @@ def test_members_run_a_subset_with_its_own_noise_and_gradients():
         stack(x, members=[0, 0])
     with pytest.raises(SettingsError, match="^members:"):
         stack(x, members=[3])
+    with pytest.raises(SettingsError, match="^members:.*boolean"):
+        stack(x, members=torch.tensor([True, False, True]))
+    with pytest.raises(SettingsError, match="^members:"):
+        stack(x, members=[True, False])
+    with pytest.raises(SettingsError, match="^members:"):
+        stack(x, members=1)
     with pytest.raises(SettingsError, match="^inputs:"):
         stack(x.expand(3, *x.shape), members=[0, 1])
 

@@ -248,3 +248,10 @@ def test_unreadable_checkpoint_is_refused(tmp_path):
     path.write_text("not a checkpoint")
     with pytest.raises(ValueError, match="^checkpoint:"):
         train(ManteTask(), PAIRS, seeds=[0], max_steps=1, checkpoint=path)
+
+
+def test_a_diverging_network_is_named():
+    task = ReachingTask.synthetic()
+    with pytest.raises(FloatingPointError, match=r"non-finite loss at step \d+ \(CTRNN-ReLU seed 0, CTRNN-ReLU seed 1"):
+        quiet_train(task, [("CTRNN", "ReLU")], seeds=[0, 1], max_steps=50, lr=1e6, hidden_size=8, batch_size=4,
+                    eval_every=100, eval_trials=4, progress=False)

@@ -74,6 +74,7 @@ Deliberate differences from the seed code:
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -101,7 +102,7 @@ from .tasks import held_out_batch
 
 __all__ = ["TrainingResult", "eval_seed", "train", "train_seed"]
 
-FORMAT = "repalign.train checkpoint 1"
+FORMAT = "repalign.train checkpoint 2"  # 2: tasks' held_out batches (reaching: the recording's trials too)
 #: settings that may change between an interrupted call and its resumption
 RESUMABLE = ("max_steps", "checkpoint", "checkpoint_every", "progress", "threads")
 _TRAIN_STREAM, _EVAL_STREAM, _NOISE_STREAM, _EVAL_NOISE_STREAM = 0, 1, 2, 3
@@ -254,7 +255,10 @@ def train(task, architectures=ARCHITECTURES, seeds=(0, 1, 2), *, max_steps: int 
         hidden_size: units per network (100).
         checkpoint: a file to write every ``checkpoint_every`` steps and to resume from (None: none).
         progress: a progress bar (None: only if the call lasts); seed: the batches' seed.
-        threads: stacks trained at the same time, each on one thread (1; None: the caller's count).
+        threads: stacks trained at the same time, each on one thread (1; None: the count of an enclosing
+            ``limit_threads`` block, such as an experiment's ``--threads``, else 1). With more than one,
+            ``task.accuracy`` is called from several threads at once (the tasks here only read their
+            arguments; one's own task must be as thread-safe).
 
     Returns a :class:`TrainingResult`; the module docstring defines the loss, the batches, the
     criterion, freezing and the checkpoint. Raises ``ValueError`` naming a bad argument.
@@ -369,8 +373,11 @@ def _step(task, stacks, optimizer, frozen, step, s, pool=None) -> list[float]:
     kept = {name: {n: p.detach().clone() for n, p in stacks[name].named_parameters()}
             for name in stacks if bool(frozen[name].any()) and not bool(frozen[name].all())}
     losses = _map(pool, run, stacks, frozen)
-    if not all(bool(torch.isfinite(each).all()) for each in losses.values()):
-        raise FloatingPointError(f"train: non-finite loss at step {step}")
+    bad = [f"{name} seed {stacks[name].seeds[k]}" for name, each in losses.items()
+           for k, value in zip(_active(frozen[name]) or range(len(stacks[name])), each.tolist())
+           if not math.isfinite(value)]
+    if bad:
+        raise FloatingPointError(f"train: non-finite loss at step {step} ({', '.join(bad)}); try a smaller lr")
     out = []
     for name, stack in stacks.items():
         values = iter(losses[name].tolist() if name in losses else ())

@@ -46,7 +46,7 @@ from .._checks import SettingsError, check_bool, check_count, check_path, check_
 from .._optional import import_pandas
 from ..data import MissingFileError, load_m1, mante_like
 from ..perturbation import perturb_pcs
-from ..recording import record
+from ..recording import GATING_RATIO, MIN_SWING, record
 from ..registry import short_name
 from ..results import Record, json_safe
 from . import baselines as baselines_experiment
@@ -110,9 +110,6 @@ CAPTURE_RULE = "the seed paper's rule: its R² halfway from its value at step 0 
 TRAIN_SIZES = {False: {"hidden_size": 100, "max_steps": 2000, "reaching_steps": 1000, "repeats": 20},
                True: {"hidden_size": 32, "max_steps": 200, "reaching_steps": 50, "repeats": 10}}
 RECORD_REPEATS = 10  # noisy trials averaged per condition when a network is recorded
-NO_SLOPE = 1e-6  # a relevant psychometric slope at or below it: the choice does not follow that coherence
-
-
 def _fmt(value, digits: int = 2, missing: str = "—") -> str:
     """``value`` with ``digits`` decimals; ``missing`` for None or NaN (a threshold never crossed)."""
     return missing if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
@@ -294,6 +291,7 @@ def _task_trained(settings: Settings, reference, m1, out) -> tuple[dict, dict, l
                 for context in ("motion", "colour"):
                     entry[f"gating_ratio_{context}"] = float(gating.ratio[context])
                     entry[f"relevant_slope_{context}"] = float(gating.relevant_slope[context])
+                    entry[f"swing_{context}"] = float(gating.swing[context])
                 entry["gated"] = bool(row.gated)
             else:
                 entry["velocity_r2"] = float(row.r2)
@@ -501,14 +499,15 @@ def _summary_markdown(summary: dict, figures: list[str], quick: bool) -> str:
 
 
 def _follows(row: dict, context: str) -> bool:
-    """Whether the choice follows the relevant coherence in ``context``: a fitted slope above
-    :data:`NO_SLOPE` (a network that makes one choice on every trial fits slopes of 0 up to rounding, 1e-43)."""
-    return row[f"relevant_slope_{context}"] > NO_SLOPE
+    """Whether the choice follows the relevant coherence in ``context``: P(choice 1) rises by at least
+    :data:`repalign.recording.MIN_SWING` across it (a network that makes one choice on every trial fits two
+    vanishing slopes whose ratio says nothing)."""
+    return row[f"swing_{context}"] >= MIN_SWING
 
 
 def _ratio(row: dict, context: str) -> str:
     """A context's gating ratio: one decimal; ∞ where the irrelevant slope is exactly 0; — where the choice does
-    not follow the relevant coherence (:func:`_follows`: the ratio says nothing)."""
+    not follow the relevant coherence (:func:`_follows`)."""
     ratio = row[f"gating_ratio_{context}"]
     if not _follows(row, context):
         return "—"
@@ -528,7 +527,8 @@ def _trained_markdown(trained: dict, quick: bool) -> list[str]:
         + f"; then recorded at the reference's 72 conditions on its {mante['data'][0]} stimulus bins (activity "
         f"averaged over {trained['record_repeats']} noisy trials per condition) and scored against it. Gating "
         "ratio: in each context, the fitted psychometric slope on the relevant coherence over the slope on the "
-        "irrelevant one (gated at ≥ 5).",
+        f"irrelevant one; a context is gated when it is at least {GATING_RATIO:g} and P(choice 1) rises by at least "
+        f"{MIN_SWING:g} across the relevant coherences.",
         "",
         "| architecture | seed | steps to criterion | held-out accuracy | gating ratio, motion context "
         "| gating ratio, colour context | " + " | ".join(measures) + " |",
@@ -539,8 +539,8 @@ def _trained_markdown(trained: dict, quick: bool) -> list[str]:
                      f"{_ratio(row, 'motion')} | {_ratio(row, 'colour')} | "
                      + " | ".join(_fmt(row["scores"][m]) for m in measures) + " |")
     if any(not _follows(row, c) for row in mante["networks"] for c in ("motion", "colour")):
-        lines += ["", f"—: the choice does not follow the relevant coherence in that context (fitted slope ≤ "
-                      f"{NO_SLOPE:g}: one choice on every trial, or the wrong one)."]
+        lines += ["", f"—: the choice does not follow the relevant coherence in that context (P(choice 1) rises by "
+                      f"less than {MIN_SWING:g} across it: one choice on every trial, or the wrong one)."]
     reaching = trained["reaching"]
     lines.append("")
     if "skipped" in reaching:

@@ -127,9 +127,10 @@ class StackedNetworks(torch.nn.Module):
         - ``record="state"``: the state the seed code records (``IterateInput.states``). CTRNN: the
           pre-activation potential ``h_t``; LowPassCTRNN and LSTM: the same as ``"rate"``.
 
-        ``members``: indices of the networks to run (default all); ``K`` is then their number, and
-        4-dimensional ``inputs`` hold one input set per member. Training runs only the networks not
-        yet at criterion; gradients reach the listed networks only.
+        ``members``: indices of the networks to run (default all), in the order of the outputs; ``K``
+        is then their number, and 4-dimensional ``inputs`` hold one input set per member, in the same
+        order. Training runs only the networks not yet at criterion; gradients reach the listed
+        networks only.
 
         Noise: with ``noise_std`` σ > 0 and ``noise=True``, ``noise_seed`` (an integer or a
         ``torch.Generator``) is required, and the draws ``ξ (time, K, batch, hidden)`` for all ``K``
@@ -187,14 +188,22 @@ class StackedNetworks(torch.nn.Module):
         return torch.stack(outputs, dim=1), torch.stack(activity, dim=1)
 
     def _members(self, members):
-        """``members`` as a tensor of distinct indices in stack order, or None for all networks."""
+        """``members`` as a tensor of distinct indices, in the order given, or None for all networks."""
         if members is None:
             return None
-        items = list(members.tolist() if isinstance(members, (torch.Tensor, np.ndarray)) else members)
+        problem = f"expected a list of distinct network indices in [0, {len(self)}), got {members!r}"
+        if isinstance(members, (torch.Tensor, np.ndarray)):
+            if members.dtype in (torch.bool, np.bool_):
+                raise SettingsError("members", f"{problem} (a boolean mask: pass the indices it selects)")
+            members = members.tolist()
+        if not isinstance(members, (list, tuple, range)):
+            raise SettingsError("members", problem)
+        items = list(members)
         if (not items or len(set(items)) != len(items)
-                or not all(isinstance(k, (int, np.integer)) and 0 <= k < len(self) for k in items)):
-            raise SettingsError("members", f"expected distinct network indices in [0, {len(self)}), got {members!r}")
-        return torch.as_tensor(sorted(int(k) for k in items))
+                or not all(isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+                           and 0 <= k < len(self) for k in items)):
+            raise SettingsError("members", problem)
+        return torch.as_tensor([int(k) for k in items])
 
     def save(self, path) -> str:
         """Write the networks to ``path`` (one ``.npz``: ``state_dict`` arrays and the settings as JSON); returns it."""

@@ -17,8 +17,9 @@ is fitted by maximum likelihood (Newton's method on the binomial counts of each 
 small ridge penalty :math:`\tfrac\lambda2(\beta_m^2 + \beta_k^2)` that keeps the slopes finite when a
 network separates the choices perfectly (``penalty=0`` gives the plain maximum likelihood). The
 slope :math:`\beta_m` is the motion slope of the context, :math:`\beta_k` the colour slope; context
-gating means :math:`\beta_m \ge 5 \beta_k` in the motion context and the reverse in the colour context
-(``Psychometric.gating``).
+gating means :math:`\beta_m > 0`, :math:`\beta_m \ge 5 |\beta_k|` in the motion context and the
+reverse in the colour context, with the choice swinging with the relevant coherence: P(choice 1)
+rising by at least ``MIN_SWING`` (0.5) from its smallest to its largest value (``Psychometric.gating``).
 
 **Velocity fit** (reaching): the outputs of the recording trials, averaged over repeats, against the
 task's targets; per condition the R² of :func:`repalign.tasks.r2_score` over its masked steps and
@@ -111,7 +112,8 @@ class Psychometric(Result):
     ``context_name`` (``motion``/``colour``), ``modality``, ``coherence``, ``p_choice1`` (over the trials
     of every condition with that coherence on that modality), ``n_trials``. ``fits``: one row per
     (context, modality): ``slope``, ``intercept`` (the context's joint fit). ``gating``: per context,
-    the ratio of the relevant to the irrelevant slope and whether it reaches :data:`GATING_RATIO`.
+    the ratio of the relevant to the irrelevant slope, the swing of the choice with the relevant
+    coherence, and whether the context is gated (ratio ≥ :data:`GATING_RATIO`, swing ≥ :data:`MIN_SWING`).
     """
 
     record_kind = "psychometric"
