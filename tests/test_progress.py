@@ -84,3 +84,25 @@ def test_in_a_terminal_progress_is_tqdm(monkeypatch):
     monkeypatch.setattr(_checks, "_interactive", lambda: True)
     assert list(progress_bar(range(2), enabled=None, total=2, description="rotation curve")) == [0, 1]
     assert calls == ["rotation curve"]
+
+
+def test_a_capped_total_shows_the_time_left_as_an_upper_bound(monkeypatch):
+    clock, out = Clock(), io.StringIO()
+    log = ProgressLog(total=10_000, description="train", unit="step", stream=out, clock=clock, cap=True)
+    clock.now += 10
+    log.update(100)
+    assert out.getvalue() == "train: 100/10000 step (1%), 10.0 s, at most 990 s left\n"
+    formats = []
+
+    def fake_tqdm(iterable=None, **options):
+        formats.append(options["bar_format"])
+        return iterable
+
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = fake_tqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    monkeypatch.setattr(_checks, "_interactive", lambda: True)
+    progress_bar(enabled=True, total=5, description="train", cap=True)
+    progress_bar(enabled=True, total=5, description="optimize")
+    assert "≤{remaining}" in formats[0] and formats[1] is None

@@ -171,7 +171,7 @@ LOG_EVERY = 10.0  # seconds between two progress lines off a terminal
 
 
 def progress_bar(iterable=None, *, enabled: bool | None, total: int, description: str, initial: int = 0,
-                 unit: str = "it"):
+                 unit: str = "it", cap: bool = False):
     """Progress over ``iterable`` (or a manual bar when ``iterable`` is None), or ``iterable`` itself.
 
     ``enabled``: False shows nothing; True and None show progress, None only once the work has
@@ -182,18 +182,21 @@ def progress_bar(iterable=None, *, enabled: bool | None, total: int, description
     least that long). Without tqdm installed the work runs silently in a terminal: a bar is a
     convenience, not a result. A manual bar (``iterable=None``) is returned as None when disabled.
     Either kind supports iteration, ``update(n)``, ``set_postfix_str(text)`` and ``close()``.
+    ``cap=True``: ``total`` is a cap that the work may stop before (training to criterion), so the
+    time left is shown as an upper bound ("at most", "≤").
     """
     if enabled is False:
         return iterable
     if not _interactive():
         return ProgressLog(iterable, total=total, description=description, initial=initial, unit=unit,
-                           last=enabled is True)
+                           last=enabled is True, cap=cap)
     try:
         from tqdm.auto import tqdm  # noqa: PLC0415 -- optional
     except ImportError:
         return iterable
+    bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<≤{remaining}, {rate_fmt}{postfix}]" if cap else None
     return tqdm(iterable, total=total, initial=initial, desc=description, unit=unit, leave=False,
-                delay=1.0 if enabled is None else 0.0)
+                delay=1.0 if enabled is None else 0.0, bar_format=bar_format)
 
 
 class ProgressLog:
@@ -202,7 +205,8 @@ class ProgressLog:
     A line reads ``optimize: 120/300 step (40%), 12.0 s, about 18 s left [postfix]``. The first
     line comes ``every`` seconds after the start, then one at most every ``every`` seconds, and a
     last one at :meth:`close` (or when the iterable is exhausted) if any line was written, the
-    work lasted ``every`` seconds, or ``last`` is True. ``stream`` (default: ``sys.stderr`` at
+    work lasted ``every`` seconds, or ``last`` is True. With ``cap`` True the total is an upper
+    bound on the work (training stops at criterion) and the time left reads ``at most ... s left``. ``stream`` (default: ``sys.stderr`` at
     each write) and ``clock`` (seconds, default :func:`time.monotonic`) are there for tests.
 
     Example:
@@ -221,13 +225,14 @@ class ProgressLog:
     """
 
     def __init__(self, iterable=None, *, total: int, description: str, initial: int = 0, unit: str = "it",
-                 last: bool = False, every: float = LOG_EVERY, stream=None, clock=None):
+                 last: bool = False, every: float = LOG_EVERY, stream=None, clock=None, cap: bool = False):
         self.iterable = iterable
         self.total = total
         self.description = description
         self.n = self.initial = initial
         self.unit = unit
         self.last = last
+        self.cap = cap
         self.every = every
         self.stream = stream
         self.clock = time.monotonic if clock is None else clock
@@ -284,7 +289,7 @@ class ProgressLog:
         line += f", {elapsed:.1f} s"
         done = self.n - self.initial
         if not final and self.total and 0 < done and self.n < self.total:
-            line += f", about {elapsed / done * (self.total - self.n):.0f} s left"
+            line += f", {'at most' if self.cap else 'about'} {elapsed / done * (self.total - self.n):.0f} s left"
         if self.postfix:
             line += f" [{self.postfix}]"
         stream = sys.stderr if self.stream is None else self.stream

@@ -311,7 +311,7 @@ def _train(task, pairs, seeds, settings, pool=None) -> TrainingResult:
     curves = state["curves"]  # rows [architecture index, network index, step, loss, accuracy]
     step = state["step"]
     bar = progress_bar(enabled=s["progress"], total=s["max_steps"], description="train", initial=min(step, s["max_steps"]),
-                       unit="step")
+                       unit="step", cap=True)
     start = step
     try:
         while True:
