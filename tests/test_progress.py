@@ -70,11 +70,12 @@ def test_off_a_terminal_progress_is_a_log_never_a_bar(monkeypatch):
     assert written.startswith("optimize: 5/5 step (100%)") and "\r" not in written  # no bar redraws
 
 
-def test_in_a_terminal_progress_is_tqdm(monkeypatch):
+def fake_terminal_tqdm(monkeypatch) -> list[dict]:
+    """In a terminal, with tqdm replaced by a fake that records the options of each bar (returned)."""
     calls = []
 
     def fake_tqdm(iterable=None, **options):
-        calls.append(options["desc"])
+        calls.append(options)
         return iterable
 
     auto = types.ModuleType("tqdm.auto")
@@ -82,8 +83,13 @@ def test_in_a_terminal_progress_is_tqdm(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
     monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
     monkeypatch.setattr(_checks, "_interactive", lambda: True)
+    return calls
+
+
+def test_in_a_terminal_progress_is_tqdm(monkeypatch):
+    calls = fake_terminal_tqdm(monkeypatch)
     assert list(progress_bar(range(2), enabled=None, total=2, description="rotation curve")) == [0, 1]
-    assert calls == ["rotation curve"]
+    assert [options["desc"] for options in calls] == ["rotation curve"]
 
 
 def test_a_capped_total_shows_the_time_left_as_an_upper_bound(monkeypatch):
@@ -92,17 +98,8 @@ def test_a_capped_total_shows_the_time_left_as_an_upper_bound(monkeypatch):
     clock.now += 10
     log.update(100)
     assert out.getvalue() == "train: 100/10000 step (1%), 10.0 s, at most 990 s left\n"
-    formats = []
-
-    def fake_tqdm(iterable=None, **options):
-        formats.append(options["bar_format"])
-        return iterable
-
-    auto = types.ModuleType("tqdm.auto")
-    auto.tqdm = fake_tqdm
-    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
-    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
-    monkeypatch.setattr(_checks, "_interactive", lambda: True)
+    calls = fake_terminal_tqdm(monkeypatch)
     progress_bar(enabled=True, total=5, description="train", cap=True)
     progress_bar(enabled=True, total=5, description="optimize")
+    formats = [options["bar_format"] for options in calls]
     assert "≤{remaining}" in formats[0] and formats[1] is None

@@ -339,9 +339,11 @@ def _train(task, pairs, seeds, settings, pool=None) -> TrainingResult:
     return _result(stacks, names, pairs, seeds, frozen, state, curves, losses, step, s)
 
 
-def _active(frozen: torch.Tensor) -> list[int] | None:
-    """The networks of a stack still training (None: all of them)."""
-    return None if not bool(frozen.any()) else [k for k, f in enumerate(frozen.tolist()) if not f]
+def _run(stack, frozen: torch.Tensor, batch, noise_seed):
+    """Run the networks of ``stack`` still training: ``(their indices, outputs (K, T, B, C))``."""
+    members = [k for k, f in enumerate(frozen.tolist()) if not f]
+    outputs, _ = stack(batch.inputs, noise_seed=noise_seed, members=None if len(members) == len(stack) else members)
+    return members, outputs
 
 
 def _map(pool, function, stacks, frozen) -> dict:
@@ -364,35 +366,26 @@ def _step(task, stacks, optimizer, frozen, step, s, pool=None) -> list[float]:
 
     def run(name):  # forward and backward of one stack: each network's gradient comes from its own loss
         with torch.enable_grad():
-            outputs, _ = stacks[name](batch.inputs, noise_seed=noise_seed, members=_active(frozen[name]))
+            members, outputs = _run(stacks[name], frozen[name], batch, noise_seed)
             each = _loss(outputs, batch, task.loss)  # one loss per network run
             if bool(torch.isfinite(each).all()):
                 each.sum().backward()
-        return each.detach()
+        return dict(zip(members, each.detach().tolist()))
 
+    # a frozen network is not run, so its gradient is zero; Adam's momentum would still move it
     kept = {name: {n: p.detach().clone() for n, p in stacks[name].named_parameters()}
             for name in stacks if bool(frozen[name].any()) and not bool(frozen[name].all())}
     losses = _map(pool, run, stacks, frozen)
     bad = [f"{name} seed {stacks[name].seeds[k]}" for name, each in losses.items()
-           for k, value in zip(_active(frozen[name]) or range(len(stacks[name])), each.tolist())
-           if not math.isfinite(value)]
+           for k, value in each.items() if not math.isfinite(value)]
     if bad:
         raise FloatingPointError(f"train: non-finite loss at step {step} ({', '.join(bad)}); try a smaller lr")
-    out = []
-    for name, stack in stacks.items():
-        values = iter(losses[name].tolist() if name in losses else ())
-        out += [float("nan") if f else next(values) for f in frozen[name].tolist()]
-    with torch.no_grad():
-        for name in kept:
-            for p in stacks[name].parameters():
-                if p.grad is not None:
-                    p.grad[frozen[name]] = 0
     optimizer.step()
     with torch.no_grad():
         for name, saved in kept.items():
             for n, p in stacks[name].named_parameters():
                 p[frozen[name]] = saved[n][frozen[name]]
-    return out
+    return [losses.get(name, {}).get(k, float("nan")) for name, stack in stacks.items() for k in range(len(stack))]
 
 
 def _evaluate(task, stacks, frozen, state, curves, losses, step, s, pool=None) -> None:
@@ -401,11 +394,9 @@ def _evaluate(task, stacks, frozen, state, curves, losses, step, s, pool=None) -
     last = losses[step - 1] if step > 0 else None  # the last training step's losses
 
     def run(name):
-        members = _active(frozen[name])
         with torch.no_grad():
-            outputs, _ = stacks[name](batch.inputs, noise_seed=noise_seed, members=members)
-        indices = range(len(stacks[name])) if members is None else members
-        return [(k, float(task.accuracy(outputs[j], batch))) for j, k in enumerate(indices)]
+            members, outputs = _run(stacks[name], frozen[name], batch, noise_seed)
+        return [(k, float(task.accuracy(outputs[j], batch))) for j, k in enumerate(members)]
 
     accuracies = _map(pool, run, stacks, frozen)
     for a, (name, stack) in enumerate(stacks.items()):
