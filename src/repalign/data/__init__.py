@@ -2,6 +2,8 @@
 
 - :class:`Dataset` — activity ``(time, condition, unit)`` or ``(sample, unit)`` with its task
   variables, unit metadata, time step and provenance; ``.save`` to ``.npz`` or ``.nc``.
+- :class:`Trials` — single trials ``(trial, time, unit)`` with their table and the columns that
+  define a condition; ``.average()`` gives the condition-averaged :class:`Dataset`.
 - :func:`read` — the one file reader: ``PATH[:NAME]`` for ``.npy``, ``.npz``, ``.csv`` and ``.nc``
   (:func:`read_array`: the array as stored, unchecked).
 - Synthetic datasets (:mod:`repalign.data.synthetic`): :func:`mante_like`, :func:`gaussian_like`,
@@ -21,6 +23,7 @@ Example:
 from .dataset import Dataset
 from .files import DataFileError, MissingFileError, read, read_array, split_source
 from .recordings import load_m1
+from .trials import Trials
 from .synthetic import (
     COLOUR_COHERENCES,
     MOTION_COHERENCES,
@@ -33,7 +36,7 @@ from .synthetic import (
 )
 
 __all__ = [
-    "Dataset", "read", "read_array", "split_source", "DataFileError", "MissingFileError", "load_m1", "mante_like",
+    "Dataset", "Trials", "read", "read_array", "split_source", "DataFileError", "MissingFileError", "load_m1", "mante_like",
     "gaussian_like",
     "two_pc", "ultrametric", "sparse_factor_population", "SparseFactorPopulation", "MOTION_COHERENCES",
     "COLOUR_COHERENCES",
