@@ -244,8 +244,9 @@ def load_mante2013(source: str | os.PathLike | Sequence[str | os.PathLike], *, b
              + "; ".join(f"{name} ({why})" for name, why in list(dropped.items())[:5])
              + (" ..." if len(dropped) > 5 else ""))
     if not activities:
-        raise DataFileError(f"{files[0].parent}: no unit has correct trials in all 72 conditions "
-                            f"({len(files)} file(s) read)")
+        where = files[0] if len(files) == 1 else files[0].parent
+        raise DataFileError(f"{where}: no unit has correct trials in all 72 conditions ({len(files)} file(s) "
+                            f"read; first: {next(iter(dropped.values()))})")
     units = {"file": np.array(names, dtype=str), "n_correct_trials": np.array(n_correct, dtype=np.int64),
              "min_trials": np.array(min_trials, dtype=np.int64)}
     provenance = {

@@ -1,0 +1,333 @@
+"""Loaders of recording formats on files written by the formats' own writers.
+
+Each fixture is written from known arrays (pynwb's NWBHDF5IO; scipy.io.savemat in the Mante et
+al. 2013 release's struct layout; xarray's netCDF writer in BrainIO's layout) and must load to
+the Dataset built directly from those arrays, exactly; each malformed file gives one clear error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+
+import numpy as np
+import pytest
+
+from repalign.data import (
+    Dataset,
+    DataFileError,
+    MissingFileError,
+    Trials,
+    load_brainio,
+    load_mante2013,
+    load_nwb,
+)
+
+pd = pytest.importorskip("pandas")
+
+# ---------------------------------------------------------------------------------------------
+# NWB
+
+STEP = 0.1
+WINDOW = (-0.2, 0.4)
+N_BINS = 6
+
+
+def _nwb_arrays(seed=0, n_trials=12, n_units=3):
+    """Known spike counts per (trial, bin, unit) and the trial table they come from."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 4, size=(n_trials, N_BINS, n_units))
+    start = 2.0 * np.arange(n_trials)
+    table = {
+        "start_time": start, "stop_time": start + 1.5, "go_cue": start + 0.3 + rng.uniform(0, 0.1, n_trials),
+        "direction": rng.choice([0, 90, 180], n_trials), "context": rng.choice(["colour", "motion"], n_trials),
+        "correct": rng.integers(0, 2, n_trials),
+    }
+    return counts, table
+
+
+def _spike_times(counts, table, seed=0):
+    """Spikes placed inside their bins, away from the edges, plus spikes outside every window."""
+    rng = np.random.default_rng(seed + 100)
+    n_trials, n_bins, n_units = counts.shape
+    trains = []
+    for u in range(n_units):
+        spikes = []
+        for k in range(n_trials):
+            for b in range(n_bins):
+                lo = table["go_cue"][k] + WINDOW[0] + b * STEP
+                spikes.extend(lo + STEP * rng.uniform(0.1, 0.9, counts[k, b, u]))
+            spikes.append(table["go_cue"][k] + 0.9)  # after the window
+        trains.append(np.array(spikes))
+    return trains
+
+
+def _write_nwb(path, trains=(), table=None, *, units=True, trials=True, unit_ids=None):
+    from pynwb import NWBHDF5IO, NWBFile
+
+    nwb = NWBFile("fixture", "fixture-001", datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+                  session_id="session-7")
+    if trials:
+        for name in table:
+            if name not in ("start_time", "stop_time"):
+                nwb.add_trial_column(name, f"{name} of the trial")
+        for k in range(len(table["start_time"])):
+            nwb.add_trial(**{name: values[k] for name, values in table.items()})
+    if units:
+        nwb.add_unit_column("quality", "sorting quality")
+        nwb.add_unit_column("depth", "depth in mm")
+        for u, spikes in enumerate(trains):
+            nwb.add_unit(spike_times=np.asarray(spikes), quality=["good", "mua"][u % 2], depth=0.5 * u,
+                         id=(unit_ids or range(10, 10 + len(trains)))[u])
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+@pytest.fixture
+def nwb_file(tmp_path):
+    counts, table = _nwb_arrays()
+    return _write_nwb(tmp_path / "session.nwb", _spike_times(counts, table), table), counts, table
+
+
+def _expected_trials(counts, table, mask, unit_index, conditions, provenance):
+    trial_table = {"trial_id": np.flatnonzero(mask), **{k: np.asarray(v)[mask] for k, v in table.items()}}
+    units = {"unit_id": 10 + np.asarray(unit_index), "quality": np.array(["good", "mua", "good"])[unit_index],
+             "depth": 0.5 * np.asarray(unit_index, dtype=float)}
+    return Trials(counts[mask][:, :, unit_index] / STEP, trial_table, conditions, units, STEP, provenance)
+
+
+def test_nwb_loads_to_the_dataset_of_its_arrays(nwb_file):
+    path, counts, table = nwb_file
+    ds = load_nwb(path, event="go_cue", window=WINDOW, bin_size=STEP, conditions=["direction", "context"])
+    expected = _expected_trials(counts, table, np.ones(12, bool), [0, 1, 2], ["direction", "context"],
+                                ds.provenance).average()
+    assert ds.equals(expected)
+    assert ds.shape[0] == N_BINS and ds.dt == STEP
+    p = ds.provenance
+    assert (p["source"], p["identifier"], p["session_id"], p["event"], p["bin_size_s"]) == (
+        str(path), "fixture-001", "session-7", "go_cue", STEP)
+    assert p["window_s"] == pytest.approx(list(WINDOW)) and p["activity_unit"] == "spikes/s"
+
+
+def test_nwb_trials_filter_and_units(nwb_file):
+    path, counts, table = nwb_file
+    trials = load_nwb(path, event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction", trials=True,
+                      units=[12, 10], filter={"correct": 1})
+    mask = table["correct"] == 1
+    expected = _expected_trials(counts, table, mask, [2, 0], ["direction"], trials.provenance)
+    assert isinstance(trials, Trials)
+    np.testing.assert_array_equal(trials.activity, expected.activity)
+    pd.testing.assert_frame_equal(trials.trials, expected.trials)
+    pd.testing.assert_frame_equal(trials.units, expected.units)
+    assert trials.provenance["filter"] == {"correct": 1}
+
+
+def test_nwb_bins_are_left_closed(tmp_path):
+    # dyadic times: the edges 1.0, 1.25, ..., 2.0 are exact
+    table = {"start_time": np.array([1.0]), "stop_time": np.array([3.0]), "kind": np.array([1])}
+    path = _write_nwb(tmp_path / "edges.nwb", [[0.999, 1.0, 1.25, 1.5, 1.5, 1.9999, 2.0]], table)
+    trials = load_nwb(path, event="start_time", window=(0.0, 1.0), bin_size=0.25, conditions="kind", trials=True)
+    assert (trials.activity[0, :, 0] * 0.25).tolist() == [1.0, 1.0, 2.0, 1.0]
+
+
+def _nwb_error(tmp_path, **changes):
+    counts, table = _nwb_arrays()
+    trains = _spike_times(counts, table)
+    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    write = {}
+    for key, value in changes.items():
+        (write if key in ("units", "trials", "trains", "table") else kwargs).__setitem__(key, value)
+    trains = write.pop("trains", trains)
+    table = write.pop("table", table)
+    path = _write_nwb(tmp_path / "bad.nwb", trains, table, units=write.get("units", True),
+                      trials=write.get("trials", True))
+    return path, kwargs
+
+
+@pytest.mark.parametrize(
+    "changes, error, match",
+    [
+        ({"units": False}, DataFileError, r"bad\.nwb: no units table"),
+        ({"trials": False}, DataFileError, r"bad\.nwb: no trials table"),
+        ({"event": "stim_on"}, DataFileError, r"event column 'stim_on' is not in the trials table \(its columns: "
+                                              r"\['start_time', 'stop_time', 'go_cue'"),
+        ({"conditions": ["direction", "speed"]}, DataFileError, r"conditions column 'speed' is not in the trials"),
+        ({"filter": {"outcome": 1}}, DataFileError, r"filter column 'outcome' is not in the trials table"),
+        ({"filter": {"correct": 5}}, DataFileError, r"no trial left after the filter"),
+        ({"bin_size": 0.07}, ValueError, r"bin_size: 0\.07 s does not divide the window"),
+        ({"window": (0.4, -0.2)}, ValueError, r"window: expected start < stop"),
+    ],
+)
+def test_nwb_malformed_files_raise_one_clear_error(tmp_path, changes, error, match):
+    path, kwargs = _nwb_error(tmp_path, **changes)
+    with pytest.raises(error, match=match):
+        load_nwb(path, **kwargs)
+
+
+def test_nwb_unit_without_spikes(tmp_path):
+    counts, table = _nwb_arrays()
+    trains = _spike_times(counts, table)
+    path = _write_nwb(tmp_path / "silent.nwb", [trains[0], [], trains[2]], table)
+    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    with pytest.raises(DataFileError, match=r"silent\.nwb: unit\(s\) with id \[11\] have no spike at all"):
+        load_nwb(path, **kwargs)
+    with pytest.warns(UserWarning, match=r"dropped 1 unit\(s\) without any spike: ids \[11\]"):
+        ds = load_nwb(path, **kwargs, drop_silent=True)
+    assert ds.units["unit_id"].tolist() == [10, 12] and ds.provenance["dropped_units"] == [11]
+    np.testing.assert_array_equal(ds.activity, _expected_trials(counts, table, np.ones(12, bool), [0, 2],
+                                                                ["direction"], {}).average().activity)
+
+
+def test_nwb_nan_event_time(tmp_path):
+    counts, table = _nwb_arrays()
+    table["go_cue"][3] = np.nan
+    table["correct"][3] = 0
+    trains = _spike_times(counts, {**table, "go_cue": np.nan_to_num(table["go_cue"])})
+    path = _write_nwb(tmp_path / "nan.nwb", trains, table)
+    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    with pytest.raises(DataFileError, match=r"nan\.nwb: event 'go_cue' is NaN or infinite in trial\(s\) with id \[3\]"):
+        load_nwb(path, **kwargs)
+    kept = load_nwb(path, **kwargs, filter={"correct": [1]}, trials=True)  # the filter removes the NaN trial
+    assert kept.trials["trial_id"].tolist() == np.flatnonzero(table["correct"] == 1).tolist()
+
+
+def test_nwb_unknown_unit_and_not_nwb(tmp_path, nwb_file):
+    path = nwb_file[0]
+    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    with pytest.raises(DataFileError, match=r"session\.nwb: unit id\(s\) \[99\] not in the units table"):
+        load_nwb(path, **kwargs, units=[10, 99])
+    junk = tmp_path / "junk.nwb"
+    junk.write_bytes(b"not hdf5 at all")
+    with pytest.raises(DataFileError, match=r"junk\.nwb: not an NWB file pynwb can read"):
+        load_nwb(junk, **kwargs)
+    with pytest.raises(MissingFileError, match="no such file"):
+        load_nwb(tmp_path / "absent.nwb", **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mante et al. 2013
+
+
+TASK_LEVELS = [-0.5, -0.17, -0.06, 0.06, 0.17, 0.5]
+N_SAMPLES, SAMPLE = 160, 0.001  # 160 ms of 1 ms samples: 3 bins of 50 ms, 10 trailing samples dropped
+
+
+def _mante_unit(seed, motion=(0.05, 0.15, 0.5), colour=(0.06, 0.18, 0.5), skip=None):
+    """One unit's trials (every condition 1-3 correct trials, plus error trials) and its expected averages."""
+    rng = np.random.default_rng(seed)
+    motion_raw = [-m for m in reversed(motion)] + list(motion)
+    colour_raw = [-c for c in reversed(colour)] + list(colour)
+    rows, expected = [], np.zeros((3, 72))
+    responses = []
+    c = 0
+    for context in (1, -1):
+        for i, m in enumerate(motion_raw):
+            for j, k in enumerate(colour_raw):
+                choice = np.sign(m if context == 1 else k)
+                n = 0 if skip == c else int(rng.integers(1, 4))
+                trials = rng.integers(0, 2, size=(n, N_SAMPLES)).astype(float)  # 0/1 spikes per ms
+                if n:
+                    expected[:, c] = trials[:, :150].reshape(n, 3, 50).sum(axis=(0, 2)) / (n * 50)
+                for trial in trials:
+                    rows.append((m, k, context, 1, choice))
+                    responses.append(trial)
+                for _ in range(int(rng.integers(0, 2))):  # an error trial, which must not count
+                    rows.append((m, k, context, 0, -choice))
+                    responses.append(np.full(N_SAMPLES, 7.0))
+                c += 1
+    order = rng.permutation(len(rows))
+    rows = np.array(rows)[order]
+    variables = {
+        "stim_dir": rows[:, 0], "stim_col": -rows[:, 1], "targ_dir": rows[:, 4], "targ_col": rows[:, 4],
+        "context": rows[:, 2], "correct": rows[:, 3], "congruent": (np.sign(rows[:, 0]) == np.sign(rows[:, 1])) * 1.0,
+        "stim_dir2col": rows[:, 0], "stim_col2dir": rows[:, 1], "stim_trial": np.arange(1, len(rows) + 1.0),
+    }
+    unit = {"response": np.array(responses)[order], "task_variable": variables,
+            "time": 0.1 + SAMPLE * np.arange(N_SAMPLES)}
+    return unit, expected, int(rows[:, 3].sum())
+
+
+def _save_unit(path, unit):
+    import scipy.io
+
+    scipy.io.savemat(path, {"unit": unit})
+    return path
+
+
+def test_mante_loads_to_the_dataset_of_its_arrays(tmp_path):
+    from repalign.tasks import ManteTask
+
+    units = [_mante_unit(0), _mante_unit(1, motion=(0.04, 0.16, 0.5)), _mante_unit(2, skip=17)]
+    for u, (unit, _, _) in enumerate(units):
+        _save_unit(tmp_path / f"ar0903{u}_1_a1_Vstim_100_850_ms.mat", unit)
+    with pytest.warns(UserWarning, match=r"dropped 1 of 3 unit\(s\) missing a condition: ar09032_1_a1_Vstim_100"
+                                         r"_850_ms\.mat \(no correct trial in 1 of the 72 conditions\)"):
+        ds = load_mante2013(tmp_path)
+    pd.testing.assert_frame_equal(ds.conditions, ManteTask().conditions())
+    counts = [int(u[0]["task_variable"]["correct"].sum()) for u in units[:2]]
+    table = {"file": [f"ar0903{u}_1_a1_Vstim_100_850_ms.mat" for u in range(2)], "n_correct_trials": counts,
+             "min_trials": [1, 1]}
+    expected = Dataset(np.stack([units[0][1], units[1][1]], axis=-1), ManteTask().conditions(), table, 0.05,
+                       ds.provenance)
+    assert ds.equals(expected)
+    assert list(ds.provenance["dropped_units"]) == ["ar09032_1_a1_Vstim_100_850_ms.mat"]
+    assert ds.provenance["first_bin_start_s"] == pytest.approx(0.1)
+
+
+def test_mante_levels_and_file_list(tmp_path):
+    unit, expected, _ = _mante_unit(3)
+    path = _save_unit(tmp_path / "one.mat", unit)
+    ds = load_mante2013([path], motion_strengths=(0.05, 0.15, 0.5), colour_strengths=(0.06, 0.18, 0.5))
+    assert sorted(set(ds.conditions["motion"])) == [-0.5, -0.15, -0.05, 0.05, 0.15, 0.5]
+    np.testing.assert_array_equal(ds.activity[:, :, 0], expected)
+
+
+def _mante_bad(tmp_path, change):
+    unit, _, _ = _mante_unit(4)
+    change(unit)
+    return _save_unit(tmp_path / "bad.mat", unit)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda u: u.pop("response"), r"bad\.mat: unit has no field\(s\) \['response'\]"),
+        (lambda u: u["task_variable"].pop("correct"), r"unit\.task_variable has no field\(s\) \['correct'\]"),
+        (lambda u: u.__setitem__("time", u["time"][:-1]), r"unit\.response has shape \(\d+, 160\); expected "
+                                                          r"trials × 159 time samples"),
+        (lambda u: u["task_variable"].__setitem__("context", u["task_variable"]["context"][:-1]),
+         r"unit\.task_variable\.context has \d+ value\(s\); expected one per trial"),
+        (lambda u: u["task_variable"]["context"].__setitem__(0, 0), r"context holds \[0\.0\]; expected \+1"),
+        (lambda u: u["task_variable"]["stim_dir"].__setitem__(slice(None), 0.3),
+         r"bad\.mat: no unit has correct trials in all 72 conditions"),
+    ],
+)
+def test_mante_malformed_files_raise_one_clear_error(tmp_path, change, match):
+    path = _mante_bad(tmp_path, change)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the dropped-unit warning before the error
+        with pytest.raises(DataFileError, match=match):
+            load_mante2013(path)
+
+
+def test_mante_other_errors(tmp_path):
+    import scipy.io
+
+    unit, _, _ = _mante_unit(5)
+    good = _save_unit(tmp_path / "a.mat", unit)
+    with pytest.raises(DataFileError, match=r"bin_size 0\.0315 s is not a whole number of the file's 0\.001 s"):
+        load_mante2013(good, bin_size=0.0315)
+    other = dict(unit, time=0.2 + SAMPLE * np.arange(N_SAMPLES))
+    _save_unit(tmp_path / "b.mat", other)
+    with pytest.raises(DataFileError, match=r"b\.mat: its time grid .* differs from a\.mat's"):
+        load_mante2013(tmp_path)
+    scipy.io.savemat(tmp_path / "c.mat", {"neuron": unit})
+    with pytest.raises(DataFileError, match=r"c\.mat: no struct named 'unit' \(variables: \['neuron'\]\)"):
+        load_mante2013([tmp_path / "c.mat"])
+    (tmp_path / "d.mat").write_bytes(b"garbage")
+    with pytest.raises(DataFileError, match=r"d\.mat: not a MATLAB file scipy can read"):
+        load_mante2013([tmp_path / "d.mat"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MissingFileError, match=r"empty: no \.mat file in this directory"):
+        load_mante2013(tmp_path / "empty")
