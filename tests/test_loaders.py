@@ -331,3 +331,117 @@ def test_mante_other_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(MissingFileError, match=r"empty: no \.mat file in this directory"):
         load_mante2013(tmp_path / "empty")
+
+
+# ---------------------------------------------------------------------------------------------
+# BrainIO assemblies
+
+
+def _assembly(seed=0, n_stimuli=5, repetitions=3, time_bins=((70, 170),), legacy=False):
+    """A BrainIO-layout DataArray (MultiIndexes set as a DataAssembly holds them) and its known parts."""
+    xr = pytest.importorskip("xarray")
+    rng = np.random.default_rng(seed)
+    stimulus = np.repeat([f"im{s:03d}" for s in range(n_stimuli)], repetitions)
+    order = rng.permutation(len(stimulus))
+    objects = np.array(["car", "dog", "face", "chair", "plane"])[np.arange(n_stimuli) % 5]
+    values = rng.integers(0, 50, size=(len(stimulus), 4, len(time_bins))).astype(float)
+    presentation = {
+        "stimulus_id" if not legacy else "image_id": stimulus[order],
+        "repetition": np.tile(np.arange(repetitions), n_stimuli)[order],
+        "object_name": np.repeat(objects, repetitions)[order],
+        "variation": np.repeat(np.arange(n_stimuli) % 3, repetitions)[order],
+        "session": rng.integers(0, 2, len(stimulus)),
+    }
+    neuroid = {"neuroid_id": np.array(["A-1", "A-2", "B-1", "B-2"]), "region": np.array(["IT", "V4", "IT", "IT"]),
+               "animal": np.array(["Chabo", "Chabo", "Tito", "Tito"])}
+    coords = {**{k: ("presentation", v) for k, v in presentation.items()},
+              **{k: ("neuroid", v) for k, v in neuroid.items()},
+              "time_bin_start": ("time_bin", np.array([a for a, _ in time_bins])),
+              "time_bin_end": ("time_bin", np.array([b for _, b in time_bins]))}
+    da = xr.DataArray(values, dims=["presentation", "neuroid", "time_bin"], coords=coords)
+    da = da.set_index(presentation=list(presentation), neuroid=list(neuroid), time_bin=["time_bin_start", "time_bin_end"])
+    return da, values, presentation, neuroid
+
+
+def _write_assembly(da, path):
+    """What brainio.packaging.write_netcdf does: reset every index, variable 'data', zlib compression."""
+    dataset = da.reset_index(list(da.indexes)).to_dataset(name="data")
+    dataset.to_netcdf(path, engine="h5netcdf", encoding={v: {"zlib": True, "complevel": 1} for v in dataset.variables})
+    return path
+
+
+def _averaged(values, presentation, id_name="stimulus_id"):
+    stimuli = sorted(set(presentation[id_name].tolist()))
+    mean = np.stack([values[presentation[id_name] == s].sum(axis=0) / (presentation[id_name] == s).sum()
+                     for s in stimuli])
+    first = [int(np.flatnonzero(presentation[id_name] == s)[0]) for s in stimuli]
+    table = {id_name: stimuli, "object_name": presentation["object_name"][first],
+             "variation": presentation["variation"][first], "n_repetitions": [3] * len(stimuli)}
+    return mean, table
+
+
+def test_brainio_loads_to_the_dataset_of_its_arrays(tmp_path):
+    da, values, presentation, neuroid = _assembly()
+    ds = load_brainio(_write_assembly(da, tmp_path / "assy_test_Majaj.nc"), region="IT")
+    mean, table = _averaged(values, presentation)
+    it = neuroid["region"] == "IT"
+    expected = Dataset(mean[:, it, 0], table, {k: v[it] for k, v in neuroid.items()}, None, ds.provenance)
+    assert ds.equals(expected)
+    assert ds.provenance["presentation_coords_dropped"] == ["repetition", "session"]
+    assert ds.provenance["time_bins_ms"] == [[70.0, 170.0]] and ds.provenance["n_presentations"] == 15
+
+
+def test_brainio_time_bins_legacy_ids_and_no_averaging(tmp_path):
+    da, values, presentation, neuroid = _assembly(seed=1, time_bins=((70, 80), (80, 90), (90, 100)), legacy=True)
+    path = _write_assembly(da, tmp_path / "assy.nc")
+    ds = load_brainio(path)
+    mean, table = _averaged(values, presentation, "image_id")
+    assert ds.layout == "time,condition,unit" and ds.dt == pytest.approx(0.01)
+    np.testing.assert_array_equal(ds.activity, mean.transpose(2, 0, 1))
+    assert ds.conditions["image_id"].tolist() == table["image_id"]
+    every = load_brainio(path, average_repetitions=False, region=["V4"])
+    np.testing.assert_array_equal(every.activity, values[:, neuroid["region"] == "V4"].transpose(2, 0, 1))
+    assert every.conditions["repetition"].tolist() == presentation["repetition"].tolist()
+
+
+def test_brainio_without_time_bins(tmp_path):
+    da, values, presentation, _ = _assembly(seed=2)
+    path = tmp_path / "plain.nc"
+    da.isel(time_bin=0, drop=True).reset_index(["presentation", "neuroid"]).to_netcdf(path, engine="h5netcdf")
+    ds = load_brainio(path)
+    assert ds.layout == "sample,unit"
+    np.testing.assert_array_equal(ds.activity, _averaged(values, presentation)[0][..., 0])
+
+
+@pytest.mark.parametrize(
+    "change, kwargs, match",
+    [
+        (lambda d: d.rename({"presentation": "stimulus"}), {}, r"dimensions \('stimulus', 'neuroid', 'time_bin'\); "
+                                                              r"a BrainIO neural assembly"),
+        (lambda d: d.drop_vars("stimulus_id"), {}, r"no stimulus_id \(or image_id\) coordinate along presentation"),
+        (lambda d: d, {"region": "V1"}, r"no neuroid in region 'V1' \(regions: \['IT', 'V4'\]\)"),
+        (lambda d: d.drop_vars("region"), {"region": "IT"}, r"the neuroids have no region coordinate"),
+        (lambda d: d.where(d.repetition != 1), {}, r"NaN or infinite values"),
+        (lambda d: d, {"variable": "rates"}, r"no variable 'rates' \(variables: \['data'\]\)"),
+    ],
+)
+def test_brainio_malformed_files_raise_one_clear_error(tmp_path, change, kwargs, match):
+    da, _, _, _ = _assembly(seed=3)
+    dataset = change(da.reset_index(list(da.indexes))).to_dataset(name="data")
+    dataset.to_netcdf(tmp_path / "bad.nc", engine="h5netcdf")
+    with pytest.raises(DataFileError, match=r"bad\.nc: .*" + match):
+        load_brainio(tmp_path / "bad.nc", **kwargs)
+
+
+def test_brainio_not_netcdf_and_two_variables(tmp_path):
+    (tmp_path / "junk.nc").write_bytes(b"junk")
+    with pytest.raises(DataFileError, match=r"junk\.nc: not a netCDF file xarray can read"):
+        load_brainio(tmp_path / "junk.nc")
+    da, _, _, _ = _assembly(seed=4)
+    flat = da.reset_index(list(da.indexes))
+    flat.to_dataset(name="a").assign(b=flat).to_netcdf(tmp_path / "two.nc", engine="h5netcdf")
+    with pytest.raises(DataFileError, match=r"two\.nc: 2 variables \['a', 'b'\]; name the assembly with variable="):
+        load_brainio(tmp_path / "two.nc")
+    assert load_brainio(tmp_path / "two.nc", variable="b").n_units == 4
+    with pytest.raises(MissingFileError):
+        load_brainio(tmp_path / "absent.nc")
