@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from repalign.data import (
-    Dataset,
     DataFileError,
+    Dataset,
     MissingFileError,
     Trials,
     load_brainio,
@@ -65,7 +65,7 @@ def _spike_times(counts, table, seed=0):
 def _write_nwb(path, trains=(), table=None, *, units=True, trials=True, unit_ids=None):
     from pynwb import NWBHDF5IO, NWBFile
 
-    nwb = NWBFile("fixture", "fixture-001", datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+    nwb = NWBFile("fixture", "fixture-001", datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
                   session_id="session-7")
     if trials:
         for name in table:
@@ -134,7 +134,7 @@ def test_nwb_bins_are_left_closed(tmp_path):
 def _nwb_error(tmp_path, **changes):
     counts, table = _nwb_arrays()
     trains = _spike_times(counts, table)
-    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    kwargs = {"event": "go_cue", "window": WINDOW, "bin_size": STEP, "conditions": "direction"}
     write = {}
     for key, value in changes.items():
         (write if key in ("units", "trials", "trains", "table") else kwargs).__setitem__(key, value)
@@ -150,8 +150,8 @@ def _nwb_error(tmp_path, **changes):
     [
         ({"units": False}, DataFileError, r"bad\.nwb: no units table"),
         ({"trials": False}, DataFileError, r"bad\.nwb: no trials table"),
-        ({"event": "stim_on"}, DataFileError, r"event column 'stim_on' is not in the trials table \(its columns: "
-                                              r"\['start_time', 'stop_time', 'go_cue'"),
+        ({"event": "stim_on"}, DataFileError, (r"event column 'stim_on' is not in the trials table \(its columns: "
+                                               r"\['start_time', 'stop_time', 'go_cue'")),
         ({"conditions": ["direction", "speed"]}, DataFileError, r"conditions column 'speed' is not in the trials"),
         ({"filter": {"outcome": 1}}, DataFileError, r"filter column 'outcome' is not in the trials table"),
         ({"filter": {"correct": 5}}, DataFileError, r"no trial left after the filter"),
@@ -169,7 +169,7 @@ def test_nwb_unit_without_spikes(tmp_path):
     counts, table = _nwb_arrays()
     trains = _spike_times(counts, table)
     path = _write_nwb(tmp_path / "silent.nwb", [trains[0], [], trains[2]], table)
-    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    kwargs = {"event": "go_cue", "window": WINDOW, "bin_size": STEP, "conditions": "direction"}
     with pytest.raises(DataFileError, match=r"silent\.nwb: unit\(s\) with id \[11\] have no spike at all"):
         load_nwb(path, **kwargs)
     with pytest.warns(UserWarning, match=r"dropped 1 unit\(s\) without any spike: ids \[11\]"):
@@ -185,7 +185,7 @@ def test_nwb_nan_event_time(tmp_path):
     table["correct"][3] = 0
     trains = _spike_times(counts, {**table, "go_cue": np.nan_to_num(table["go_cue"])})
     path = _write_nwb(tmp_path / "nan.nwb", trains, table)
-    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    kwargs = {"event": "go_cue", "window": WINDOW, "bin_size": STEP, "conditions": "direction"}
     with pytest.raises(DataFileError, match=r"nan\.nwb: event 'go_cue' is NaN or infinite in trial\(s\) with id \[3\]"):
         load_nwb(path, **kwargs)
     kept = load_nwb(path, **kwargs, filter={"correct": [1]}, trials=True)  # the filter removes the NaN trial
@@ -194,7 +194,7 @@ def test_nwb_nan_event_time(tmp_path):
 
 def test_nwb_unknown_unit_and_not_nwb(tmp_path, nwb_file):
     path = nwb_file[0]
-    kwargs = dict(event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+    kwargs = {"event": "go_cue", "window": WINDOW, "bin_size": STEP, "conditions": "direction"}
     with pytest.raises(DataFileError, match=r"session\.nwb: unit id\(s\) \[99\] not in the units table"):
         load_nwb(path, **kwargs, units=[10, 99])
     junk = tmp_path / "junk.nwb"
@@ -294,8 +294,8 @@ def _mante_bad(tmp_path, change):
     [
         (lambda u: u.pop("response"), r"bad\.mat: unit has no field\(s\) \['response'\]"),
         (lambda u: u["task_variable"].pop("correct"), r"unit\.task_variable has no field\(s\) \['correct'\]"),
-        (lambda u: u.__setitem__("time", u["time"][:-1]), r"unit\.response has shape \(\d+, 160\); expected "
-                                                          r"trials × 159 time samples"),
+        (lambda u: u.__setitem__("time", u["time"][:-1]), (r"unit\.response has shape \(\d+, 160\); expected "
+                                                           r"trials × 159 time samples")),
         (lambda u: u["task_variable"].__setitem__("context", u["task_variable"]["context"][:-1]),
          r"unit\.task_variable\.context has \d+ value\(s\); expected one per trial"),
         (lambda u: u["task_variable"]["context"].__setitem__(0, 0), r"context holds \[0\.0\]; expected \+1"),
@@ -416,8 +416,8 @@ def test_brainio_without_time_bins(tmp_path):
 @pytest.mark.parametrize(
     "change, kwargs, match",
     [
-        (lambda d: d.rename({"presentation": "stimulus"}), {}, r"dimensions \('stimulus', 'neuroid', 'time_bin'\); "
-                                                              r"a BrainIO neural assembly"),
+        (lambda d: d.rename({"presentation": "stimulus"}), {},
+         r"dimensions \('stimulus', 'neuroid', 'time_bin'\); a BrainIO neural assembly"),
         (lambda d: d.drop_vars("stimulus_id"), {}, r"no stimulus_id \(or image_id\) coordinate along presentation"),
         (lambda d: d, {"region": "V1"}, r"no neuroid in region 'V1' \(regions: \['IT', 'V4'\]\)"),
         (lambda d: d.drop_vars("region"), {"region": "IT"}, r"the neuroids have no region coordinate"),

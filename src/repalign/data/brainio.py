@@ -57,7 +57,7 @@ def _open(path: Path, variable: str | None, xr):
     where = str(path)
     try:
         data = xr.load_dataset(path)
-    except Exception as err:  # each netCDF engine raises its own types for a file it cannot read
+    except Exception as err:  # noqa: BLE001 - each netCDF engine raises its own types for a file it cannot read
         raise DataFileError(f"{where}: not a netCDF file xarray can read ({type(err).__name__}: {err}); BrainIO "
                             f"assemblies need h5netcdf: pip install 'repalign[brainio]'") from None
     names = list(data.data_vars)
@@ -198,7 +198,7 @@ def load_brainio(path: str | os.PathLike, *, region: str | Sequence[str] | None 
     attrs = {k: v for k, v in da.attrs.items() if isinstance(v, str)}
     provenance = {
         "source": where, "format": "BrainIO assembly", "variable": str(da.name), "region": region,
-        "averaged_repetitions": average_repetitions, "n_presentations": int(len(stimulus)),
+        "averaged_repetitions": average_repetitions, "n_presentations": len(stimulus),
         "time_bins_ms": bins, "presentation_coords_dropped": sorted(varying + unsupported),
         **{f"attrs.{k}": v for k, v in attrs.items()},
     }

@@ -104,7 +104,7 @@ def _read_unit(path: Path, scipy_io) -> dict:
     where = str(path)
     try:
         mat = scipy_io.loadmat(where, simplify_cells=True)
-    except Exception as err:  # scipy raises ValueError, TypeError, OSError... for files that are not .mat
+    except Exception as err:  # noqa: BLE001 - scipy raises ValueError, TypeError, OSError... for files that are not .mat
         raise DataFileError(f"{where}: not a MATLAB file scipy can read ({type(err).__name__}: {err})") from None
     unit = mat.get("unit")
     if not isinstance(unit, dict):
