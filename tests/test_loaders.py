@@ -283,6 +283,40 @@ def test_mante_levels_and_file_list(tmp_path):
     np.testing.assert_array_equal(ds.activity[:, :, 0], expected)
 
 
+def _seed_process_unit(unit, dt_ms=50):
+    """The seed's per-unit steps (diffscore/dataset/mante2013.py, _process_unit and downsample), transcribed:
+    group trials by (targ_dir, stim_dir, stim_col2dir, context), skip groups with an error trial, sort the
+    groups, average each group's trials, then average windows of samples."""
+    variables, response = unit["task_variable"], unit["response"]
+    groups = {}
+    for trial in range(len(variables["stim_trial"])):
+        key = tuple(float(variables[n][trial]) for n in ("targ_dir", "stim_dir", "stim_col2dir", "context"))
+        groups.setdefault(key, []).append(trial)
+    kept = [(key, trials) for key, trials in sorted(groups.items()) if all(variables["correct"][trials])]
+    averages = np.array([response[trials].mean(axis=0) for _, trials in kept])
+    unit_dt = (unit["time"][1] - unit["time"][0]) * 1000
+    n_samples = int(averages.shape[-1] * unit_dt / dt_ms)
+    window = int(averages.shape[-1] / n_samples)
+    binned = np.stack([averages[:, k * window:(k + 1) * window].mean(axis=1) for k in range(n_samples)], axis=1)
+    return [key for key, _ in kept], binned
+
+
+def test_mante_matches_the_seed_reader(tmp_path):
+    unit, _, _ = _mante_unit(6)
+    # whole bins only: with trailing samples the seed widens its windows (int(160 / 3) = 53 samples)
+    unit = dict(unit, response=unit["response"][:, :150], time=unit["time"][:150])
+    ds = load_mante2013([_save_unit(tmp_path / "u.mat", unit)], motion_strengths=(0.05, 0.15, 0.5),
+                        colour_strengths=(0.06, 0.18, 0.5))
+    keys, binned = _seed_process_unit(unit)
+    assert len(keys) == 72
+    rows = {(c, m, k): i for i, (c, m, k) in enumerate(zip(ds.conditions["context"], ds.conditions["motion"],
+                                                             ds.conditions["colour"]))}
+    for (choice, motion, colour, context), values in zip(keys, binned):
+        row = rows[(int(context), motion, colour)]
+        assert ds.conditions["choice"][row] == choice
+        np.testing.assert_allclose(ds.activity[:, row, 0], values, rtol=1e-12, atol=1e-15)
+
+
 def _mante_bad(tmp_path, change):
     unit, _, _ = _mante_unit(4)
     change(unit)

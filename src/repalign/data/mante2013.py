@@ -12,8 +12,9 @@ The release (``PFC data 1`` for monkey A, ``PFC data 2`` for monkey F; files suc
 :func:`load_mante2013` follows the seed paper's reader (nacloos/diffscore,
 ``diffscore/dataset/mante2013.py``, ``process_data``): correct trials only; a condition is
 (context, motion coherence ``stim_dir``, colour coherence ``stim_col2dir``); 50 ms bins averaging
-the samples of each bin (trailing samples that do not fill a bin dropped, as the seed's
-``downsample``); units that lack one of the 72 conditions are dropped (the seed skips them
+the samples of each bin (trailing samples that do not fill a bin dropped; the seed's ``downsample``
+instead widens its windows to ``int(n_samples / n_bins)`` samples, the same for the release's 750
+samples of 1 ms); units that lack one of the 72 conditions are dropped (the seed skips them
 silently; here a warning and the provenance list them). Sessions used slightly different
 coherences, which the seed maps onto one reference session by rank; here each unit's three
 positive (negative) levels of a modality are ranked by size and mapped to the task's levels
