@@ -179,6 +179,13 @@ def test_nwb_unit_without_spikes(tmp_path):
                                                                 ["direction"], {}).average().activity)
 
 
+def test_nwb_no_spike_in_any_window(tmp_path):
+    counts, table = _nwb_arrays()
+    path = _write_nwb(tmp_path / "quiet.nwb", [[100.0], [101.0]], table)
+    with pytest.raises(DataFileError, match=r"quiet\.nwb: .*constant"):
+        load_nwb(path, event="go_cue", window=WINDOW, bin_size=STEP, conditions="direction")
+
+
 def test_nwb_nan_event_time(tmp_path):
     counts, table = _nwb_arrays()
     table["go_cue"][3] = np.nan

@@ -260,4 +260,8 @@ def load_mante2013(source: str | os.PathLike | Sequence[str | os.PathLike], *, b
         "colour_strengths": [float(v) for v in colour_levels if v > 0],
         "dropped_units": dropped,
     }
-    return Dataset(np.stack(activities, axis=-1), table, units, step, provenance)
+    try:
+        return Dataset(np.stack(activities, axis=-1), table, units, step, provenance)
+    except ValueError as err:  # e.g. every unit silent in the kept trials
+        where = files[0] if len(files) == 1 else files[0].parent
+        raise DataFileError(f"{where}: {err}") from None

@@ -250,5 +250,8 @@ def load_nwb(path: str | os.PathLike, *, event: str, window: tuple[float, float]
         "activity_unit": "spikes/s", "filter": {str(k): _json_value(v) for k, v in (filter or {}).items()},
         "dropped_units": silent,
     }
-    result = Trials(activity, trial_table, condition_columns, unit_table, step, provenance)
-    return result if trials else result.average()
+    try:
+        result = Trials(activity, trial_table, condition_columns, unit_table, step, provenance)
+        return result if trials else result.average()
+    except ValueError as err:  # e.g. no spike of any unit in any window: all units constant
+        raise DataFileError(f"{where}: {err}") from None
