@@ -104,8 +104,8 @@ def _materialised(grid: torch.Tensor, index: torch.Tensor, three_d: bool) -> tor
     return taken.contiguous() if three_d else taken[:, 0].contiguous()
 
 
-def _chunks(total: int, per_item_bytes: int, batch_size: int | None):
-    size = batch_size or max(1, CHUNK_BYTES // max(per_item_bytes, 1))
+def _chunks(total: int, per_item_bytes: int, batch_size: int | None, budget: int = CHUNK_BYTES):
+    size = batch_size or max(1, budget // max(per_item_bytes, 1))
     return [(lo, min(lo + size, total)) for lo in range(0, total, size)]
 
 
@@ -218,7 +218,8 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
         def compute(lo, hi):
             with torch.no_grad():
                 return stats.values(weights[lo:hi])
-    values = _run_chunks(_chunks(len(counts), per_item, batch_size), compute, progress, description)
+    budget = stats.chunk_bytes if kind is not None else CHUNK_BYTES
+    values = _run_chunks(_chunks(len(counts), per_item, batch_size, budget), compute, progress, description)
     return Bootstrap(m.name, m.kind, estimate, values, **settings)
 
 

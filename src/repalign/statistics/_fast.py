@@ -89,6 +89,8 @@ def scaled_pair(m, x: torch.Tensor, y: torch.Tensor, reduce=(True, True)):
 class LinearStatistics:
     """Per-condition cross-products of x (T, C, p) and y (T, C, q) for CKA and the Procrustes family."""
 
+    chunk_bytes = 256 * 2**20
+
     def __init__(self, m, kind: str, x: torch.Tensor, y: torch.Tensor):
         self.m, self.kind = m, kind
         self.x, self.y, self.restore = scaled_pair(m, x, y)
@@ -98,6 +100,13 @@ class LinearStatistics:
         if kind == "cka":
             self.xx = torch.einsum("tci,tcj->cij", self.x, self.x)
             self.yy = torch.einsum("tci,tcj->cij", self.y, self.y)
+            c, p, q = self.xy.shape
+            # with few conditions, ‖S‖²_F is a quadratic and a cubic form in w (see _squared_norms):
+            # C² numbers per resample instead of p·q
+            self.gram_route = c * c <= p * q and c ** 3 <= 2 ** 21
+            if self.gram_route:
+                self.forms = [self._forms(g, s1, s2) for g, s1, s2 in
+                              ((self.xy, self.sx, self.sy), (self.xx, self.sx, self.sx), (self.yy, self.sy, self.sy))]
         else:
             self.tx = self.x.square().sum(dim=(0, 2))  # tr G^xx_c
             self.ty = self.y.square().sum(dim=(0, 2))
@@ -118,9 +127,32 @@ class LinearStatistics:
         noise = 64 * torch.finfo(centred.dtype).eps * uncentred
         return torch.where(centred > noise, centred, torch.full_like(centred, float("nan")))
 
+    @staticmethod
+    def _forms(gram, s1, s2):
+        """⟨G_c, G_d⟩, s1_d ᵀG_c s2_e, s1_c·s1_d, s2_c·s2_d and ‖G_c‖_F: what ‖S(w)‖²_F is made of."""
+        c = gram.shape[0]
+        flat = gram.reshape(c, -1)
+        cubic = torch.einsum("di,cij,ej->cde", s1, gram, s2).reshape(c, c * c)
+        return flat @ flat.T, cubic, s1 @ s1.T, s2 @ s2.T, flat.norm(dim=1)
+
+    @staticmethod
+    def _squared_norms(w, n, forms):
+        """‖Σ w_c G_c − a bᵀ/N‖²_F = wᵀMw − (2/N) Σ_cde w_c w_d w_e s1_dᵀG_c s2_e + ‖a‖²‖b‖²/N²; NaN where it is
+        rounding noise (all weight on one distinct row)."""
+        inner, cubic, r1, r2, sizes = forms
+        quadratic = ((w @ inner) * w).sum(dim=1)
+        pairs = (w[:, :, None] * w[:, None, :]).reshape(len(w), -1)
+        cross = ((w @ cubic) * pairs).sum(dim=1)
+        value = quadratic - 2 * cross / n + ((w @ r1) * w).sum(dim=1) * ((w @ r2) * w).sum(dim=1) / n ** 2
+        noise = 64 * torch.finfo(w.dtype).eps * (w @ sizes) ** 2
+        return torch.where(value > noise, value, torch.full_like(value, float("nan")))
+
     def values(self, w: torch.Tensor) -> torch.Tensor:
         """The measure for each row of weights ``w`` (b, C)."""
         n = self.n_time * w.sum(dim=1)
+        if self.kind == "cka" and self.gram_route:
+            top, xx, yy = (self._squared_norms(w, n, forms) for forms in self.forms)
+            return self.finish(top.nan_to_num(0.0), xx.sqrt() * yy.sqrt())
         sxy = self._centred(w, self.xy, self.sx, self.sy, n)
         if self.kind == "cka":
             norms = []
@@ -210,6 +242,11 @@ def folds_of_units(m, n_rows: int, n_conditions_given: int | None, n_time: int, 
 class RidgeStatistics:
     """Per-unit Grams for ridge/linear regression cross-validated with each unit kept in its fold."""
 
+    # the per-resample work is a few (q x q) and (q x p) products per fold: compute-bound, and chunks
+    # larger than the caches run slower per resample (measured: 2.2 ms at 1–8 resamples per chunk,
+    # 5.9 ms at 32 at the M1 size), so chunks stay small
+    chunk_bytes = 16 * 2**20
+
     def __init__(self, m, x: torch.Tensor, y: torch.Tensor, folds: np.ndarray):
         self.m = m
         self.lam = float(m.params.get("lambda", 0.0) or 0.0)
@@ -248,7 +285,8 @@ class RidgeStatistics:
         cross = torch.einsum("bkc,cij->bkij", train_w, s["h"]) - n_train[..., None, None] * mean_p[..., :, None] \
             * mean_t[..., None, :]
         chol, info = torch.linalg.cholesky_ex(a)
-        solved = torch.cholesky_solve(cross, chol)  # B = A⁻¹ C  (b, K, q, p)
+        # B = A⁻¹ C (b, K, q, p) through the explicit inverse: one GEMM, faster than batched triangular solves
+        solved = torch.cholesky_inverse(chol) @ cross
         g_test = torch.einsum("bkc,cij->bkij", test_w, s["g"])
         h_test = torch.einsum("bkc,cij->bkij", test_w, s["h"])
         sp_test, st_test, tt_test = test_w @ s["sp"], test_w @ s["st"], test_w @ s["tt"]
