@@ -119,7 +119,10 @@ class LinearStatistics:
     def _centred(w, gram, s1, s2, n):
         """Σ w_c G_c − (Σ w_c s1_c)(Σ w_c s2_c)ᵀ / N_w for a batch of weights w (b, C)."""
         a, b = w @ s1, w @ s2
-        return torch.einsum("bc,cij->bij", w, gram) - a[:, :, None] * b[:, None, :] / n[:, None, None]
+        total = (w @ gram.reshape(gram.shape[0], -1)).reshape(len(w), *gram.shape[1:])
+        if bool((n == n[0]).all()):  # bootstrap counts: N_w is the same for every resample, one fused pass
+            return total.baddbmm_(a[:, :, None], b[:, None, :], alpha=-1.0 / float(n[0]))
+        return total - a[:, :, None] * b[:, None, :] / n[:, None, None]
 
     @staticmethod
     def _resolved(centred, uncentred):
@@ -170,8 +173,10 @@ class LinearStatistics:
         c = perms.shape[1]
         n = self.n_time * c
         # S_xy = Σ_c X_cᵀ Y_π(c) − s_x s_yᵀ / N (the column sums do not change under a permutation)
-        picked = cross[torch.arange(c)[None, :], perms]  # (b, C, p, q)
-        sxy = picked.sum(dim=1) - (self.sx.sum(0)[:, None] * self.sy.sum(0)[None, :] / n)
+        chosen = torch.zeros(len(perms), c * c, dtype=cross.dtype)  # one-hot (c, π(c)) pairs: one GEMM
+        chosen.scatter_(1, torch.arange(c)[None, :] * c + perms, 1.0)
+        sxy = (chosen @ cross.reshape(c * c, -1)).reshape(len(perms), *cross.shape[2:])
+        sxy -= self.sx.sum(0)[:, None] * self.sy.sum(0)[None, :] / n
         if self.kind == "cka":
             return self.finish(sxy.square().sum(dim=(1, 2)), sxx * syy)
         return self.finish(nuclear_norm(sxy), sxx, syy)
