@@ -4,7 +4,7 @@ Values are checked against independent computations: the measure called on each 
 (or permutation) by hand, and for ridge-CV a numpy float64 weighted ridge written here (each fold fitted
 on its training conditions repeated as often as they were drawn). Calibration (slow): the bootstrap
 standard error against the spread of the score over independent draws of a known generator, and the
-uniformity of permutation p-values under a true null.
+uniformity of permutation p-values under a true null (about 5 s together, run in the quick suite too).
 """
 
 import numpy as np
@@ -219,7 +219,7 @@ def test_bad_arguments_name_the_argument():
         ({"confidence_level": 0}, "confidence_level"), ({"n_resamples": 1}, "n_resamples"),
         ({"seed": -1}, "seed"), ({"measure": "nope"}, "unknown measure"), ({"over": "trials"}, "X: over='trials'"),
         ({"counts": np.ones((3, 5), dtype=int)}, "counts"), ({"counts": np.full((3, 6), 2)}, "counts"),
-        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 0}, "batch_size"), ({"method": "basic"}, "method"),
     ]
     for kwargs, message in cases:
         measure = kwargs.pop("measure", "cka")
@@ -273,10 +273,9 @@ def test_torch_inputs_and_datasets_are_accepted():
 
 # -- calibration (the issue's targets) ----------------------------------------------------------------------------
 
-CALIBRATED = ["cka", "angular-procrustes", "ridge-cv"]
+CALIBRATED = ["cka", "angular-procrustes", "ridge-cv"]  # about 5 s in all: not marked slow, the issue's targets
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", CALIBRATED)
 def test_bootstrap_standard_error_matches_the_spread_over_independent_draws(name):
     """40 i.i.d. conditions x 5 bins: the median bootstrap SE over 10 draws (400 resamples each) is within 25%
@@ -287,7 +286,6 @@ def test_bootstrap_standard_error_matches_the_spread_over_independent_draws(name
     assert abs(np.median(errors) / spread - 1) < 0.25, (np.median(errors), spread)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", CALIBRATED)
 def test_permutation_p_values_are_uniform_under_a_true_null(name):
     """X and Y from independent latents: 200 p-values (200 permutations each) pass a KS test of uniformity."""
@@ -299,3 +297,49 @@ def test_permutation_p_values_are_uniform_under_a_true_null(name):
         _, Y = latent_pair(9000 + k)
         p_values.append(statistics.permutation_test(name, X, Y, n_resamples=200, seed=k).p_value)
     assert kstest(p_values, "uniform").pvalue > 0.01
+
+
+# -- BCa ---------------------------------------------------------------------------------------------------------
+
+def bca_reference(values, estimate, jackknife, level):
+    """Efron & Tibshirani (1993) §14.3, written out with scipy.stats.norm."""
+    from scipy.stats import norm
+
+    z0 = norm.ppf((np.sum(values < estimate) + 0.5 * np.sum(values == estimate)) / len(values))
+    d = jackknife.mean() - jackknife
+    a = np.sum(d ** 3) / (6 * np.sum(d ** 2) ** 1.5)
+    z = norm.ppf([(1 - level) / 2, (1 + level) / 2])
+    return np.quantile(values, norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))))
+
+
+@pytest.mark.parametrize("name", ["cka", "cca", "ridge-cv"])
+def test_bca_interval_from_a_jackknife_over_conditions(name):
+    X, Y = latent_pair(14, n_time=3, n_cond=12, p=5, q=4)
+    m = repalign.measure(name)
+    result = statistics.bootstrap(name, X, Y, n_resamples=300, seed=1, method="bca", confidence_level=0.9)
+    if name == "ridge-cv":  # the held-out condition's fold loses it; the others keep their folds
+        expected = [weighted_ridge_cv(X, Y, 1 - np.eye(12, dtype=int)[i], 100.0, 5) for i in range(12)]
+    else:
+        expected = [m(np.delete(X, i, axis=1), np.delete(Y, i, axis=1)) for i in range(12)]
+    assert np.allclose(result.jackknife, expected, rtol=1e-9, atol=1e-12)
+    assert result.interval == pytest.approx(tuple(bca_reference(result.values, result.estimate, result.jackknife,
+                                                                0.9)), rel=1e-12)
+    percentile = statistics.bootstrap(name, X, Y, n_resamples=300, seed=1, confidence_level=0.9)
+    assert np.array_equal(percentile.values, result.values) and percentile.interval != result.interval
+    assert result.table.iloc[0]["method"] == "bca"
+
+
+def test_bca_over_trials_leaves_one_trial_out():
+    from repalign.data import Trials
+
+    rng = np.random.default_rng(15)
+    labels = np.repeat(np.arange(5), [3, 1, 4, 3, 2])  # one condition with a single trial: never left out
+    activity = rng.normal(size=(len(labels), 3, 6)) + labels[:, None, None]
+    trials = Trials(activity, {"target": labels}, ["target"])
+    Y = rng.normal(size=(3, 5, 4)) + np.arange(5)[None, :, None]
+    result = statistics.bootstrap("cka", trials, Y, over="trials", n_resamples=50, method="bca")
+    m = repalign.measure("cka")
+    kept = [k for k in range(len(labels)) if (labels == labels[k]).sum() > 1]
+    expected = [m(Trials(np.delete(activity, k, axis=0), {"target": np.delete(labels, k)}, ["target"]).average(), Y)
+                for k in kept]
+    assert np.allclose(result.jackknife, expected, rtol=1e-10)
