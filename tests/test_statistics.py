@@ -159,6 +159,17 @@ def test_permutation_null_scores_y_with_shuffled_conditions(name):
     assert result.chance == pytest.approx(expected.mean(), rel=1e-9)
 
 
+def test_rows_of_3d_data_resampled_and_shuffled_keep_the_folds_of_their_conditions():
+    X, Y = latent_pair(16, n_time=3, n_cond=10, p=5, q=4)
+    m = repalign.measure("ridge-cv")
+    ones = statistics.bootstrap("ridge-cv", X, Y, over="samples", counts=np.ones((2, 30), dtype=np.int64))
+    assert np.abs(ones.values - m(X, Y)).max() <= 1e-10
+    result = statistics.permutation_test("ridge-cv", X, Y, over="samples", n_resamples=5, seed=2)
+    perms = np.argsort(np.random.default_rng(2).random((5, 30)), axis=1)
+    expected = [m(X, Y.reshape(30, -1)[perm].reshape(3, 10, -1)) for perm in perms]
+    assert np.allclose(result.null, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_strong_signal_gives_the_smallest_p_value_and_distances_count_downwards():
     X, Y = latent_pair(8, n_time=5, n_cond=20, noise=0.1)
     for name in ("cka", "procrustes"):  # a score and a distance

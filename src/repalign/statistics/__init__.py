@@ -337,12 +337,17 @@ def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, o
                 return stats.permuted(perms[lo:hi], cross, sxx, syy)
     else:
         three_d = over == "conditions" and n_cond is not None
-        bound = m.bind(_materialised(x, torch.arange(n)[None], three_d)[0])
+        # the data's own layout on both sides (3D rows shuffled over="samples" are put back in (time, condition)
+        # order), so that a cross-validated measure folds the null's data as it folds the estimate's
+        shape = (x.shape[0] * n // n_cond, n_cond) if n_cond is not None and not three_d else None
+        reference = _materialised(x, torch.arange(n)[None], three_d)[0]
+        bound = m.bind(reference.reshape(*shape, -1) if shape else reference)
         per_item = 8 * x.shape[0] * n * y.shape[2] * 3
 
         def compute(lo, hi):
+            ys = _materialised(y, perms[lo:hi], three_d)
             with torch.no_grad():
-                return bound.batch(_materialised(y, perms[lo:hi], three_d))
+                return bound.batch(ys.reshape(len(ys), *shape, -1) if shape else ys)
     null = _run_chunks(_chunks(n_resamples, per_item, None), compute, progress, description)
     return Permutation(m.name, m.kind, estimate, null, over=over, seed=seed)
 
