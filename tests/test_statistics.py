@@ -72,6 +72,18 @@ def test_weighted_path_with_more_units_than_samples_and_extreme_scales():
         assert np.allclose(result.values, expected, rtol=1e-9, atol=0), name
 
 
+def test_batched_nuclear_norms_match_the_svd_item_by_item():
+    from repalign.statistics._fast import nuclear_norms
+
+    rng = np.random.default_rng(17)
+    full = rng.normal(size=(4, 9, 6))
+    low = rng.normal(size=(3, 9, 2)) @ rng.normal(size=(3, 2, 6))  # rank 2: these items take the SVD
+    batch = torch.as_tensor(np.concatenate([full, low]))
+    expected = np.linalg.svd(batch.numpy(), compute_uv=False).sum(axis=1)
+    assert np.allclose(nuclear_norms(batch).numpy(), expected, rtol=1e-12)
+    assert np.allclose(nuclear_norms(batch.mT).numpy(), expected, rtol=1e-12)
+
+
 def test_generic_path_scores_each_materialised_resample():
     X, Y = latent_pair(2, n_time=3, n_cond=12, p=6, q=6)
     counts = statistics.resample_counts(12, 6, seed=0)
