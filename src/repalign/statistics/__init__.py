@@ -28,7 +28,9 @@ measure keeps each condition in the fold it has in the original data: copies of 
 never split between training and test (materialising the resample and cross-validating it would). A
 resample where the measure is undefined (e.g. CKA of a resample that drew one distinct condition of a
 one-bin dataset) gives NaN on the sufficient-statistics path and is left out of the standard error and
-the interval (counted in ``n_undefined``); on the generic path the measure's error is raised.
+the interval (counted in ``n_undefined``); on the generic path the measure's error is raised. Resamples and
+permutations are computed in float64 on the CPU, whatever the inputs' dtype and device (the estimate is the
+measure called on the inputs as given).
 
 Example:
     >>> import numpy as np
