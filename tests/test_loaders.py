@@ -131,6 +131,14 @@ def test_nwb_bins_are_left_closed(tmp_path):
     assert (trials.activity[0, :, 0] * 0.25).tolist() == [1.0, 1.0, 2.0, 1.0]
 
 
+
+def test_nwb_spike_written_on_a_decimal_edge_falls_in_the_later_bin(tmp_path):
+    # 1.0 - 0.2 + 0.4 is 1.2000000000000002 in floats: a spike written at 1.2 is on the edge of bin 2
+    table = {"start_time": np.array([1.0]), "stop_time": np.array([2.0]), "kind": np.array([1])}
+    path = _write_nwb(tmp_path / "decimal.nwb", [[0.85, 1.2, 1.3]], table)
+    trials = load_nwb(path, event="start_time", window=(-0.2, 0.4), bin_size=0.2, conditions="kind", trials=True)
+    assert (trials.activity[0, :, 0] * 0.2).round(12).tolist() == [1.0, 0.0, 2.0]
+
 def _nwb_error(tmp_path, **changes):
     counts, table = _nwb_arrays()
     trains = _spike_times(counts, table)
@@ -289,6 +297,16 @@ def test_mante_levels_and_file_list(tmp_path):
     assert sorted(set(ds.conditions["motion"])) == [-0.5, -0.15, -0.05, 0.05, 0.15, 0.5]
     np.testing.assert_array_equal(ds.activity[:, :, 0], expected)
 
+
+
+def test_mante_unit_with_a_zero_coherence_is_dropped_and_named(tmp_path):
+    good, expected, _ = _mante_unit(3)
+    zero, _, _ = _mante_unit(4, motion=(0.0, 0.15, 0.5))  # levels -0.5, -0.15, 0, 0.15, 0.5: not the task's
+    paths = [_save_unit(tmp_path / "good.mat", good), _save_unit(tmp_path / "zero.mat", zero)]
+    with pytest.warns(UserWarning, match=r"dropped 1 of 2 unit.*zero\.mat \(not exactly 3 positive"):
+        ds = load_mante2013(paths, motion_strengths=(0.05, 0.15, 0.5), colour_strengths=(0.06, 0.18, 0.5))
+    assert ds.n_units == 1 and "zero.mat" in ds.provenance["dropped_units"]
+    np.testing.assert_array_equal(ds.activity[:, :, 0], expected)
 
 def _seed_process_unit(unit, dt_ms=50):
     """The seed's per-unit steps (diffscore/dataset/mante2013.py, _process_unit and downsample), transcribed:

@@ -378,3 +378,48 @@ def test_bca_over_trials_leaves_one_trial_out():
     expected = [m(Trials(np.delete(activity, k, axis=0), {"target": np.delete(labels, k)}, ["target"]).average(), Y)
                 for k in kept]
     assert np.allclose(result.jackknife, expected, rtol=1e-10)
+
+
+# -- regressions found in review -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["nbs", "cka", "angular-procrustes", "procrustes-distance=euclidean"])
+def test_identity_permutations_count_as_extreme(name):
+    """With 4 conditions there are 24 orderings: p can never fall below about 1/24, though the batched null
+    reproduces the estimate only to a few ulps."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(10, 4, 6))
+    Y = X @ rng.normal(size=(6, 5)) + 0.3 * rng.normal(size=(10, 4, 5))
+    result = statistics.permutation_test(name, X, Y, n_resamples=2000, seed=0)
+    identity = int((np.argsort(np.random.default_rng(0).random((2000, 4)), axis=1) == np.arange(4)).all(axis=1).sum())
+    assert identity > 0 and result.p_value >= (1 + identity) / 2001
+
+
+def test_cross_validated_regression_with_singular_resamples_gives_nan_not_an_error():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 3))
+    Y = X @ rng.normal(size=(3, 4)) + 0.5 * rng.normal(size=(10, 4))
+    m = repalign.measure("linear_regression", cv=2)
+    with pytest.warns(UserWarning, match="undefined"):
+        result = statistics.bootstrap(m, X, Y, n_resamples=400, seed=0, over="samples")
+    assert 0 < result.n_undefined < 400 and np.isfinite(result.standard_error)
+
+
+def test_permutation_null_of_ridge_split_by_samples_on_3d_data():
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(4, 12, 6)), rng.normal(size=(4, 12, 3))
+    m = repalign.measure("ridge-cv", split="samples")
+    result = statistics.permutation_test(m, X, Y, n_resamples=5, seed=3)
+    perms = np.argsort(np.random.default_rng(3).random((5, 12)), axis=1)
+    expected = [m(X, Y[:, perm]) for perm in perms]
+    np.testing.assert_allclose(result.null, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_euclidean_procrustes_at_far_apart_scales():
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(3, 5, 6)) * 1e-150, rng.normal(size=(3, 5, 6)) * 1e150
+    m = repalign.measure("procrustes-distance=euclidean")
+    counts = statistics.resample_counts(5, 20, 0)
+    result = statistics.bootstrap(m, X, Y, counts=counts)
+    expected = [m(a, b) for a, b in zip(materialised(X, counts), materialised(Y, counts))]
+    np.testing.assert_allclose(result.values, expected, rtol=1e-12)

@@ -75,3 +75,16 @@ def test_select_refuses_bad_masks():
         trials.select([True, False])
     with pytest.raises(ValueError, match="selects no trial"):
         trials.select(np.zeros(30, dtype=bool))
+
+
+@pytest.mark.parametrize("name", ["index", "_trial", "level_0"])
+def test_any_column_name_can_define_conditions(name):
+    activity = np.random.default_rng(0).normal(size=(5, 2, 3))
+    trials = Trials(activity, {name: [5, 3, 5, 3, 5], "other": [1, 2, 3, 4, 5]}, [name])
+    assert trials.condition_index.tolist() == [1, 0, 1, 0, 1]
+    np.testing.assert_allclose(trials.average().activity[:, 1], activity[[0, 2, 4]].mean(axis=0))
+
+
+def test_missing_condition_values_are_refused():
+    with pytest.raises(ValueError, match=r"condition column\(s\) \['a'\] hold missing values"):
+        Trials(np.random.default_rng(0).normal(size=(3, 2, 2)), {"a": [1.0, np.nan, 2.0]}, ["a"])

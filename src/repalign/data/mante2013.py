@@ -142,10 +142,12 @@ def _read_unit(path: Path, scipy_io) -> dict:
 
 
 def _ranked(values: np.ndarray, levels: list[float]) -> np.ndarray | None:
-    """Each value's task level by rank within its sign; ``None`` unless 3 negative and 3 positive values occur."""
+    """Each value's task level by rank within its sign; ``None`` unless exactly 3 negative and 3 positive values
+    occur (a 0 coherence, or a seventh level, would make more than the task's 72 conditions: the seed code
+    skips such a unit too)."""
     distinct = np.unique(values)
     negative, positive = distinct[distinct < 0], distinct[distinct > 0]
-    if len(negative) != 3 or len(positive) != 3:
+    if len(negative) != 3 or len(positive) != 3 or len(distinct) != 6:
         return None
     mapping = dict(zip(np.concatenate([negative, positive]).tolist(), levels))
     return np.array([mapping.get(v, np.nan) for v in values.tolist()])
@@ -222,7 +224,7 @@ def load_mante2013(source: str | os.PathLike | Sequence[str | os.PathLike], *, b
         motion = _ranked(unit["stim_dir"][correct], motion_levels)
         colour = _ranked(unit["stim_col2dir"][correct], colour_levels)
         if motion is None or colour is None:
-            dropped[path.name] = "not 3 positive and 3 negative coherences of each modality in its correct trials"
+            dropped[path.name] = "not exactly 3 positive and 3 negative coherences (no 0) of each modality in its correct trials"
             continue
         context = unit["context"][correct].astype(np.int64)
         index = {key: c for c, key in enumerate(keys)}

@@ -9,7 +9,8 @@ one of its events, counted in bins and divided by the bin width, so that activit
 for trial :math:`k` with event time :math:`e_k`, bin :math:`b = 0, …, B-1`, unit :math:`u` with
 spike times :math:`S_u`, window :math:`(w_0, w_1)` and bin width :math:`\Delta`, :math:`B =
 (w_1 - w_0)/\Delta`. Bins are left-closed: a spike on an edge belongs to the later bin, a spike at
-:math:`e_k + w_1` to none. Counting is vectorised (``np.searchsorted`` of all edges into each
+:math:`e_k + w_1` to none; "on an edge" means within 1 ns of it (``EDGE_TOLERANCE``: edges are sums of
+floats, and no acquisition clock resolves a nanosecond). Counting is vectorised (``np.searchsorted`` of all edges into each
 unit's sorted spike times). Trials with the same values in the ``conditions`` columns are averaged
 (:meth:`repalign.data.Trials.average`, conditions in sorted order), or returned one by one as
 :class:`~repalign.data.Trials` (``trials=True``, for a bootstrap over trials).
@@ -32,6 +33,9 @@ from .files import DataFileError, MissingFileError
 from .trials import Trials
 
 __all__ = ["load_nwb"]
+
+# a spike this close below a bin edge counts as on it (seconds; see the module docstring)
+EDGE_TOLERANCE = 1e-9
 
 _SKIPPED_UNIT_COLUMNS = ("spike_times", "obs_intervals", "electrodes", "waveform_mean", "waveform_sd", "waveforms")
 
@@ -226,9 +230,11 @@ def load_nwb(path: str | os.PathLike, *, event: str, window: tuple[float, float]
         if not order:
             raise DataFileError(f"{where}: no unit has a spike")
 
-    # bin edges, (trial, bin edge); left-closed bins: searchsorted(side="left") counts spikes < edge
-    edges = events[:, None] + start + step * np.arange(n_bins + 1)
-    flat = edges.ravel()
+    # bin edges, (trial, bin edge); left-closed bins: searchsorted(side="left") counts spikes < edge. The
+    # offsets are formed first (event + 0.2 is how a spike "on the edge" is usually written), and an edge
+    # is moved EDGE_TOLERANCE earlier so that a spike a rounding error below it still falls in the later bin
+    edges = events[:, None] + (start + step * np.arange(n_bins + 1))
+    flat = edges.ravel() - EDGE_TOLERANCE
     counts = np.empty((len(order), len(events), n_bins), dtype=np.int64)  # unit-major: each unit fills a block
     for column, i in enumerate(order):
         below = np.searchsorted(trains[i], flat, side="left").reshape(edges.shape)

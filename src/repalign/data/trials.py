@@ -91,10 +91,15 @@ class Trials:
         set_(self, "dt", _checked_dt(self.dt))
         set_(self, "provenance", _checked_provenance(self.provenance))
         keys = table[list(columns)]
+        missing_values = [c for c in columns if keys[c].isna().any()]
+        if missing_values:
+            raise ValueError(f"trials: condition column(s) {missing_values} hold missing values (NaN); drop or "
+                             f"fill those trials first")
         conditions = keys.drop_duplicates().sort_values(list(columns), kind="stable").reset_index(drop=True)
-        codes = conditions.reset_index().merge(keys.reset_index(names="_trial"), on=list(columns))
-        index = np.empty(len(table), dtype=np.int64)
-        index[codes["_trial"].to_numpy()] = codes["index"].to_numpy()
+        # the condition of each trial by value (a key object per row: no helper column can clash with a name)
+        position = {row: c for c, row in enumerate(conditions.itertuples(index=False, name=None))}
+        index = np.fromiter((position[row] for row in keys.itertuples(index=False, name=None)), dtype=np.int64,
+                            count=len(table))
         index.setflags(write=False)
         set_(self, "_conditions", conditions)
         set_(self, "_index", index)

@@ -14,7 +14,9 @@ For any catalogue measure and two recordings X (the reference) and Y (a model, o
   every time bin; of the rows for 2D data) relative to X: the null distribution of the measure when
   the pairing of conditions carries no information. Its mean is the measure's chance level on these
   data. The p-value is (1 + #{null values at least as extreme as the estimate}) / (1 + n_resamples),
-  "at least as extreme" meaning ≥ for scores and ≤ for distances (the measure's ``kind``).
+  "at least as extreme" meaning ≥ for scores and ≤ for distances (the measure's ``kind``); null values
+  within a relative 1e-9 of the estimate count as ties (the null's batched arithmetic may place a
+  permutation that reproduces the data, such as the identity, a few ulps on the other side).
 - :func:`score` returns both with the estimate.
 - :func:`resample_counts` gives the bootstrap multiplicities, so that callers scoring several models or
   measures use the same resamples.
@@ -216,7 +218,7 @@ def _bootstrap(measure, X, Y, *, n_resamples, confidence_level, over, seed, coun
         counts = resample_counts(n, n_resamples, seed)
     else:
         counts = _checked_counts(counts, n, n_resamples, what)
-    kind = _fast.fast_kind(m)
+    kind = _fast.fast_kind(m, x, y)
     if kind is None and m.params.get("cv") is not None:
         raise SettingsError("measure", f"{m.name} is cross-validated, and materialised resamples would put copies "
                                        f"of one {what} in training and test folds; use aggregate='pooled' "
@@ -256,6 +258,16 @@ def _statistics(m, kind, x, y, n_cond):
         folds = _fast.folds_of_units(m, n_rows, n_cond, x.shape[0], x.shape[1])
         return _fast.RidgeStatistics(m, x, y, folds)
     return _fast.LinearStatistics(m, kind, x, y)
+
+
+def _permutable_ridge(m, x, y, n_cond):
+    """The ridge statistics when each permuted unit keeps its rows in one fold; None otherwise (a split by
+    samples of 3D data: the generic path permutes the data themselves and folds them as the measure does)."""
+    try:
+        with torch.no_grad():
+            return _statistics(m, "ridge", x, y, n_cond)
+    except ValueError:
+        return None
 
 
 def _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress, jackknife):
@@ -342,7 +354,7 @@ def _permutation_test(measure, X, Y, *, n_resamples, seed, over, progress):
     n = x.shape[1]
     rng = np.random.default_rng(seed)
     perms = torch.as_tensor(np.argsort(rng.random((n_resamples, n)), axis=1))
-    kind = _fast.fast_kind(m)
+    kind = _fast.fast_kind(m, x, y)
     description = f"permutations {m.name}"
     budget = CHUNK_BYTES
     if kind in ("cka", "procrustes") and n * n * x.shape[2] * y.shape[2] * 8 <= CHUNK_BYTES // 2:
@@ -355,9 +367,8 @@ def _permutation_test(measure, X, Y, *, n_resamples, seed, over, progress):
         def compute(lo, hi):
             with torch.no_grad():
                 return stats.permuted(perms[lo:hi], cross, sxx, syy)
-    elif kind == "ridge" and n * n * x.shape[2] * y.shape[2] * 8 <= CHUNK_BYTES // 2:
-        with torch.no_grad():
-            stats = _statistics(m, kind, x, y, n_cond)
+    elif kind == "ridge" and n * n * x.shape[2] * y.shape[2] * 8 <= CHUNK_BYTES // 2 and \
+            (stats := _permutable_ridge(m, x, y, n_cond)) is not None:
         per_item = stats.bytes_per_resample()
 
         def compute(lo, hi):

@@ -40,9 +40,17 @@ from ..measures.regression import fold_order
 _PROCRUSTES_OUTPUTS = ("distance=angular", "angular_score", "distance=euclidean", "distance=squared_euclidean")
 
 
-def fast_kind(m) -> str | None:
-    """"cka", "procrustes", "ridge" when ``m`` has a weighted path, else None."""
+def fast_kind(m, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> str | None:
+    """"cka", "procrustes", "ridge" when ``m`` has a weighted path for (x, y), else None.
+
+    A distance with units scales both inputs by one power of two: when their magnitudes lie more than
+    2^256 apart, the smaller one's per-condition squares would underflow, so the generic path is used.
+    """
     p = m.params
+    if m.degree and x is not None and y is not None:
+        gap = torch.log2(_power(x.to(torch.float64))) - torch.log2(_power(y.to(torch.float64)))
+        if abs(float(gap)) > 256:
+            return None
     if m.family == "cka" and p["kernel"] == "linear" and p["hsic"] == "gretton":
         return "cka"
     if m.family == "nbs" or (m.family == "procrustes" and m.output in _PROCRUSTES_OUTPUTS) or \
@@ -349,6 +357,9 @@ class RidgeStatistics:
         cross = self._cross(s, train_w, pairs) - n_train[..., None, None] * mean_p[..., :, None] \
             * mean_t[..., None, :]
         chol, info = torch.linalg.cholesky_ex(a)
+        failed = info != 0
+        if bool(failed.any()):  # those folds are undefined (below); an identity keeps the batched inverse going
+            chol = torch.where(failed[..., None, None], torch.eye(a.shape[-1], dtype=a.dtype), chol)
         # B = A⁻¹ C (b, K, q, p) through the explicit inverse: one GEMM, faster than batched triangular solves
         solved = torch.cholesky_inverse(chol) @ cross
         g_test = torch.einsum("bkc,cij->bkij", test_p, s["g"])

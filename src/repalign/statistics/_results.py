@@ -12,6 +12,9 @@ from .._optional import import_pandas, import_pyplot
 from ..registry import short_name
 from ..results import Result
 
+# null values within this relative distance of the estimate count as ties (see Permutation.p_value)
+TIE_TOLERANCE = 1e-9
+
 __all__ = ["Bootstrap", "Permutation", "Score"]
 
 
@@ -159,7 +162,15 @@ class Permutation(Result):
     @property
     def p_value(self) -> float:
         """(1 + #{null at least as extreme}) / (1 + n): ≥ the estimate for scores, ≤ for distances."""
-        extreme = self.null >= self.estimate if self.kind == "score" else self.null <= self.estimate
+        # the null is computed by another arithmetic route than the estimate (per-condition sums, batched
+        # products): a permutation that reproduces the data (the identity, for one) may land a few ulps on
+        # the wrong side. Ties within a relative TIE_TOLERANCE count as at least as extreme (as scipy's
+        # permutation_test does with 100 eps)
+        gamma = TIE_TOLERANCE * max(abs(self.estimate), float(np.abs(self.null).max(initial=0.0)))
+        if self.kind == "score":
+            extreme = self.null >= self.estimate - gamma
+        else:
+            extreme = self.null <= self.estimate + gamma
         return float((1 + int(extreme.sum())) / (1 + len(self.null)))
 
     @property
