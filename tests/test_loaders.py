@@ -504,3 +504,11 @@ def test_brainio_not_netcdf_and_two_variables(tmp_path):
     assert load_brainio(tmp_path / "two.nc", variable="b").n_units == 4
     with pytest.raises(MissingFileError):
         load_brainio(tmp_path / "absent.nc")
+
+
+def test_brainio_time_bins_in_file_order_are_sorted(tmp_path):
+    da, values, presentation, _ = _assembly(seed=2, time_bins=((90, 100), (70, 80), (80, 90)))
+    ds = load_brainio(_write_assembly(da, tmp_path / "shuffled.nc"))
+    mean, _ = _averaged(values, presentation)
+    np.testing.assert_array_equal(ds.activity, mean.transpose(2, 0, 1)[[1, 2, 0]])
+    assert ds.dt == pytest.approx(0.01) and ds.provenance["time_bins_ms"][0] == [70.0, 80.0]

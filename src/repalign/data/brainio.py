@@ -133,6 +133,8 @@ def load_brainio(path: str | os.PathLike, *, region: str | Sequence[str] | None 
         raise DataFileError(f"{where}: dimensions {tuple(da.dims)}; a BrainIO neural assembly has presentation, "
                             f"neuroid and optionally time_bin")
     da = da.transpose(*(d for d in ("time_bin", "presentation", "neuroid") if d in dims))
+    if "time_bin" in dims and "time_bin_start" in da.coords:  # time runs forwards, whatever the file's order
+        da = da.isel(time_bin=np.argsort(np.asarray(da.coords["time_bin_start"].values), kind="stable"))
 
     def along(dim):
         return {name: np.asarray(coord.values) for name, coord in da.coords.items()

@@ -241,7 +241,8 @@ def load_nwb(path: str | os.PathLike, *, event: str, window: tuple[float, float]
         np.subtract(below[:, 1:], below[:, :-1], out=counts[column])
     activity = np.ascontiguousarray(counts.transpose(1, 2, 0)) / step
 
-    trial_table = {"trial_id": table["id"].to_numpy(dtype=np.int64)}
+    # the trials table's own ids; a column of the user's named trial_id keeps its name
+    trial_table = {"nwb_trial_id" if "trial_id" in available else "trial_id": table["id"].to_numpy(dtype=np.int64)}
     for name in available:
         column = _plain_column(table[name], pd)
         if column is not None:
