@@ -487,6 +487,24 @@ class ModelComparison(Result):
         lines = [f"### {title}", "",
                  f"{v['n_models']} models, measures {', '.join(v['measures'])}; reference {' × '.join(map(str, self.shape))}"
                  f"; {self.n_resamples} bootstrap resamples over {self.over}, {self.n_permutations} permutations.", ""]
+        lines += ["| model | " + " | ".join(v["measures"]) + " |", "|---|" + "---|" * len(v["measures"])]
+        cells = self.table.set_index(["model", "measure"])
+        for model in self.models:
+            lines.append(f"| {model} | " + " | ".join(
+                f"{cells.loc[(model, m), 'estimate']:.3f} [{cells.loc[(model, m), 'low']:.3f}, "
+                f"{cells.loc[(model, m), 'high']:.3f}]" for m in v["measures"]) + " |")
+        base = self.baselines.table.set_index(["baseline", "measure"])
+        for baseline in dict.fromkeys(self.baselines.table.baseline):
+            lines.append(f"| *{_BASELINE_LABELS.get(baseline, baseline)}* | " + " | ".join(
+                f"{base.loc[(baseline, m), 'score']:.3f}" + (f" ± {base.loc[(baseline, m), 'std']:.3f}"
+                                                             if np.isfinite(base.loc[(baseline, m), 'std']) else "")
+                for m in v["measures"]) + " |")
+        chance = self.table.groupby("measure", sort=False).chance.mean()
+        if np.isfinite(chance).any():
+            lines.append("| *chance (permutation null, mean over models)* | "
+                         + " | ".join(f"{chance[m]:.3f}" for m in v["measures"]) + " |")
+        lines += ["", f"Estimates with their {level} bootstrap interval; baselines: condition average, neuron split "
+                      "(mean ± std over splits).", ""]
         lines += ["| measure A | measure B | Kendall τ_b | " + level + " interval |", "|---|---|---|---|"]
         for p in v["pairs"]:
             lines.append(f"| {p['measures'][0]} | {p['measures'][1]} | {p['tau']:.2f} | "

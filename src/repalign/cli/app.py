@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from .. import experiments
+from ..experiments.compare_models import Settings as CompareModelsSettings
 from ..experiments.train import Settings as TrainSettings
 from ..optimization import OptimizeSettings
 from ..optimization.settings import DEFAULT_DTYPE
@@ -32,11 +33,14 @@ THREADS_HELP = "torch and BLAS/OpenMP threads while the command runs (default 1:
 OPTIMIZE = OptimizeSettings()
 # the defaults of `repalign train`: those of the train experiment (the seed code's, via repalign.training.train)
 TRAIN = TrainSettings()
+# the defaults of `repalign compare-models`: those of the compare_models experiment
+COMPARE_MODELS = CompareModelsSettings()
 
 # the option (or argument) of each settings field whose name on the command line differs
 OPTION_OF_FIELD = {"measures": "--measure", "x": "X", "y": "Y", "data": "DATA", "lcurve_name": "--plot",
                    "save_final": "--no-final", "ratios": "--ratio", "ks": "--k",
-                   "architectures": "--architecture", "seeds": "--seed"}
+                   "architectures": "--architecture", "seeds": "--seed",
+                   "n_resamples": "--resamples", "n_permutations": "--permutations", "n_splits": "--splits"}
 
 
 def option_of(field: str) -> str:
@@ -376,6 +380,61 @@ def train_command(
     missed = int((~networks.reached.astype(bool)).sum())
     if missed:  # train() has also warned on stderr, naming them
         print(f"{missed} of {len(networks)} network(s) did not reach criterion in {max_steps} steps")
+    print(f"wrote {len(record.files)} files to {out}")
+
+
+@app.command("compare-models")
+def compare_models_command(
+    task: str = typer.Option("mante", "--task", help="mante (reference mante_like) or reaching (the M1 recording)"),
+    zoo: str = typer.Option(None, "--zoo", help="a `repalign train --out` folder (default: train the zoo here)"),
+    reference: str = typer.Option(None, "--reference", help="another recording to score against: " + DATA_HELP),
+    measure: list[str] = typer.Option(list(COMPARE_MODELS.measures), "-m", "--measure", help=MEASURE_HELP),
+    architecture: list[str] = typer.Option(None, "-a", "--architecture",
+                                           help="CELL-ACTIVATION of the zoo trained here (repeatable; default all nine)"),
+    network_seed: list[int] = typer.Option(list(COMPARE_MODELS.seeds), "--network-seed",
+                                           help="network seed of the zoo trained here (repeatable)"),
+    max_steps: int = typer.Option(COMPARE_MODELS.max_steps, "--max-steps", help="training step cap of the zoo"),
+    hidden_size: int = typer.Option(COMPARE_MODELS.hidden_size, "--hidden-size", help="units per network"),
+    units: int = typer.Option(COMPARE_MODELS.units, "--units", help="units of the mante_like reference"),
+    m1: str = typer.Option(None, "--m1", help="the M1 recording file (default: ../shared/data)"),
+    resamples: int = typer.Option(COMPARE_MODELS.n_resamples, "--resamples", help="bootstrap resamples of conditions"),
+    permutations: int = typer.Option(COMPARE_MODELS.n_permutations, "--permutations",
+                                     help="permutations of the null (0: none)"),
+    splits: int = typer.Option(COMPARE_MODELS.n_splits, "--splits", help="random halvings of the units (neuron split)"),
+    confidence_level: float = typer.Option(COMPARE_MODELS.confidence_level, "--confidence-level",
+                                           help="of the bootstrap intervals"),
+    seed: int = typer.Option(COMPARE_MODELS.seed, "--seed", help="seed of the reference, training, recording, "
+                                                                  "resamples and splits"),
+    out: str = typer.Option("results/compare_models", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
+):
+    """A zoo of task-trained networks against a recording (Fig. 2c,d): scores with bootstrap intervals and
+    permutation nulls, both baselines, and whether the measures agree on the ranking and the baselines (C5)."""
+    _agg_backend()
+    fields = {"task": task, "zoo": zoo, "reference": reference, "measures": tuple(measure),
+              "seeds": tuple(network_seed), "max_steps": max_steps, "hidden_size": hidden_size, "units": units,
+              "m1": m1, "n_resamples": resamples, "n_permutations": permutations, "n_splits": splits,
+              "confidence_level": confidence_level, "seed": seed}
+    if architecture:
+        fields["architectures"] = tuple(architecture)
+    record = experiments.run("compare_models", fields, out=out, threads=threads)
+    table = record.table
+    print_table([{"model": r.model, "measure": r.measure, "estimate": f"{r.estimate:.4f}",
+                  "interval": f"[{r.low:.4f}, {r.high:.4f}]",
+                  "chance": "-" if math.isnan(r.chance) else f"{r.chance:.4f}",
+                  "p": "-" if math.isnan(r.p_value) else f"{r.p_value:.3g}"} for r in table.itertuples()],
+                ["model", "measure", "estimate", "interval", "chance", "p"], width=WIDTH)
+    print()
+    print_table([{"measure": r.measure, "baseline": r.baseline, "score": f"{r.score:.4f}",
+                  "std": "-" if math.isnan(r.std) else f"{r.std:.4f}"} for r in record.tables["baselines"].itertuples()],
+                ["measure", "baseline", "score", "std"], width=WIDTH)
+    print()
+    print_table([{"measure A": r.measure_a, "measure B": r.measure_b, "tau": f"{r.tau:.3f}",
+                  "interval": f"[{r.low:.3f}, {r.high:.3f}]"} for r in record.tables["agreement"].itertuples()],
+                ["measure A", "measure B", "tau", "interval"], width=WIDTH)
+    verdict = record.settings["verdict"]
+    print(f"ranking: the measures {'agree' if verdict['ranking_agree'] else 'disagree'}; baselines: "
+          f"{'agree' if verdict['baselines_agree'] else 'disagree'} (see summary.md)")
     print(f"wrote {len(record.files)} files to {out}")
 
 
