@@ -202,7 +202,8 @@ def test_the_demo_trains_records_and_scores_a_small_zoo(tiny_zoo, tmp_path):
     json.dumps(repalign.results.json_safe(summary), allow_nan=False)
     if m1 is not None:
         assert [row["architecture"] for row in summary["reaching"]["networks"]] == list(demo.REACHING)
-        assert len(_trained_rows(text, "| architecture | seed | steps to criterion | held-out velocity R²")) == 1
+        assert len(_trained_rows(text, "| architecture | seed | steps to criterion | held-out velocity R²")) == len(
+            demo.REACHING)
         reaching = repalign.data.read(tmp_path / f"task_trained/reaching/recording_{demo.REACHING[0]}_s0.npz")
         assert reaching.shape == (*m1.shape[:2], 8) and reaching.conditions.reach_direction_deg.equals(
             m1.conditions.reach_direction_deg)
