@@ -45,7 +45,7 @@ __all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "optimi
 
 _SUBMODULES = ("data", "results", "optimization", "trackers", "analyses", "perturbation", "joint", "baselines",
                "matching", "rotation", "encoding", "ot", "experiments", "inputs", "names", "registry", "tasks",
-               "models", "training", "recording")
+               "models", "training", "recording", "statistics")
 _DEPRECATED = {"datasets": "repalign.data", "generators": "repalign.data", "io": "repalign.data.read"}  # until 0.3
 _LAZY = {"Dataset": "data", "read": "data", "Result": "results", "Record": "results"}
 

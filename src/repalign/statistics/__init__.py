@@ -1,0 +1,349 @@
+r"""Statistics for any pair: bootstrap confidence intervals and permutation nulls, batched.
+
+For any catalogue measure and two recordings X (the reference) and Y (a model, or another recording):
+
+- :func:`bootstrap` redraws the resampling units with replacement ``n_resamples`` times and scores every
+  resample: whole conditions with all their time bins (``over="conditions"``, 3D ``(time, condition,
+  unit)`` data; each row is a condition for 2D data), rows of the ``(sample, unit)`` matrix
+  (``over="samples"``), or single trials within each condition (``over="trials"``, X a
+  :class:`~repalign.data.Trials`: each condition keeps its trial count, the resampled trials are averaged
+  and scored against the fixed Y). The interval is the percentile interval
+  [q_{(1−γ)/2}, q_{(1+γ)/2}] of the resampled values (γ = ``confidence_level``, numpy's linear
+  interpolation between order statistics); the standard error is their standard deviation (ddof = 1).
+- :func:`permutation_test` shuffles Y's conditions (one permutation of the condition axis, the same for
+  every time bin; of the rows for 2D data) relative to X: the null distribution of the measure when
+  the pairing of conditions carries no information. Its mean is the measure's chance level on these
+  data. The p-value is (1 + #{null values at least as extreme as the estimate}) / (1 + n_resamples),
+  "at least as extreme" meaning ≥ for scores and ≤ for distances (the measure's ``kind``).
+- :func:`score` returns both with the estimate.
+- :func:`resample_counts` gives the bootstrap multiplicities, so that callers scoring several models or
+  measures use the same resamples.
+
+Computation: one batched call for all resamples, chunked to bound memory (about 256 MB per chunk).
+Resampling conditions amounts to integer weights on them; linear CKA (Gretton HSIC), NBS and the
+Procrustes distances, and ridge / linear regression cross-validated over conditions are computed from
+per-condition sufficient statistics summed with these weights (see ``_fast.py``); every other measure
+scores the materialised resamples with :meth:`~repalign.registry.Measure.batch`. A cross-validated
+measure keeps each condition in the fold it has in the original data: copies of a drawn condition are
+never split between training and test (materialising the resample and cross-validating it would). A
+resample where the measure is undefined (e.g. CKA of a resample that drew one distinct condition of a
+one-bin dataset) gives NaN on the sufficient-statistics path and is left out of the standard error and
+the interval (counted in ``n_undefined``); on the generic path the measure's error is raised.
+
+Example:
+    >>> import numpy as np
+    >>> from repalign import statistics
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(5, 30, 3))                      # (time, condition, latent)
+    >>> X = z @ rng.normal(size=(3, 20)) + 0.5 * rng.normal(size=(5, 30, 20))
+    >>> Y = z @ rng.normal(size=(3, 10)) + 0.5 * rng.normal(size=(5, 30, 10))
+    >>> result = statistics.score("cka", X, Y, n_resamples=200, n_permutations=200)
+    >>> low, high = result.bootstrap.interval
+    >>> bool(low < result.estimate < high), result.permutation.p_value < 0.01
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._checks import SettingsError, check_choice, check_count, check_real, check_seed, progress_bar
+from ..inputs import as_pair
+from ..registry import Measure, resolve
+from . import _fast
+from ._results import Bootstrap, Permutation, Score
+
+__all__ = ["Bootstrap", "Permutation", "Score", "bootstrap", "permutation_test", "resample_counts", "score"]
+
+OVER = ("conditions", "samples", "trials")
+CHUNK_BYTES = 256 * 2**20
+
+
+def resample_counts(n: int, n_resamples: int, seed: int = 0) -> np.ndarray:
+    """Bootstrap multiplicities: ``(n_resamples, n)`` int64, row b how often each of n items is drawn in resample b.
+
+    Each row is a multinomial draw of n items with replacement (equal probabilities) from
+    ``np.random.default_rng(seed)``: the same (n, n_resamples, seed) give the same counts, so that several
+    models or measures can be scored on the same resamples (pass them as ``counts=``).
+
+    >>> counts = resample_counts(5, 3, seed=0)
+    >>> counts.shape, counts.sum(axis=1).tolist()
+    ((3, 5), [5, 5, 5])
+    """
+    n, n_resamples = check_count(n, "n", 1), check_count(n_resamples, "n_resamples", 1)
+    rng = np.random.default_rng(check_seed(seed))
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.int64)
+
+
+def _checked_common(m, n_resamples, over, seed, minimum=2):
+    m = resolve(m, "measure")
+    n_resamples = check_count(n_resamples, "n_resamples", minimum)
+    over = check_choice(over, "over", OVER)
+    return m, n_resamples, over, check_seed(seed)
+
+
+def _grid(X, Y, over: str):
+    """X, Y as float64 (T, C, U) grids of resampling units (C), with the original layout."""
+    if hasattr(X, "trial_counts"):
+        raise SettingsError("X", "single trials (a Trials) are resampled with over='trials'; for conditions or "
+                                 "samples pass X.average()")
+    dx, dy, _ = as_pair(X, Y)
+    x = dx.values.detach().to(device="cpu", dtype=torch.float64)
+    y = dy.values.detach().to(device="cpu", dtype=torch.float64)
+    n_cond = dx.n_conditions
+    if over == "conditions" and n_cond is not None:
+        t = dx.n_samples // n_cond
+        return x.reshape(t, n_cond, -1), y.reshape(t, n_cond, -1), n_cond
+    return x[None], y[None], n_cond  # one row per unit: 2D data, or the rows of 3D data (over="samples")
+
+
+def _materialised(grid: torch.Tensor, index: torch.Tensor, three_d: bool) -> torch.Tensor:
+    """Resamples (b, T, C, U) gathered from grid (T, C, U) by ``index`` (b, C); (b, C, U) for 2D."""
+    taken = grid[:, index].permute(1, 0, 2, 3)
+    return taken.contiguous() if three_d else taken[:, 0].contiguous()
+
+
+def _chunks(total: int, per_item_bytes: int, batch_size: int | None):
+    size = batch_size or max(1, CHUNK_BYTES // max(per_item_bytes, 1))
+    return [(lo, min(lo + size, total)) for lo in range(0, total, size)]
+
+
+def _run_chunks(chunks, compute, progress, description):
+    bar = progress_bar(enabled=progress, total=len(chunks), description=description, unit="chunk")
+    parts = []
+    try:
+        for lo, hi in chunks:
+            parts.append(np.asarray(compute(lo, hi), dtype=np.float64).reshape(-1))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return np.concatenate(parts)
+
+
+def _estimate(m: Measure, X, Y) -> float:
+    with torch.no_grad():
+        return float(m(X, Y))  # a float, or a 0-d tensor for torch input
+
+
+def _index_from_counts(counts: np.ndarray) -> torch.Tensor:
+    """Row b lists each unit as often as counts[b] says (rows of counts sum to the number of units)."""
+    b, n = counts.shape
+    return torch.as_tensor(np.repeat(np.tile(np.arange(n), b), counts.ravel()).reshape(b, n))
+
+
+def _checked_counts(counts, n_units: int, n_resamples: int, what: str) -> np.ndarray:
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[1] != n_units or counts.dtype.kind not in "iu":
+        raise SettingsError("counts", f"expected integer multiplicities of shape (n_resamples, {n_units}) (one "
+                                      f"column per {what}), got {counts.dtype} of shape {counts.shape}")
+    if counts.shape[0] < 2:
+        raise SettingsError("counts", f"expected at least 2 resamples, got {counts.shape[0]}")
+    if (counts < 0).any() or (counts.sum(axis=1) != n_units).any():
+        raise SettingsError("counts", f"each row must be non-negative and sum to {n_units} (a resample of all "
+                                      f"{n_units} {what}s with replacement)")
+    return counts.astype(np.int64)
+
+
+def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float = 0.95, over: str = "conditions",
+              seed: int = 0, counts=None, batch_size: int | None = None, progress: bool | None = None) -> Bootstrap:
+    """The measure on (X, Y) with a bootstrap distribution: every resample scored in one batched computation.
+
+    Args:
+        measure: a name (``"cka"``, ``"angular-procrustes"``, ``"ridge-cv"``...) or a Measure.
+        X, Y: the reference and the compared data, ``(time, condition, unit)`` or ``(sample, unit)`` (arrays,
+            tensors, Datasets); for ``over="trials"`` X is a :class:`~repalign.data.Trials` and Y holds one
+            condition per row of ``X.conditions``, in that order.
+        n_resamples: B ≥ 2.
+        confidence_level: γ in (0, 1) of the percentile interval.
+        over: ``"conditions"``, ``"samples"`` or ``"trials"`` (see the module documentation).
+        seed: of the draws (:func:`resample_counts`; for trials, per condition from the same generator).
+        counts: the caller's multiplicities instead of drawing them, ``(B, n)`` (n conditions or samples;
+            for trials ``(B, n_trials)``, each condition's trials summing to its trial count).
+        batch_size: resamples per chunk (default: about 256 MB per chunk).
+        progress: a progress bar per chunk (None: only for long runs).
+
+    Returns:
+        :class:`Bootstrap`: ``estimate`` (the measure on the data as given; on X.average() for trials),
+        ``values``, ``standard_error``, ``interval``, ``table``.
+
+    Raises:
+        SettingsError: a bad argument (named); ValueError: bad data (the validator's message, naming X or Y),
+        or a cross-validated measure whose folds would split a resampled condition.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.normal(size=(4, 12, 6)); Y = X[..., :3] + rng.normal(size=(4, 12, 3))
+    >>> result = bootstrap("cka", X, Y, n_resamples=100)
+    >>> result.values.shape, bool(result.standard_error > 0)
+    ((100,), True)
+    """
+    m, n_resamples, over, seed = _checked_common(measure, n_resamples, over, seed)
+    confidence_level = check_real(confidence_level, "confidence_level", low=0.0, high=1.0, inclusive=(False, False))
+    if batch_size is not None:
+        batch_size = check_count(batch_size, "batch_size", 1)
+    settings = {"confidence_level": confidence_level, "over": over, "seed": seed}
+    if over == "trials":
+        estimate, values = _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress)
+        return Bootstrap(m.name, m.kind, estimate, values, **settings)
+    x, y, n_cond = _grid(X, Y, over)
+    estimate = _estimate(m, X, Y)
+    n = x.shape[1]
+    what = "condition" if over == "conditions" and n_cond is not None else "sample"
+    if counts is None:
+        counts = resample_counts(n, n_resamples, seed)
+    else:
+        counts = _checked_counts(counts, n, n_resamples, what)
+    kind = _fast.fast_kind(m)
+    if kind is None and m.params.get("cv") is not None:
+        raise SettingsError("measure", f"{m.name} is cross-validated, and materialised resamples would put copies "
+                                       f"of one {what} in training and test folds; use aggregate='pooled' "
+                                       f"(computed with each {what} kept in its fold)")
+    description = f"bootstrap {m.name}"
+    if kind is None:
+        three_d = over == "conditions" and n_cond is not None
+        index = _index_from_counts(counts)
+        per_item = 8 * x.shape[0] * n * (x.shape[2] + y.shape[2]) * 2
+
+        def compute(lo, hi):
+            with torch.no_grad():
+                return m.batch(_materialised(x, index[lo:hi], three_d), _materialised(y, index[lo:hi], three_d))
+    else:
+        stats = _statistics(m, kind, x, y, n_cond)
+        per_item = stats.bytes_per_resample()
+        weights = torch.as_tensor(counts, dtype=torch.float64)
+
+        def compute(lo, hi):
+            with torch.no_grad():
+                return stats.values(weights[lo:hi])
+    values = _run_chunks(_chunks(len(counts), per_item, batch_size), compute, progress, description)
+    return Bootstrap(m.name, m.kind, estimate, values, **settings)
+
+
+def _statistics(m, kind, x, y, n_cond):
+    if kind == "ridge":
+        n_rows = x.shape[0] * x.shape[1]
+        folds = _fast.folds_of_units(m, n_rows, n_cond, x.shape[0], x.shape[1])
+        return _fast.RidgeStatistics(m, x, y, folds)
+    return _fast.LinearStatistics(m, kind, x, y)
+
+
+def _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress):
+    if not hasattr(X, "trial_counts"):
+        raise SettingsError("X", f"over='trials' needs single trials: a repalign.data.Trials, got "
+                                 f"{type(X).__name__}")
+    index, per_condition = X.condition_index, X.trial_counts
+    average = X.average()
+    estimate = _estimate(m, average, Y)
+    _, dy, _ = as_pair(average, Y)  # the validator: Y must have X's (time, condition) layout
+    y = dy.values.detach().to(dtype=torch.float64).reshape(X.n_time, X.n_conditions, -1)
+    if counts is None:
+        rng = np.random.default_rng(seed)
+        counts = np.zeros((n_resamples, X.n_trials), dtype=np.int64)
+        for c in range(X.n_conditions):  # a loop over conditions, not over resamples
+            members = np.flatnonzero(index == c)
+            counts[:, members] = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)),
+                                                 size=n_resamples)
+    else:
+        counts = np.asarray(counts)
+        if counts.ndim != 2 or counts.shape[1] != X.n_trials or counts.dtype.kind not in "iu" or \
+                counts.shape[0] < 2:
+            raise SettingsError("counts", f"expected integer multiplicities of shape (n_resamples >= 2, "
+                                          f"{X.n_trials}) (one column per trial), got {counts.dtype} {counts.shape}")
+        sums = np.stack([counts[:, index == c].sum(axis=1) for c in range(X.n_conditions)], axis=1)
+        if (counts < 0).any() or (sums != per_condition).any():
+            raise SettingsError("counts", "each condition's trials must be drawn as often as it has trials "
+                                          f"({per_condition.tolist()})")
+    weights = torch.as_tensor(counts / per_condition[index], dtype=torch.float64)  # rows: means per condition
+    one_hot = torch.nn.functional.one_hot(torch.tensor(index), X.n_conditions).to(torch.float64)  # (K, C)
+    activity = torch.tensor(X.activity)
+    bound = m.bind(Y) if m.symmetric else None
+
+    def compute(lo, hi):
+        w = weights[lo:hi, :, None] * one_hot  # (b, K, C)
+        xs = torch.einsum("bkc,ktu->btcu", w, activity)
+        with torch.no_grad():
+            if bound is not None:
+                return bound.batch(xs)
+            return m.batch(xs, y.expand(len(xs), *y.shape))
+    per_item = 8 * (activity[0].numel() * X.n_conditions + y.numel()) * 3
+    values = _run_chunks(_chunks(len(counts), per_item, batch_size), compute, progress, f"bootstrap {m.name}")
+    return estimate, values
+
+
+def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, over: str = "conditions",
+                     progress: bool | None = None) -> Permutation:
+    """The measure on (X, Y) against its null with Y's conditions (2D: rows) shuffled relative to X.
+
+    The permutations are ``argsort`` of uniform draws from ``np.random.default_rng(seed)`` (uniform over all
+    orderings), each applied to Y's condition axis for every time bin. p = (1 + #{null ≥ estimate}) /
+    (1 + n_resamples) for scores, with ≤ for distances: the Monte Carlo permutation p-value, never 0.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(2)
+    >>> X, Y = rng.normal(size=(3, 20, 5)), rng.normal(size=(3, 20, 4))
+    >>> result = permutation_test("cka", X, Y, n_resamples=99)
+    >>> result.null.shape, 0 < result.p_value <= 1
+    ((99,), True)
+    """
+    m, n_resamples, over, seed = _checked_common(measure, n_resamples, over, seed, minimum=1)
+    if over == "trials":
+        raise SettingsError("over", "a permutation test shuffles conditions or samples: use 'conditions' or "
+                                    "'samples' (with trials, pass X.average())")
+    x, y, n_cond = _grid(X, Y, over)
+    estimate = _estimate(m, X, Y)
+    n = x.shape[1]
+    rng = np.random.default_rng(seed)
+    perms = torch.as_tensor(np.argsort(rng.random((n_resamples, n)), axis=1))
+    kind = _fast.fast_kind(m)
+    description = f"permutations {m.name}"
+    if kind in ("cka", "procrustes") and n * n * x.shape[2] * y.shape[2] * 8 <= CHUNK_BYTES // 2:
+        with torch.no_grad():
+            stats = _fast.LinearStatistics(m, kind, x, y)
+            cross = stats.all_cross()
+            sxx, syy = stats.fixed_norms()
+        per_item = 8 * n * x.shape[2] * y.shape[2] * 2
+
+        def compute(lo, hi):
+            with torch.no_grad():
+                return stats.permuted(perms[lo:hi], cross, sxx, syy)
+    else:
+        three_d = over == "conditions" and n_cond is not None
+        bound = m.bind(_materialised(x, torch.arange(n)[None], three_d)[0])
+        per_item = 8 * x.shape[0] * n * y.shape[2] * 3
+
+        def compute(lo, hi):
+            with torch.no_grad():
+                return bound.batch(_materialised(y, perms[lo:hi], three_d))
+    null = _run_chunks(_chunks(n_resamples, per_item, None), compute, progress, description)
+    return Permutation(m.name, m.kind, estimate, null, over=over, seed=seed)
+
+
+def score(measure, X, Y, *, ci: bool = True, null: bool = True, n_resamples: int = 1000, n_permutations: int = 1000,
+          confidence_level: float = 0.95, seed: int = 0, over: str = "conditions") -> Score:
+    """The measure with its bootstrap interval (``ci``) and its permutation null (``null``), both seeded.
+
+    ``over`` is the bootstrap's resampling unit; the permutation shuffles conditions (``"samples"``: rows;
+    with ``"trials"`` X is a Trials and the null is computed on X.average()).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(3)
+    >>> X = rng.normal(size=(4, 16, 8)); Y = X @ rng.normal(size=(8, 5))
+    >>> row = score("angular-procrustes", X, Y, n_resamples=50, n_permutations=50).table.iloc[0]
+    >>> bool(row.low <= row.estimate <= row.high), bool(row.p_value < 0.05)
+    (True, True)
+    """
+    m = resolve(measure, "measure")
+    boot = bootstrap(m, X, Y, n_resamples=n_resamples, confidence_level=confidence_level, over=over,
+                     seed=seed) if ci else None
+    perm = None
+    if null:
+        reference = X.average() if over == "trials" and hasattr(X, "average") else X
+        perm = permutation_test(m, reference, Y, n_resamples=n_permutations, seed=seed,
+                                over="samples" if over == "samples" else "conditions")
+    if boot is None and perm is None:
+        return Score(m.name, m.kind, _estimate(m, X.average() if over == "trials" else X, Y), None, None, seed)
+    estimate = boot.estimate if boot is not None else perm.estimate
+    return Score(m.name, m.kind, estimate, boot, perm, seed)

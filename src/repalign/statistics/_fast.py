@@ -1,0 +1,269 @@
+r"""Resampled scores from per-condition sufficient statistics (private to :mod:`repalign.statistics`).
+
+A bootstrap resample over conditions is an integer weight w_c per condition (how many times it was
+drawn). For the linear measures below, every resample's value is a function of weighted sums of
+per-condition quantities computed once: for condition c with rows X_c (T x p), Y_c (T x q),
+
+.. math::
+    G^{xy}_c = X_c^\top Y_c, \quad s^x_c = X_c^\top 1, \qquad
+    S_{xy}(w) = \sum_c w_c G^{xy}_c - \frac{(\sum_c w_c s^x_c)(\sum_c w_c s^y_c)^\top}{N_w},
+    \quad N_w = T \sum_c w_c,
+
+the centred cross-product of the resampled data (S_xx, S_yy likewise). Linear CKA (Gretton HSIC) is
+‖S_xy‖²_F/(‖S_xx‖_F‖S_yy‖_F), NBS ‖S_xy‖_*/√(tr S_xx tr S_yy); both are then one einsum over the batch of
+resamples and, for NBS, one batched eigendecomposition of the smaller Gram of S_xy.
+
+Ridge regression cross-validated over conditions keeps every condition in the fold it has in the
+original data (copies of a drawn condition are tested together, never trained on and tested on), so
+the training Gram, the training cross-product and the test residuals of each fold are weighted sums
+of per-condition G^{yy}_c, G^{yx}_c, s_c and ‖X_c‖²_F.
+
+Inputs are centred by their unweighted means first (every quantity is translation invariant; it keeps
+the sums accurate), reduced to at most as many units as rows (exact for these rotation-invariant
+measures: a resample's rows are rows of the original data) and, where the measure is invariant to
+isotropic scale, divided by a power of two near their largest value (exact), as the registry does.
+A resample where the value is undefined (all its weight on too few distinct rows, a fold with no
+test condition is skipped) gives NaN for that resample.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+
+from .._linalg import angular, angular_score, center, nuclear_norm, reduce_units, snapped_nonnegative, snapped_sqrt
+from ..measures.regression import fold_order
+
+# (family, output) pairs computed from sufficient statistics; others use the generic path
+_PROCRUSTES_OUTPUTS = ("distance=angular", "angular_score", "distance=euclidean", "distance=squared_euclidean")
+
+
+def fast_kind(m) -> str | None:
+    """"cka", "procrustes", "ridge" when ``m`` has a weighted path, else None."""
+    p = m.params
+    if m.family == "cka" and p["kernel"] == "linear" and p["hsic"] == "gretton":
+        return "cka"
+    if m.family == "nbs" or (m.family == "procrustes" and m.output in _PROCRUSTES_OUTPUTS) or \
+            (m.family == "shape_metric" and p["alpha"] == 1.0):
+        return "procrustes"
+    if m.family in ("ridge", "linear_regression") and p.get("cv") is not None and p["aggregate"] == "pooled":
+        return "ridge"
+    return None
+
+
+def _power(x: torch.Tensor) -> torch.Tensor:
+    """2^e with 2^(e−1) ≤ max|x| < 2^e (1 for all-zero x)."""
+    largest = x.abs().amax()
+    if largest == 0:
+        return torch.ones((), dtype=x.dtype)
+    return torch.exp2(torch.frexp(largest).exponent.to(x.dtype))
+
+
+def _prepared(values: torch.Tensor, reduce: bool) -> torch.Tensor:
+    """(T, C, U) centred over all rows, units reduced to at most T·C when ``reduce``."""
+    t, c, u = values.shape
+    flat = center(values.reshape(t * c, u))
+    if reduce:
+        flat = reduce_units(flat)
+    return flat.reshape(t, c, flat.shape[-1])
+
+
+def scaled_pair(m, x: torch.Tensor, y: torch.Tensor, reduce=(True, True)):
+    """x, y (T, C, U) centred, reduced and scaled as the registry scales them; the factor to restore."""
+    x, y = _prepared(x, reduce[0]), _prepared(y, reduce[1])
+    restore = 1.0
+    if m.degree:  # a distance with units: one common power of two, the value multiplied back
+        common = torch.maximum(_power(x), _power(y))
+        x, y = x / common, y / common
+        restore = float(common) ** m.degree
+    else:
+        if "isotropic_scale" in m.invariances["X"]:
+            x = x / _power(x)
+        if "isotropic_scale" in m.invariances["Y"]:
+            y = y / _power(y)
+    return x, y, restore
+
+
+class LinearStatistics:
+    """Per-condition cross-products of x (T, C, p) and y (T, C, q) for CKA and the Procrustes family."""
+
+    def __init__(self, m, kind: str, x: torch.Tensor, y: torch.Tensor):
+        self.m, self.kind = m, kind
+        self.x, self.y, self.restore = scaled_pair(m, x, y)
+        self.n_time = x.shape[0]
+        self.xy = torch.einsum("tci,tcj->cij", self.x, self.y)
+        self.sx, self.sy = self.x.sum(dim=0), self.y.sum(dim=0)
+        if kind == "cka":
+            self.xx = torch.einsum("tci,tcj->cij", self.x, self.x)
+            self.yy = torch.einsum("tci,tcj->cij", self.y, self.y)
+        else:
+            self.tx = self.x.square().sum(dim=(0, 2))  # tr G^xx_c
+            self.ty = self.y.square().sum(dim=(0, 2))
+
+    def bytes_per_resample(self) -> int:
+        p, q = self.x.shape[-1], self.y.shape[-1]
+        return 8 * (4 * p * q + (p * p + q * q if self.kind == "cka" else 0))
+
+    @staticmethod
+    def _centred(w, gram, s1, s2, n):
+        """Σ w_c G_c − (Σ w_c s1_c)(Σ w_c s2_c)ᵀ / N_w for a batch of weights w (b, C)."""
+        a, b = w @ s1, w @ s2
+        return torch.einsum("bc,cij->bij", w, gram) - a[:, :, None] * b[:, None, :] / n[:, None, None]
+
+    @staticmethod
+    def _resolved(centred, uncentred):
+        """``centred``, NaN where it is rounding noise of ``uncentred`` (one distinct row: nothing varies)."""
+        noise = 64 * torch.finfo(centred.dtype).eps * uncentred
+        return torch.where(centred > noise, centred, torch.full_like(centred, float("nan")))
+
+    def values(self, w: torch.Tensor) -> torch.Tensor:
+        """The measure for each row of weights ``w`` (b, C)."""
+        n = self.n_time * w.sum(dim=1)
+        sxy = self._centred(w, self.xy, self.sx, self.sy, n)
+        if self.kind == "cka":
+            norms = []
+            for gram, sums in ((self.xx, self.sx), (self.yy, self.sy)):
+                centred = self._centred(w, gram, sums, sums, n).square().sum(dim=(1, 2)).sqrt()
+                # ‖Σ w G‖_F ≥ ‖S‖_F: the size of the terms whose difference S is
+                norms.append(self._resolved(centred, (w @ gram.square().sum(dim=(1, 2)).sqrt())))
+            return self.finish(sxy.square().sum(dim=(1, 2)), norms[0] * norms[1])
+        tx = self._resolved(w @ self.tx - (w @ self.sx).square().sum(dim=1) / n, w @ self.tx)
+        ty = self._resolved(w @ self.ty - (w @ self.sy).square().sum(dim=1) / n, w @ self.ty)
+        return self.finish(nuclear_norm(sxy), tx, ty)
+
+    def permuted(self, perms: torch.Tensor, cross: torch.Tensor, sxx: torch.Tensor, syy: torch.Tensor):
+        """Values for y's conditions permuted by each row of ``perms`` (b, C), from all cross-products ``cross``."""
+        c = perms.shape[1]
+        n = self.n_time * c
+        # S_xy = Σ_c X_cᵀ Y_π(c) − s_x s_yᵀ / N (the column sums do not change under a permutation)
+        picked = cross[torch.arange(c)[None, :], perms]  # (b, C, p, q)
+        sxy = picked.sum(dim=1) - (self.sx.sum(0)[:, None] * self.sy.sum(0)[None, :] / n)
+        if self.kind == "cka":
+            return self.finish(sxy.square().sum(dim=(1, 2)), sxx * syy)
+        return self.finish(nuclear_norm(sxy), sxx, syy)
+
+    def fixed_norms(self):
+        """‖S_xx‖_F, ‖S_yy‖_F (CKA) or tr S_xx, tr S_yy (Procrustes) of the data as given."""
+        ones = torch.ones(1, self.sx.shape[0], dtype=self.x.dtype)
+        n = self.n_time * ones.sum(dim=1)
+        if self.kind == "cka":
+            sxx = self._centred(ones, self.xx, self.sx, self.sx, n).square().sum(dim=(1, 2)).sqrt()
+            syy = self._centred(ones, self.yy, self.sy, self.sy, n).square().sum(dim=(1, 2)).sqrt()
+            return sxx[0], syy[0]
+        return (ones @ self.tx - (ones @ self.sx).square().sum(1) / n)[0], \
+            (ones @ self.ty - (ones @ self.sy).square().sum(1) / n)[0]
+
+    def all_cross(self) -> torch.Tensor:
+        """X_cᵀ Y_d for every pair of conditions (C, C, p, q): what a permutation of y's conditions picks from."""
+        return torch.einsum("tci,tdj->cdij", self.x, self.y)
+
+    def finish(self, top, a, b=None):
+        m = self.m
+        if self.kind == "cka":  # an undefined resample (a zero centred Gram) gives NaN
+            cka = (top / a).clamp(-1.0, 1.0)
+            return _output(cka, m.output, "score")
+        nuclear, tx, ty = top, a, b
+        norms = tx.clamp_min(0).sqrt() * ty.clamp_min(0).sqrt()
+        nbs = torch.where(norms > 0, nuclear / norms, torch.full_like(norms, float("nan"))).clamp(0.0, 1.0)
+        if m.family == "nbs" or m.output == "score":
+            return nbs
+        if m.output in ("distance=angular", "angular_score"):
+            return _output(nbs, m.output, "score")
+        scale = tx + ty
+        squared = scale - 2 * nuclear
+        value = snapped_nonnegative(squared, scale) if m.output == "distance=squared_euclidean" \
+            else snapped_sqrt(squared, scale)
+        return value * self.restore
+
+
+def _output(similarity, output, plain):
+    if output == plain:
+        return similarity
+    if output == "distance=angular":
+        return angular(similarity)
+    return angular_score(similarity)
+
+
+def folds_of_units(m, n_rows: int, n_conditions_given: int | None, n_time: int, n_units: int) -> np.ndarray:
+    """The cross-validation fold of each resampling unit (condition or row), as the measure assigns them.
+
+    ``n_conditions_given``: the data's condition count (None for 2D data); the resampling units are the
+    ``n_units`` columns of the (n_time, n_units) grid of rows (row t·n_units + u). Raises when a unit's
+    rows fall in different folds (then a resample would put copies of a unit on both sides of a split).
+    """
+    p = m.params
+    order, bounds = fold_order(n_rows, n_conditions_given, p["cv"], p["split"], p.get("seed", 0))
+    fold_of_row = np.empty(n_rows, dtype=np.int64)
+    for f, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        fold_of_row[order[lo:hi]] = f
+    grid = fold_of_row.reshape(n_time, n_units)
+    if not (grid == grid[0]).all():
+        raise ValueError(
+            f"measure: {m.name} splits the rows of one resampled condition between folds (split={p['split']!r}); "
+            f"a bootstrap over conditions would then train and test on copies of one condition. Use "
+            f"split='conditions' or over='samples'")
+    return grid[0]
+
+
+class RidgeStatistics:
+    """Per-unit Grams for ridge/linear regression cross-validated with each unit kept in its fold."""
+
+    def __init__(self, m, x: torch.Tensor, y: torch.Tensor, folds: np.ndarray):
+        self.m = m
+        self.lam = float(m.params.get("lambda", 0.0) or 0.0)
+        direction = m.params["direction"]
+        x, y, _ = scaled_pair(m, x, y)
+        self.n_time = x.shape[0]
+        self.n_folds = int(folds.max()) + 1
+        self.folds = torch.nn.functional.one_hot(torch.as_tensor(folds), self.n_folds).T.to(x.dtype)  # (K, C)
+        pairs = {"x_from_y": [(x, y)], "y_from_x": [(y, x)], "symmetric": [(x, y), (y, x)]}[direction]
+        self.sides = [self._stats(target, predictor) for target, predictor in pairs]
+
+    @staticmethod
+    def _stats(t, p):
+        return {"g": torch.einsum("tci,tcj->cij", p, p), "h": torch.einsum("tci,tcj->cij", p, t),
+                "sp": p.sum(dim=0), "st": t.sum(dim=0), "tt": t.square().sum(dim=(0, 2))}
+
+    def bytes_per_resample(self) -> int:
+        side = self.sides[0]
+        q, p = side["h"].shape[1:]
+        return 8 * self.n_folds * (4 * q * q + 4 * q * p)
+
+    def values(self, w: torch.Tensor) -> torch.Tensor:
+        scores = [self._side(s, w) for s in self.sides]
+        return scores[0] if len(scores) == 1 else 0.5 * (scores[0] + scores[1])
+
+    def _side(self, s, w):
+        test_w = w[:, None, :] * self.folds[None]  # (b, K, C)
+        train_w = w[:, None, :] - test_w
+        n_train = self.n_time * train_w.sum(dim=-1)  # (b, K)
+        n_test = self.n_time * test_w.sum(dim=-1)
+        mean_p = (train_w @ s["sp"]) / n_train[..., None]
+        mean_t = (train_w @ s["st"]) / n_train[..., None]
+        a = torch.einsum("bkc,cij->bkij", train_w, s["g"]) - n_train[..., None, None] * mean_p[..., :, None] \
+            * mean_p[..., None, :]
+        a.diagonal(dim1=-2, dim2=-1).add_(self.lam)
+        cross = torch.einsum("bkc,cij->bkij", train_w, s["h"]) - n_train[..., None, None] * mean_p[..., :, None] \
+            * mean_t[..., None, :]
+        chol, info = torch.linalg.cholesky_ex(a)
+        solved = torch.cholesky_solve(cross, chol)  # B = A⁻¹ C  (b, K, q, p)
+        g_test = torch.einsum("bkc,cij->bkij", test_w, s["g"])
+        h_test = torch.einsum("bkc,cij->bkij", test_w, s["h"])
+        sp_test, st_test, tt_test = test_w @ s["sp"], test_w @ s["st"], test_w @ s["tt"]
+        # ‖T_f − 1μ_tᵀ − (P_f − 1μ_pᵀ)B‖² = ‖D‖² − 2 (1ᵀD)·d + n_f‖d‖², D = T_f − P_f B, d = μ_t − Bᵀμ_p
+        d = mean_t - (mean_p[..., None, :] @ solved)[..., 0, :]
+        residual_rows = st_test - (sp_test[..., None, :] @ solved)[..., 0, :]
+        residual = (tt_test - 2 * (solved * h_test).sum(dim=(-2, -1)) + ((g_test @ solved) * solved).sum(dim=(-2, -1))
+                    - 2 * (residual_rows * d).sum(dim=-1) + n_test * d.square().sum(dim=-1))
+        total = tt_test - 2 * (st_test * mean_t).sum(dim=-1) + n_test * mean_t.square().sum(dim=-1)
+        # a fold with no test condition in this resample is left out of the mean; a fold whose fit is
+        # undefined (singular training Gram, fewer than 2 training rows) makes the resample undefined
+        tested = n_test > 0
+        broken = (tested & ((info != 0) | (n_train < 2) | (total <= 0))).any(dim=-1)
+        r2 = torch.where(tested, 1.0 - residual / torch.where(tested, total, torch.ones_like(total)),
+                         torch.zeros_like(total))
+        count = tested.sum(dim=-1)
+        score = r2.sum(dim=-1) / count.clamp_min(1)
+        return torch.where((count > 0) & ~broken, score, torch.full_like(score, float("nan")))

@@ -1,0 +1,224 @@
+"""The results of :mod:`repalign.statistics`: :class:`Bootstrap`, :class:`Permutation`, :class:`Score`."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._optional import import_pandas, import_pyplot
+from ..registry import short_name
+from ..results import Result
+
+__all__ = ["Bootstrap", "Permutation", "Score"]
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+@dataclass(frozen=True, eq=False)
+class Bootstrap(Result):
+    """A measure's value with its bootstrap distribution (:func:`repalign.statistics.bootstrap`).
+
+    Attributes:
+        name: the measure's canonical name; kind: ``"score"`` or ``"distance"``.
+        estimate: the measure on the data as given.
+        values: the B resampled values (NaN where a resample leaves the measure undefined).
+        confidence_level, over, seed: of the bootstrap.
+    """
+
+    record_kind = "bootstrap"
+
+    name: str
+    kind: str
+    estimate: float
+    values: np.ndarray
+    confidence_level: float = 0.95
+    over: str = "conditions"
+    seed: int = 0
+
+    def __post_init__(self):
+        undefined = int((~np.isfinite(self.values)).sum())
+        if undefined == len(self.values):
+            raise ValueError(f"{self.name}: the measure is undefined on every resample")
+        if undefined:
+            warnings.warn(f"{self.name}: {undefined} of {len(self.values)} resamples leave the measure undefined "
+                          f"(too few distinct {self.over}); they are left out of the interval", stacklevel=3)
+
+    @property
+    def n_resamples(self) -> int:
+        return len(self.values)
+
+    @property
+    def n_undefined(self) -> int:
+        """Resamples where the measure is undefined (NaN values), left out of the summaries."""
+        return int((~np.isfinite(self.values)).sum())
+
+    @property
+    def standard_error(self) -> float:
+        """Standard deviation of the resampled values (ddof = 1)."""
+        return float(np.std(_finite(self.values), ddof=1))
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Percentile interval: the (1 − γ)/2 and (1 + γ)/2 quantiles of the values (numpy's linear rule)."""
+        alpha = (1.0 - self.confidence_level) / 2
+        low, high = np.quantile(_finite(self.values), [alpha, 1.0 - alpha])
+        return float(low), float(high)
+
+    @property
+    def table(self):
+        """One row: measure, name, kind, estimate, standard_error, low, high, confidence_level, n_resamples,
+        n_undefined, over, seed."""
+        pd = import_pandas()
+        low, high = self.interval
+        return pd.DataFrame([{
+            "measure": short_name(self.name), "name": self.name, "kind": self.kind, "estimate": self.estimate,
+            "standard_error": self.standard_error, "low": low, "high": high,
+            "confidence_level": self.confidence_level, "n_resamples": self.n_resamples,
+            "n_undefined": self.n_undefined, "over": self.over, "seed": self.seed}])
+
+    def plot(self, ax=None):
+        """Histogram of the resampled values; the estimate (line) and the interval (band) marked."""
+        plt = import_pyplot()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4.5, 3.2))
+        low, high = self.interval
+        ax.axvspan(low, high, color="0.88", lw=0, label=f"{self.confidence_level:.0%} interval")
+        ax.hist(_finite(self.values), bins="auto", color="C0", alpha=0.8)
+        ax.axvline(self.estimate, color="k", lw=1.2, label=f"estimate {self.estimate:.3g}")
+        ax.set_xlabel(short_name(self.name))
+        ax.set_ylabel("resamples")
+        ax.set_title(f"bootstrap over {self.over} (B = {self.n_resamples})", fontsize="small")
+        ax.legend(frameon=False, fontsize="x-small")
+        return ax
+
+    def _record_settings(self) -> dict:
+        return {"measure": self.name, "confidence_level": self.confidence_level, "over": self.over,
+                "seed": self.seed, "n_resamples": self.n_resamples}
+
+    def _record_arrays(self) -> dict:
+        return {"values": np.asarray(self.values)}
+
+
+@dataclass(frozen=True, eq=False)
+class Permutation(Result):
+    """A measure's value against its permutation null (:func:`repalign.statistics.permutation_test`).
+
+    Attributes:
+        name, kind: the measure; estimate: its value on the data as given.
+        null: the values with Y's conditions (rows) shuffled; over, seed: of the permutations.
+    """
+
+    record_kind = "permutation"
+
+    name: str
+    kind: str
+    estimate: float
+    null: np.ndarray
+    over: str = "conditions"
+    seed: int = 0
+
+    @property
+    def n_resamples(self) -> int:
+        return len(self.null)
+
+    @property
+    def chance(self) -> float:
+        """The mean of the null: the measure's chance level on these data."""
+        return float(np.mean(self.null))
+
+    @property
+    def p_value(self) -> float:
+        """(1 + #{null at least as extreme}) / (1 + n): ≥ the estimate for scores, ≤ for distances."""
+        extreme = self.null >= self.estimate if self.kind == "score" else self.null <= self.estimate
+        return float((1 + int(extreme.sum())) / (1 + len(self.null)))
+
+    @property
+    def table(self):
+        """One row: measure, name, kind, estimate, chance, null_sd, p_value, n_permutations, over, seed."""
+        pd = import_pandas()
+        return pd.DataFrame([{
+            "measure": short_name(self.name), "name": self.name, "kind": self.kind, "estimate": self.estimate,
+            "chance": self.chance, "null_sd": float(np.std(self.null, ddof=1)) if len(self.null) > 1 else math.nan,
+            "p_value": self.p_value, "n_permutations": self.n_resamples, "over": self.over, "seed": self.seed}])
+
+    def plot(self, ax=None):
+        """Histogram of the null, the estimate as a line, the p-value in the title."""
+        plt = import_pyplot()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4.5, 3.2))
+        ax.hist(self.null, bins="auto", color="0.6", label="null (shuffled conditions)")
+        ax.axvline(self.estimate, color="C3", lw=1.4, label=f"estimate {self.estimate:.3g}")
+        ax.set_xlabel(short_name(self.name))
+        ax.set_ylabel("permutations")
+        ax.set_title(f"permutation test: p = {self.p_value:.3g} (n = {self.n_resamples})", fontsize="small")
+        ax.legend(frameon=False, fontsize="x-small")
+        return ax
+
+    def _record_settings(self) -> dict:
+        return {"measure": self.name, "over": self.over, "seed": self.seed, "n_permutations": self.n_resamples}
+
+    def _record_arrays(self) -> dict:
+        return {"null": np.asarray(self.null)}
+
+
+@dataclass(frozen=True, eq=False)
+class Score(Result):
+    """A measure's value with its bootstrap (``bootstrap``, or None) and permutation null (``permutation``, or None)."""
+
+    record_kind = "score"
+
+    name: str
+    kind: str
+    estimate: float
+    bootstrap: Bootstrap | None
+    permutation: Permutation | None
+    seed: int = 0
+
+    @property
+    def table(self):
+        """One row: measure, name, kind, estimate, standard_error, low, high, confidence_level, n_resamples,
+        over, chance, p_value, n_permutations, seed (NaN for a part not computed)."""
+        pd = import_pandas()
+        row = {"measure": short_name(self.name), "name": self.name, "kind": self.kind, "estimate": self.estimate}
+        boot, perm = self.bootstrap, self.permutation
+        low, high = boot.interval if boot else (math.nan, math.nan)
+        row.update(standard_error=boot.standard_error if boot else math.nan, low=low, high=high,
+                   confidence_level=boot.confidence_level if boot else math.nan,
+                   n_resamples=boot.n_resamples if boot else 0, over=boot.over if boot else "",
+                   chance=perm.chance if perm else math.nan, p_value=perm.p_value if perm else math.nan,
+                   n_permutations=perm.n_resamples if perm else 0, seed=self.seed)
+        return pd.DataFrame([row])
+
+    def plot(self, ax=None):
+        """The bootstrap distribution and the null on one axis, the estimate marked."""
+        plt = import_pyplot()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4.5, 3.2))
+        if self.permutation is not None:
+            ax.hist(self.permutation.null, bins="auto", color="0.6", alpha=0.8, label="null")
+        if self.bootstrap is not None:
+            ax.hist(_finite(self.bootstrap.values), bins="auto", color="C0", alpha=0.7, label="bootstrap")
+            low, high = self.bootstrap.interval
+            ax.axvspan(low, high, color="C0", alpha=0.12, lw=0)
+        ax.axvline(self.estimate, color="k", lw=1.2, label=f"estimate {self.estimate:.3g}")
+        ax.set_xlabel(short_name(self.name))
+        title = "" if self.permutation is None else f"p = {self.permutation.p_value:.3g}"
+        ax.set_title(title, fontsize="small")
+        ax.legend(frameon=False, fontsize="x-small")
+        return ax
+
+    def _record_settings(self) -> dict:
+        return {"measure": self.name, "seed": self.seed}
+
+    def _record_arrays(self) -> dict:
+        arrays = {}
+        if self.bootstrap is not None:
+            arrays["values"] = np.asarray(self.bootstrap.values)
+        if self.permutation is not None:
+            arrays["null"] = np.asarray(self.permutation.null)
+        return arrays
