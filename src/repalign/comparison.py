@@ -228,12 +228,13 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
         label, m = chosen[i]
         model, architecture, network_seed, dataset = entries[k]
         boot = statistics.bootstrap(m, reference, dataset, n_resamples=n_resamples, confidence_level=confidence_level,
-                                    over=over, seed=seed, counts=counts)
+                                    over=over, seed=seed, counts=counts, progress=False)
         values[i, k] = np.asarray(boot.values, dtype=np.float64)
         low, high = boot.interval
         chance = p_value = math.nan
         if n_permutations:
-            null = statistics.permutation_test(m, reference, dataset, n_resamples=n_permutations, seed=seed)
+            null = statistics.permutation_test(m, reference, dataset, n_resamples=n_permutations, seed=seed, over=over,
+                                               progress=False)
             chance, p_value = float(null.chance), float(null.p_value)
         rows.append({"model": model, "architecture": architecture, "seed": network_seed, "measure": label,
                      "name": m.name, "kind": m.kind, "estimate": float(boot.estimate),
@@ -366,7 +367,7 @@ class ModelComparison(Result):
         if ax is None:
             columns = min(n, 3)
             rows = math.ceil(n / columns)
-            figure, grid = plt.subplots(rows, columns, figsize=(max(3.2, 0.28 * len(self.models) + 1.6) * columns,
+            _, grid = plt.subplots(rows, columns, figsize=(max(3.2, 0.28 * len(self.models) + 1.6) * columns,
                                                                  3.3 * rows), squeeze=False)
             axes = list(grid.ravel())
             for extra in axes[n:]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from .. import experiments
+from ..experiments.compare import Settings as CompareSettings
 from ..experiments.compare_models import Settings as CompareModelsSettings
 from ..experiments.train import Settings as TrainSettings
 from ..optimization import OptimizeSettings
@@ -33,6 +34,8 @@ THREADS_HELP = "torch and BLAS/OpenMP threads while the command runs (default 1:
 OPTIMIZE = OptimizeSettings()
 # the defaults of `repalign train`: those of the train experiment (the seed code's, via repalign.training.train)
 TRAIN = TrainSettings()
+# the defaults of `repalign compare` (its statistics)
+COMPARE = CompareSettings(x="X", y="Y")
 # the defaults of `repalign compare-models`: those of the compare_models experiment
 COMPARE_MODELS = CompareModelsSettings()
 
@@ -112,18 +115,35 @@ def compare_command(
     x: str = typer.Argument(..., help="reference X: " + DATA_HELP),
     y: str = typer.Argument(..., help="model Y, same formats"),
     measure: list[str] = typer.Option(["cka", "angular-procrustes"], "-m", "--measure", help=MEASURE_HELP),
+    ci: bool = typer.Option(False, "--ci", help="bootstrap interval over conditions (rows of 2D data)"),
+    null: bool = typer.Option(False, "--null", help="permutation null: chance level and p-value (Y's conditions "
+                                                    "shuffled against X's)"),
+    resamples: int = typer.Option(COMPARE.n_resamples, "--resamples", help="bootstrap resamples for --ci"),
+    permutations: int = typer.Option(COMPARE.n_permutations, "--permutations", help="permutations for --null"),
+    confidence_level: float = typer.Option(COMPARE.confidence_level, "--confidence-level",
+                                           help="of the interval for --ci"),
+    seed: int = typer.Option(COMPARE.seed, "--seed", help="seed of the resamples and permutations"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
-    """Score X against Y with one or more measures."""
-    record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure)}, threads=threads)
+    """Score X against Y with one or more measures (--ci: with a bootstrap interval; --null: with the chance level
+    and p-value of a permutation null)."""
+    record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure), "ci": ci, "null": null,
+                                         "n_resamples": resamples, "n_permutations": permutations,
+                                         "confidence_level": confidence_level, "seed": seed}, threads=threads)
     rows = _records(record.table)
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
-        print_table([{**r, "value": f"error: {r['error']}" if r["error"] is not None
-                      else "nan" if r["value"] is None else f"{r['value']:.6f}"} for r in rows],
-                    ["measure", "name", "kind", "value"])
+        def number(value, digits=6):
+            return "nan" if value is None else f"{value:.{digits}f}"
+
+        shown = [{**r, "value": f"error: {r['error']}" if r["error"] is not None else number(r["value"]),
+                  "interval": "" if r["error"] is not None or not ci else f"[{number(r['low'])}, {number(r['high'])}]",
+                  "chance": "" if r["error"] is not None or not null else number(r["chance"]),
+                  "p": "" if r["error"] is not None or not null else number(r["p_value"], 4)} for r in rows]
+        columns = ["measure", "name", "kind", "value"] + (["interval"] if ci else []) + (["chance", "p"] if null else [])
+        print_table(shown, columns)
     if any(r["error"] is not None for r in rows):
         raise typer.Exit(code=1)
 

@@ -49,9 +49,9 @@ from pathlib import Path
 from .. import registry
 from .._checks import SettingsError, check_bool, check_count, check_path, check_seed
 from .._optional import import_pandas
+from ..comparison import compare_models
 from ..data import MissingFileError, load_m1, mante_like
 from ..perturbation import perturb_pcs
-from ..comparison import compare_models
 from ..recording import GATING_RATIO, MIN_SWING
 from ..registry import short_name
 from ..results import Record, json_safe
@@ -118,8 +118,9 @@ CAPTURE_RULE = "the seed paper's rule: its R² halfway from its value at step 0 
 TRAIN_SIZES = {False: {"hidden_size": 100, "max_steps": 2000, "reaching_steps": 1000, "repeats": 20},
                True: {"hidden_size": 32, "max_steps": 200, "reaching_steps": 50, "repeats": 10}}
 # the comparison of the task-trained networks with the data (Fig. 2 with uncertainty, C5): bootstrap resamples of
-# the conditions, permutations of the null, neuron splits
-COMPARE_SIZES = {False: {"resamples": 500, "permutations": 500, "splits": 10},
+# the conditions, permutations of the null, neuron splits. 200 each keeps the section near 45 s for the three Mante
+# networks on mante_like's 727 units (one thread; 500 took 140 s, ridge-CV and CKA's bootstrap the costliest)
+COMPARE_SIZES = {False: {"resamples": 200, "permutations": 200, "splits": 10},
                  True: {"resamples": 50, "permutations": 50, "splits": 3}}
 RECORD_REPEATS = 10  # noisy trials averaged per condition when a network is recorded
 def _fmt(value, digits: int = 2, missing: str = "—") -> str:
