@@ -6,8 +6,10 @@ cases whose answer is known (two measures ranking the models in opposite orders)
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 
@@ -16,6 +18,7 @@ from repalign import statistics
 from repalign.baselines import baseline_scores
 from repalign.comparison import COLUMNS, ModelComparison, compare_models, kendall_tau, model_label
 from repalign.data import Dataset
+from repalign.results import Record
 
 pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
 
@@ -197,7 +200,9 @@ def test_summary_states_agreement_on_a_clear_case(small):
 
 def test_plots_and_save_write_files(small, tmp_path):
     _, _, result = small
-    files = result.save(tmp_path / "zoo")
+    assert [Path(p).name for p in result.save(tmp_path / "panel")] == ["panel.png", "panel.pdf", "panel.csv"]
+    assert_same_values(pd.read_csv(tmp_path / "panel.csv"), result.table)
+    files = result.save_all(tmp_path / "zoo")
     names = sorted(p.rsplit("/", 1)[-1] for p in files)
     assert names == ["zoo.csv", "zoo.pdf", "zoo.png", "zoo_above.csv", "zoo_agreement.csv", "zoo_agreement.pdf",
                      "zoo_agreement.png", "zoo_baselines.csv"]
@@ -206,3 +211,21 @@ def test_plots_and_save_write_files(small, tmp_path):
     assert record.kind == "comparison" and set(record.tables) == {"table", "baselines", "above", "agreement"}
     assert record.arrays["values"].shape == (2, 3, 40)
     assert isinstance(result, ModelComparison)
+    back = Record.load(record.save(tmp_path / "comparison.npz"))
+    assert back.settings == record.settings and np.array_equal(back.arrays["values"], record.arrays["values"])
+    for name, table in record.tables.items():
+        assert_same_values(back.tables[name], table)
+
+
+def assert_same_values(a, b):
+    """Same columns and values: numbers to 1e-12 (NaN and missing alike), anything else by its text."""
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    for column in a.columns:
+        left, right = a[column].reset_index(drop=True), b[column].reset_index(drop=True)
+        assert (left.isna() == right.isna()).all(), column
+        present = left.notna()
+        try:
+            np.testing.assert_allclose(left[present].astype(float), right[present].astype(float), rtol=1e-12,
+                                       atol=1e-300, err_msg=column)
+        except (TypeError, ValueError):
+            assert left[present].astype(str).tolist() == right[present].astype(str).tolist(), column

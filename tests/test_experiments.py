@@ -62,8 +62,9 @@ def test_the_command_line_names_its_options():
 def test_unknown_experiment_and_settings_type():
     with pytest.raises(SettingsError, match="unknown experiment 'sweep'"):
         experiments.run("sweep", {})
-    with pytest.raises(SettingsError, match=re.escape("compare has no setting(s) ['bogus']; its settings are "
-                                                      "['measures', 'x', 'y']")) as error:
+    with pytest.raises(SettingsError, match=re.escape(
+            "compare has no setting(s) ['bogus']; its settings are ['ci', 'confidence_level', 'measures', "
+            "'n_permutations', 'n_resamples', 'null', 'seed', 'x', 'y']")) as error:
         experiments.run("compare", {"x": "x.npy", "y": "y.npy", "bogus": 1})
     assert error.value.argument == "settings"
     with pytest.raises(SettingsError, match="expected perturb's Settings or a mapping"):
@@ -82,7 +83,8 @@ def test_every_experiment_writes_its_files_and_returns_its_record(small, tmp_pat
         "topk_decoding": {"data": str(path), "decode": "context", "ks": [1, 2]},
         "variance_sweep": {"ratios": [1.0, 0.5], "measures": ["cka"], "steps": 20},
     }
-    assert set(runs) | {"demo", "train"} == set(experiments.NAMES)  # train: tests/test_train_experiment.py
+    # train: tests/test_train_experiment.py; compare_models: tests/test_compare_models.py
+    assert set(runs) | {"demo", "train", "compare_models"} == set(experiments.NAMES)
     for name, fields in runs.items():
         out = tmp_path / name
         with pytest.warns(RuntimeWarning) if name == "match" else _quiet():  # 5 points: no clear elbow

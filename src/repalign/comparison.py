@@ -433,14 +433,15 @@ class ModelComparison(Result):
                      f"{100 * self.confidence_level:g} % bootstrap interval)", fontsize="small")
         return ax
 
-    def save(self, path) -> list[str]:
-        """Write the Fig. 2 panel (``path``.png/.pdf, the table as ``path``.csv), the agreement figure
-        (``path_agreement``.png/.pdf/.csv) and the tables ``path_baselines.csv`` and ``path_above.csv``."""
+    def save_all(self, path) -> list[str]:
+        """:meth:`save` (the Fig. 2 panel as ``path``.png/.pdf, the table as ``path``.csv), then the agreement
+        figure (``path_agreement``.png/.pdf/.csv) and the tables ``path_baselines.csv`` and ``path_above.csv``;
+        returns every path written."""
         from pathlib import Path  # noqa: PLC0415
 
         path = Path(path)
         stem = path.with_suffix("") if path.suffix in (".png", ".pdf", ".csv") else path
-        files = save_figure(self.plot(), self.table, stem)
+        files = self.save(stem)
         files += save_figure(self.plot_agreement(), self.agreement, stem.parent / f"{stem.name}_agreement")
         for name, table in (("baselines", self.baselines.table), ("above", self.above)):
             target = stem.parent / f"{stem.name}_{name}.csv"

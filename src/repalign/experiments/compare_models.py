@@ -198,7 +198,8 @@ def run(settings: Settings, out=None) -> Record:
     result = compare_models(recordings, reference, settings.measures, n_resamples=settings.n_resamples,
                             n_permutations=settings.n_permutations, n_splits=settings.n_splits,
                             confidence_level=settings.confidence_level, seed=settings.seed, progress=settings.progress)
-    output.save(result, "comparison")
+    if output.folder is not None:  # the Fig. 2 panel, the agreement figure and the tables
+        output.files += result.save_all(output.folder / "comparison")
     title = (f"{settings.task}: {len(result.models)} networks against "
              + ("mante_like" if settings.task == "mante" and settings.reference is None else
                 "the M1 recording" if settings.reference is None else "the given reference"))

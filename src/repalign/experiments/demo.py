@@ -316,7 +316,8 @@ def _task_trained(settings: Settings, reference, m1, out) -> tuple[dict, dict, l
         comparison = compare_models(recordings, data, MODEL_MEASURES, n_resamples=sizes_["resamples"],
                                     n_permutations=sizes_["permutations"], n_splits=sizes_["splits"],
                                     seed=settings.seed, progress=False)
-        output.save(comparison, "comparison")
+        if output.folder is not None:  # the Fig. 2 panel, the agreement figure and the tables
+            output.files += comparison.save_all(output.folder / "comparison")
         label = "mante_like" if task == "mante" else "the M1 recording"
         summary[task] = {"data": list(data.shape), "criterion": float(zoo.networks.criterion.iloc[0]),
                          "max_steps": max_steps, "networks": rows, "comparison": comparison.verdict(),
