@@ -195,7 +195,7 @@ def test_summary_states_disagreement_when_measures_rank_oppositely():
 def test_summary_states_agreement_on_a_clear_case(small):
     _, _, result = small
     text = result.summary()
-    assert "**Ranking: the measures agree**" in text and "disagree** (C5 holds) — " not in text
+    assert "**Ranking: no disagreement shown**" in text and "disagree** (C5 holds) — " not in text
 
 
 def test_plots_and_save_write_files(small, tmp_path):

@@ -367,7 +367,7 @@ class ModelComparison(Result):
         if ax is None:
             columns = min(n, 3)
             rows = math.ceil(n / columns)
-            _, grid = plt.subplots(rows, columns, figsize=(max(3.2, 0.28 * len(self.models) + 1.6) * columns,
+            _, grid = plt.subplots(rows, columns, figsize=(max(3.6, 0.28 * len(self.models) + 1.6) * columns,
                                                                  3.3 * rows), squeeze=False)
             axes = list(grid.ravel())
             for extra in axes[n:]:
@@ -388,9 +388,9 @@ class ModelComparison(Result):
             for architecture in architectures:
                 mine = rows[rows.architecture == architecture]
                 x = mine.model.map(position).to_numpy()
-                err = np.vstack([mine.estimate - mine.low, mine.high - mine.estimate]).clip(min=0)
-                panel.errorbar(x, mine.estimate, yerr=err, fmt="o", ms=4, color=colour[architecture], capsize=2,
-                               lw=1, label=architecture)
+                # the interval as drawn from its ends: a biased bootstrap may leave the estimate outside it
+                panel.vlines(x, mine.low, mine.high, color=colour[architecture], lw=1.2)
+                panel.plot(x, mine.estimate, "o", ms=4, color=colour[architecture], label=architecture)
             if np.isfinite(rows.chance).any():
                 panel.plot(xs, rows.chance, "x", color="0.45", ms=5, label="chance (permutation)")
             span = (-0.5, len(self.models) - 0.5)
@@ -403,7 +403,7 @@ class ModelComparison(Result):
             panel.set_xticks(range(len(self.models)))
             panel.set_xticklabels(self.models, rotation=60, ha="right", fontsize="x-small")
             kind = dict(zip(self.measures, self.kinds))[measure]
-            panel.set_title(f"{measure} ({kind}, {'higher' if kind == 'score' else 'lower'} = more similar)",
+            panel.set_title(f"{measure}\n({kind}: {'higher' if kind == 'score' else 'lower'} = more similar)",
                             fontsize="small")
         axes[0].set_ylabel(f"model vs data ({100 * self.confidence_level:g} % bootstrap interval)", fontsize="small")
         legend(axes[-1], loc="upper left", bbox_to_anchor=(1.02, 1.0))
@@ -513,7 +513,10 @@ class ModelComparison(Result):
                          f"[{p['low']:.2f}, {p['high']:.2f}] |")
         disagreeing = [p for p in v["pairs"] if p["excludes_identical"]]
         if v["ranking_agree"]:
-            lines += ["", f"**Ranking: the measures agree** — every pair's {level} interval of τ_b reaches 1."]
+            spread = [p["tau"] for p in v["pairs"]]
+            lines += ["", f"**Ranking: no disagreement shown** — every pair's {level} interval of τ_b reaches 1 "
+                          f"(identical rankings are not excluded; point τ_b from {min(spread):.2f} to "
+                          f"{max(spread):.2f})."]
         else:
             text = "; ".join(f"{p['measures'][0]} vs {p['measures'][1]} τ_b {p['tau']:.2f} "
                              f"[{p['low']:.2f}, {p['high']:.2f}]" + (" (opposite orders)" if p["opposite"] else "")
@@ -531,9 +534,17 @@ class ModelComparison(Result):
                 lines += ["", f"**{name.capitalize()}: the measures agree** on which models are above it."]
             else:
                 firm = (f"; firmly for {', '.join(b['firm_disagreement'])} (interval above by one measure, below by "
-                        "another)") if b["firm_disagreement"] else ""
+                        "another)") if b["firm_disagreement"] else (
+                    " by their estimates only: no model's interval lies above it by one measure and below it by "
+                    "another")
                 lines += ["", f"**{name.capitalize()}: the measures disagree** (C5 holds) on which models are above "
                               f"it{firm}."]
+        outside = self.table[(self.table.estimate < self.table.low) | (self.table.estimate > self.table.high)]
+        if len(outside):
+            lines += ["", f"Note: {len(outside)} of {len(self.table)} estimates lie outside their own percentile "
+                          "interval (" + ", ".join(f"{r.measure} of {r.model}" for r in outside.itertuples())
+                      + "): the measure is biased under resampling of the conditions (repeated conditions change it), "
+                        "so the interval is shifted; read such intervals as the spread, not as bounds on the value."]
         lines += ["", "Definitions: two measures disagree on the ranking when the upper end of the bootstrap interval "
                       "of Kendall's τ_b between their rankings (distances ranked by their negation) is below 1; on a "
                       "baseline when the sets of models above it differ. Estimates are better than the baseline in the "

@@ -453,8 +453,9 @@ def compare_models_command(
                   "interval": f"[{r.low:.3f}, {r.high:.3f}]"} for r in record.tables["agreement"].itertuples()],
                 ["measure A", "measure B", "tau", "interval"], width=WIDTH)
     verdict = record.settings["verdict"]
-    print(f"ranking: the measures {'agree' if verdict['ranking_agree'] else 'disagree'}; baselines: "
-          f"{'agree' if verdict['baselines_agree'] else 'disagree'} (see summary.md)")
+    print(f"ranking: {'no disagreement shown' if verdict['ranking_agree'] else 'the measures disagree (C5)'}; "
+          f"baselines: {'the measures agree' if verdict['baselines_agree'] else 'the measures disagree (C5)'} "
+          "(definitions in summary.md)")
     print(f"wrote {len(record.files)} files to {out}")
 
 
