@@ -17,7 +17,7 @@ import repalign
 from repalign import statistics
 from repalign.baselines import baseline_scores
 from repalign.comparison import COLUMNS, ModelComparison, compare_models, kendall_tau, model_label
-from repalign.data import Dataset
+from repalign.data import Dataset, Trials
 from repalign.results import Record
 
 pytestmark = pytest.mark.usefixtures("single_threaded")  # see conftest.py
@@ -229,3 +229,22 @@ def assert_same_values(a, b):
                                        atol=1e-300, err_msg=column)
         except (TypeError, ValueError):
             assert left[present].astype(str).tolist() == right[present].astype(str).tolist(), column
+
+
+def test_single_trials_are_resampled_within_conditions():
+    rng = np.random.default_rng(4)
+    n_conditions, per, t, p = 6, 5, 3, 7
+    means = rng.normal(size=(n_conditions, t, p)) * 2
+    activity = np.repeat(means, per, axis=0) + rng.normal(size=(n_conditions * per, t, p))
+    trials = Trials(activity, {"direction": np.repeat(np.arange(n_conditions), per)}, "direction")
+    average = trials.average()
+    models = {f"noise {k}": Dataset(average.activity + k * rng.normal(size=average.shape)) for k in (0.2, 1.0, 3.0)}
+    result = compare_models(models, trials, ["cka"], n_resamples=30, n_permutations=10, n_splits=2, seed=1)
+    assert result.over == "trials"
+    for k, label in enumerate(result.models):
+        boot = statistics.bootstrap("cka", trials, models[label], n_resamples=30, over="trials", seed=1)
+        assert np.allclose(result.values[0, k], boot.values, rtol=1e-10)
+        row = result.table[result.table.model == label].iloc[0]
+        assert math.isclose(row.estimate, repalign.measure("cka")(average, models[label]), rel_tol=1e-10)
+    expected = baseline_scores(average, ["cka"], n_splits=2, seed=1).table
+    assert np.allclose(result.baselines.table.score, expected.score)

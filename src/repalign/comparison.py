@@ -7,7 +7,8 @@ claim C5): they "do not agree on the relative rankings of the models", nor "on a
 how similar the models are relative to the two baseline scores". :func:`compare_models` makes both
 readings with their uncertainty:
 
-- every score with a **bootstrap interval** over the reference's conditions (samples for 2D data):
+- every score with a **bootstrap interval** over the reference's conditions (samples for 2D data; trials
+  within each condition when the reference is a :class:`~repalign.data.Trials`):
   one table of resample counts (:func:`repalign.statistics.resample_counts`, one seed) shared by all
   models and measures, so that on each resample the models can be ranked;
 - every score with a **permutation null** (:func:`repalign.statistics.permutation_test`: the
@@ -172,7 +173,9 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
             with the reference (same time bins and conditions, or samples; any number of units); keys
             ``((cell, activation), seed)`` (:func:`repalign.recording.record`) give the architecture and seed
             columns, other keys are labels (architecture from the Dataset's provenance when there).
-        reference: the recording ``(time, condition, unit)`` (or ``(sample, unit)``: no condition average).
+        reference: the recording ``(time, condition, unit)`` (or ``(sample, unit)``: no condition average), or
+            its single trials (a :class:`~repalign.data.Trials`): then the bootstrap resamples trials within each
+            condition (``over="trials"``), and the models, the null and the baselines use its condition averages.
         measures: registry names or :class:`~repalign.registry.Measure` objects.
         n_resamples: bootstrap resamples (``>= 2``).
         n_permutations: permutations of the null (``0``: no null, ``chance`` and ``p_value`` NaN).
@@ -204,7 +207,8 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
     n_splits = check_count(n_splits, "n_splits", 1)
     confidence_level = check_real(confidence_level, "confidence_level", low=0, high=1, inclusive=(False, False))
     seed = check_seed(seed)
-    reference = _as_dataset(reference, "reference")
+    trials = reference if hasattr(reference, "trial_counts") else None  # single trials: resampled within conditions
+    reference = trials.average() if trials is not None else _as_dataset(reference, "reference")
     entries = []
     for key, value in models.items():
         dataset = _as_dataset(value, "models")
@@ -220,15 +224,18 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
 
     over = "conditions" if reference.activity.ndim == 3 else "samples"
     n_items = reference.activity.shape[1 if over == "conditions" else 0]
-    counts = statistics.resample_counts(n_items, n_resamples, seed)
+    # the same resamples for every model and measure: one table of counts (for trials, bootstrap's own draw per
+    # condition depends on the seed and the trials only, hence is the same in every call)
+    counts = statistics.resample_counts(n_items, n_resamples, seed) if trials is None else None
     values = np.full((len(chosen), len(entries), n_resamples), np.nan)
     rows = []
     jobs = [(i, k) for i in range(len(chosen)) for k in range(len(entries))]
     for i, k in progress_bar(jobs, enabled=progress, total=len(jobs), description="compare models", unit="score"):
         label, m = chosen[i]
         model, architecture, network_seed, dataset = entries[k]
-        boot = statistics.bootstrap(m, reference, dataset, n_resamples=n_resamples, confidence_level=confidence_level,
-                                    over=over, seed=seed, counts=counts, progress=False)
+        boot = statistics.bootstrap(m, reference if trials is None else trials, dataset, n_resamples=n_resamples,
+                                    confidence_level=confidence_level, over=over if trials is None else "trials",
+                                    seed=seed, counts=counts, progress=False)
         values[i, k] = np.asarray(boot.values, dtype=np.float64)
         low, high = boot.interval
         chance = p_value = math.nan
@@ -249,7 +256,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
     baselines = BaselineResult(base, baselines.seed, baselines.n_splits)
     return ModelComparison(table, baselines, values, tuple(labels), tuple(m.kind for _, m in chosen),
                            tuple(e[0] for e in entries), confidence_level, n_resamples, n_permutations, seed,
-                           over, tuple(reference.shape))
+                           over if trials is None else "trials", tuple(reference.shape))
 
 
 @dataclass(frozen=True, eq=False)
