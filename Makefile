@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick lint catalogue bench bench-optimize bench-threads clean
+.PHONY: demo test test-quick lint catalogue bench bench-optimize bench-threads bench-bootstrap clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-optimize: $(STAMP)
 
 bench-threads: $(STAMP)
 	$(PY) bench/bench_threads.py
+
+bench-bootstrap: $(STAMP)
+	$(PY) bench/bench_bootstrap.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

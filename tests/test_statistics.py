@@ -4,7 +4,7 @@ Values are checked against independent computations: the measure called on each 
 (or permutation) by hand, and for ridge-CV a numpy float64 weighted ridge written here (each fold fitted
 on its training conditions repeated as often as they were drawn). Calibration (slow): the bootstrap
 standard error against the spread of the score over independent draws of a known generator, and the
-uniformity of permutation p-values under a true null.
+uniformity of permutation p-values under a true null (about 5 s together, run in the quick suite too).
 """
 
 import numpy as np
@@ -48,9 +48,10 @@ def test_resample_counts_are_multinomial_draws_reproducible_by_seed():
 @pytest.mark.parametrize("name", ["cka", "angular-cka", "cka-kernel=linear-hsic=gretton-distance=angular",
                                   "angular-procrustes", "procrustes", "nbs", "procrustes-distance=euclidean",
                                   "procrustes-distance=squared_euclidean", "shape_metric-alpha=1-distance=angular"])
-def test_weighted_path_equals_the_measure_on_materialised_resamples(name):
-    X, Y = latent_pair(0, n_time=4, n_cond=10, p=7, q=5)
-    counts = statistics.resample_counts(10, 20, seed=1)
+@pytest.mark.parametrize("n_cond", [5, 10])  # CKA: sums of Gram inner products (C² ≤ p·q) or of cross-products
+def test_weighted_path_equals_the_measure_on_materialised_resamples(name, n_cond):
+    X, Y = latent_pair(0, n_time=4, n_cond=n_cond, p=7, q=5)
+    counts = statistics.resample_counts(n_cond, 20, seed=1)
     result = statistics.bootstrap(name, X, Y, counts=counts)
     m = repalign.measure(name)
     expected = np.array([m(x, y) for x, y in zip(materialised(X, counts), materialised(Y, counts))])
@@ -69,6 +70,18 @@ def test_weighted_path_with_more_units_than_samples_and_extreme_scales():
         expected = np.array([m(x, y) for x, y in zip(materialised(sx * X, counts), materialised(sy * Y, counts))])
         assert np.all(np.isfinite(result.values))
         assert np.allclose(result.values, expected, rtol=1e-9, atol=0), name
+
+
+def test_batched_nuclear_norms_match_the_svd_item_by_item():
+    from repalign.statistics._fast import nuclear_norms
+
+    rng = np.random.default_rng(17)
+    full = rng.normal(size=(4, 9, 6))
+    low = rng.normal(size=(3, 9, 2)) @ rng.normal(size=(3, 2, 6))  # rank 2: these items take the SVD
+    batch = torch.as_tensor(np.concatenate([full, low]))
+    expected = np.linalg.svd(batch.numpy(), compute_uv=False).sum(axis=1)
+    assert np.allclose(nuclear_norms(batch).numpy(), expected, rtol=1e-12)
+    assert np.allclose(nuclear_norms(batch.mT).numpy(), expected, rtol=1e-12)
 
 
 def test_generic_path_scores_each_materialised_resample():
@@ -158,6 +171,17 @@ def test_permutation_null_scores_y_with_shuffled_conditions(name):
     assert result.chance == pytest.approx(expected.mean(), rel=1e-9)
 
 
+def test_rows_of_3d_data_resampled_and_shuffled_keep_the_folds_of_their_conditions():
+    X, Y = latent_pair(16, n_time=3, n_cond=10, p=5, q=4)
+    m = repalign.measure("ridge-cv")
+    ones = statistics.bootstrap("ridge-cv", X, Y, over="samples", counts=np.ones((2, 30), dtype=np.int64))
+    assert np.abs(ones.values - m(X, Y)).max() <= 1e-10
+    result = statistics.permutation_test("ridge-cv", X, Y, over="samples", n_resamples=5, seed=2)
+    perms = np.argsort(np.random.default_rng(2).random((5, 30)), axis=1)
+    expected = [m(X, Y.reshape(30, -1)[perm].reshape(3, 10, -1)) for perm in perms]
+    assert np.allclose(result.null, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_strong_signal_gives_the_smallest_p_value_and_distances_count_downwards():
     X, Y = latent_pair(8, n_time=5, n_cond=20, noise=0.1)
     for name in ("cka", "procrustes"):  # a score and a distance
@@ -218,7 +242,7 @@ def test_bad_arguments_name_the_argument():
         ({"confidence_level": 0}, "confidence_level"), ({"n_resamples": 1}, "n_resamples"),
         ({"seed": -1}, "seed"), ({"measure": "nope"}, "unknown measure"), ({"over": "trials"}, "X: over='trials'"),
         ({"counts": np.ones((3, 5), dtype=int)}, "counts"), ({"counts": np.full((3, 6), 2)}, "counts"),
-        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 0}, "batch_size"), ({"method": "basic"}, "method"),
     ]
     for kwargs, message in cases:
         measure = kwargs.pop("measure", "cka")
@@ -268,3 +292,77 @@ def test_torch_inputs_and_datasets_are_accepted():
     X, Y = latent_pair(13, n_cond=10)
     base = statistics.bootstrap("cka", X, Y, n_resamples=5)
     assert np.allclose(statistics.bootstrap("cka", torch.tensor(X), Dataset(Y), n_resamples=5).values, base.values)
+
+
+# -- calibration (the issue's targets) ----------------------------------------------------------------------------
+
+CALIBRATED = ["cka", "angular-procrustes", "ridge-cv"]  # about 5 s in all: not marked slow, the issue's targets
+
+
+@pytest.mark.parametrize("name", CALIBRATED)
+def test_bootstrap_standard_error_matches_the_spread_over_independent_draws(name):
+    """40 i.i.d. conditions x 5 bins: the median bootstrap SE over 10 draws (400 resamples each) is within 25%
+    of the standard deviation of the score over 200 independent draws of the same generator."""
+    m = repalign.measure(name)
+    spread = np.std([m(*latent_pair(1000 + k)) for k in range(200)], ddof=1)
+    errors = [statistics.bootstrap(name, *latent_pair(k), n_resamples=400, seed=k).standard_error for k in range(10)]
+    assert abs(np.median(errors) / spread - 1) < 0.25, (np.median(errors), spread)
+
+
+@pytest.mark.parametrize("name", CALIBRATED)
+def test_permutation_p_values_are_uniform_under_a_true_null(name):
+    """X and Y from independent latents: 200 p-values (200 permutations each) pass a KS test of uniformity."""
+    from scipy.stats import kstest
+
+    p_values = []
+    for k in range(200):
+        X, _ = latent_pair(5000 + k)
+        _, Y = latent_pair(9000 + k)
+        p_values.append(statistics.permutation_test(name, X, Y, n_resamples=200, seed=k).p_value)
+    assert kstest(p_values, "uniform").pvalue > 0.01
+
+
+# -- BCa ---------------------------------------------------------------------------------------------------------
+
+def bca_reference(values, estimate, jackknife, level):
+    """Efron & Tibshirani (1993) §14.3, written out with scipy.stats.norm."""
+    from scipy.stats import norm
+
+    z0 = norm.ppf((np.sum(values < estimate) + 0.5 * np.sum(values == estimate)) / len(values))
+    d = jackknife.mean() - jackknife
+    a = np.sum(d ** 3) / (6 * np.sum(d ** 2) ** 1.5)
+    z = norm.ppf([(1 - level) / 2, (1 + level) / 2])
+    return np.quantile(values, norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))))
+
+
+@pytest.mark.parametrize("name", ["cka", "cca", "ridge-cv"])
+def test_bca_interval_from_a_jackknife_over_conditions(name):
+    X, Y = latent_pair(14, n_time=3, n_cond=12, p=5, q=4)
+    m = repalign.measure(name)
+    result = statistics.bootstrap(name, X, Y, n_resamples=300, seed=1, method="bca", confidence_level=0.9)
+    if name == "ridge-cv":  # the held-out condition's fold loses it; the others keep their folds
+        expected = [weighted_ridge_cv(X, Y, 1 - np.eye(12, dtype=int)[i], 100.0, 5) for i in range(12)]
+    else:
+        expected = [m(np.delete(X, i, axis=1), np.delete(Y, i, axis=1)) for i in range(12)]
+    assert np.allclose(result.jackknife, expected, rtol=1e-9, atol=1e-12)
+    assert result.interval == pytest.approx(tuple(bca_reference(result.values, result.estimate, result.jackknife,
+                                                                0.9)), rel=1e-12)
+    percentile = statistics.bootstrap(name, X, Y, n_resamples=300, seed=1, confidence_level=0.9)
+    assert np.array_equal(percentile.values, result.values) and percentile.interval != result.interval
+    assert result.table.iloc[0]["method"] == "bca"
+
+
+def test_bca_over_trials_leaves_one_trial_out():
+    from repalign.data import Trials
+
+    rng = np.random.default_rng(15)
+    labels = np.repeat(np.arange(5), [3, 1, 4, 3, 2])  # one condition with a single trial: never left out
+    activity = rng.normal(size=(len(labels), 3, 6)) + labels[:, None, None]
+    trials = Trials(activity, {"target": labels}, ["target"])
+    Y = rng.normal(size=(3, 5, 4)) + np.arange(5)[None, :, None]
+    result = statistics.bootstrap("cka", trials, Y, over="trials", n_resamples=50, method="bca")
+    m = repalign.measure("cka")
+    kept = [k for k in range(len(labels)) if (labels == labels[k]).sum() > 1]
+    expected = [m(Trials(np.delete(activity, k, axis=0), {"target": np.delete(labels, k)}, ["target"]).average(), Y)
+                for k in kept]
+    assert np.allclose(result.jackknife, expected, rtol=1e-10)

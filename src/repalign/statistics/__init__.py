@@ -28,7 +28,9 @@ measure keeps each condition in the fold it has in the original data: copies of 
 never split between training and test (materialising the resample and cross-validating it would). A
 resample where the measure is undefined (e.g. CKA of a resample that drew one distinct condition of a
 one-bin dataset) gives NaN on the sufficient-statistics path and is left out of the standard error and
-the interval (counted in ``n_undefined``); on the generic path the measure's error is raised.
+the interval (counted in ``n_undefined``); on the generic path the measure's error is raised. Resamples and
+permutations are computed in float64 on the CPU, whatever the inputs' dtype and device (the estimate is the
+measure called on the inputs as given).
 
 Example:
     >>> import numpy as np
@@ -57,6 +59,7 @@ from ._results import Bootstrap, Permutation, Score
 __all__ = ["Bootstrap", "Permutation", "Score", "bootstrap", "permutation_test", "resample_counts", "score"]
 
 OVER = ("conditions", "samples", "trials")
+METHODS = ("percentile", "bca")
 CHUNK_BYTES = 256 * 2**20
 
 
@@ -104,8 +107,8 @@ def _materialised(grid: torch.Tensor, index: torch.Tensor, three_d: bool) -> tor
     return taken.contiguous() if three_d else taken[:, 0].contiguous()
 
 
-def _chunks(total: int, per_item_bytes: int, batch_size: int | None):
-    size = batch_size or max(1, CHUNK_BYTES // max(per_item_bytes, 1))
+def _chunks(total: int, per_item_bytes: int, batch_size: int | None, budget: int = CHUNK_BYTES):
+    size = batch_size or max(1, budget // max(per_item_bytes, 1))
     return [(lo, min(lo + size, total)) for lo in range(0, total, size)]
 
 
@@ -129,9 +132,9 @@ def _estimate(m: Measure, X, Y) -> float:
 
 
 def _index_from_counts(counts: np.ndarray) -> torch.Tensor:
-    """Row b lists each unit as often as counts[b] says (rows of counts sum to the number of units)."""
+    """Row b lists each unit as often as counts[b] says (every row of counts has the same sum)."""
     b, n = counts.shape
-    return torch.as_tensor(np.repeat(np.tile(np.arange(n), b), counts.ravel()).reshape(b, n))
+    return torch.as_tensor(np.repeat(np.tile(np.arange(n), b), counts.ravel()).reshape(b, -1))
 
 
 def _checked_counts(counts, n_units: int, n_resamples: int, what: str) -> np.ndarray:
@@ -148,7 +151,8 @@ def _checked_counts(counts, n_units: int, n_resamples: int, what: str) -> np.nda
 
 
 def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float = 0.95, over: str = "conditions",
-              seed: int = 0, counts=None, batch_size: int | None = None, progress: bool | None = None) -> Bootstrap:
+              seed: int = 0, counts=None, method: str = "percentile", batch_size: int | None = None,
+              progress: bool | None = None) -> Bootstrap:
     """The measure on (X, Y) with a bootstrap distribution: every resample scored in one batched computation.
 
     Args:
@@ -157,11 +161,14 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
             tensors, Datasets); for ``over="trials"`` X is a :class:`~repalign.data.Trials` and Y holds one
             condition per row of ``X.conditions``, in that order.
         n_resamples: B ≥ 2.
-        confidence_level: γ in (0, 1) of the percentile interval.
+        confidence_level: γ in (0, 1) of the interval.
         over: ``"conditions"``, ``"samples"`` or ``"trials"`` (see the module documentation).
         seed: of the draws (:func:`resample_counts`; for trials, per condition from the same generator).
         counts: the caller's multiplicities instead of drawing them, ``(B, n)`` (n conditions or samples;
             for trials ``(B, n_trials)``, each condition's trials summing to its trial count).
+        method: the interval: ``"percentile"``, or ``"bca"`` (bias-corrected and accelerated, Efron 1987: the
+            acceleration from a jackknife that leaves out one condition, sample or trial at a time, n more
+            evaluations; see :attr:`Bootstrap.interval`).
         batch_size: resamples per chunk (default: about 256 MB per chunk).
         progress: a progress bar per chunk (None: only for long runs).
 
@@ -182,12 +189,14 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
     """
     m, n_resamples, over, seed = _checked_common(measure, n_resamples, over, seed)
     confidence_level = check_real(confidence_level, "confidence_level", low=0.0, high=1.0, inclusive=(False, False))
+    method = check_choice(method, "method", METHODS)
     if batch_size is not None:
         batch_size = check_count(batch_size, "batch_size", 1)
-    settings = {"confidence_level": confidence_level, "over": over, "seed": seed}
+    settings = {"confidence_level": confidence_level, "over": over, "seed": seed, "method": method}
     if over == "trials":
-        estimate, values = _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress)
-        return Bootstrap(m.name, m.kind, estimate, values, **settings)
+        estimate, values, jackknife = _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress,
+                                                        method == "bca")
+        return Bootstrap(m.name, m.kind, estimate, values, jackknife=jackknife, **settings)
     x, y, n_cond = _grid(X, Y, over)
     estimate = _estimate(m, X, Y)
     n = x.shape[1]
@@ -201,25 +210,33 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
         raise SettingsError("measure", f"{m.name} is cross-validated, and materialised resamples would put copies "
                                        f"of one {what} in training and test folds; use aggregate='pooled' "
                                        f"(computed with each {what} kept in its fold)")
-    description = f"bootstrap {m.name}"
-    if kind is None:
-        three_d = over == "conditions" and n_cond is not None
-        index = _index_from_counts(counts)
-        per_item = 8 * x.shape[0] * n * (x.shape[2] + y.shape[2]) * 2
+    stats = None if kind is None else _statistics(m, kind, x, y, n_cond)
 
-        def compute(lo, hi):
-            with torch.no_grad():
-                return m.batch(_materialised(x, index[lo:hi], three_d), _materialised(y, index[lo:hi], three_d))
-    else:
-        stats = _statistics(m, kind, x, y, n_cond)
-        per_item = stats.bytes_per_resample()
-        weights = torch.as_tensor(counts, dtype=torch.float64)
+    def score_counts(rows: np.ndarray, description: str) -> np.ndarray:
+        """The measure on each row of multiplicities (rows of equal sums), chunk by chunk."""
+        if stats is None:
+            three_d = over == "conditions" and n_cond is not None
+            index = _index_from_counts(rows)
+            per_item = 8 * x.shape[0] * n * (x.shape[2] + y.shape[2]) * 2
 
-        def compute(lo, hi):
-            with torch.no_grad():
-                return stats.values(weights[lo:hi])
-    values = _run_chunks(_chunks(len(counts), per_item, batch_size), compute, progress, description)
-    return Bootstrap(m.name, m.kind, estimate, values, **settings)
+            def compute(lo, hi):
+                with torch.no_grad():
+                    return m.batch(_materialised(x, index[lo:hi], three_d), _materialised(y, index[lo:hi], three_d))
+            budget = CHUNK_BYTES
+        else:
+            per_item, budget = stats.bytes_per_resample(), stats.chunk_bytes
+            weights = torch.as_tensor(rows, dtype=torch.float64)
+
+            def compute(lo, hi):
+                with torch.no_grad():
+                    return stats.values(weights[lo:hi])
+        return _run_chunks(_chunks(len(rows), per_item, batch_size, budget), compute, progress, description)
+
+    values = score_counts(counts, f"bootstrap {m.name}")
+    jackknife = None
+    if method == "bca":  # leave one unit out: weights 1 everywhere but 0 on that unit
+        jackknife = score_counts(1 - np.eye(n, dtype=np.int64), f"jackknife {m.name}")
+    return Bootstrap(m.name, m.kind, estimate, values, jackknife=jackknife, **settings)
 
 
 def _statistics(m, kind, x, y, n_cond):
@@ -230,7 +247,7 @@ def _statistics(m, kind, x, y, n_cond):
     return _fast.LinearStatistics(m, kind, x, y)
 
 
-def _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress):
+def _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress, jackknife):
     if not hasattr(X, "trial_counts"):
         raise SettingsError("X", f"over='trials' needs single trials: a repalign.data.Trials, got "
                                  f"{type(X).__name__}")
@@ -256,21 +273,32 @@ def _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress):
         if (counts < 0).any() or (sums != per_condition).any():
             raise SettingsError("counts", "each condition's trials must be drawn as often as it has trials "
                                           f"({per_condition.tolist()})")
-    weights = torch.as_tensor(counts / per_condition[index], dtype=torch.float64)  # rows: means per condition
     one_hot = torch.nn.functional.one_hot(torch.tensor(index), X.n_conditions).to(torch.float64)  # (K, C)
     activity = torch.tensor(X.activity)
     bound = m.bind(Y) if m.symmetric else None
 
-    def compute(lo, hi):
-        w = weights[lo:hi, :, None] * one_hot  # (b, K, C)
-        xs = torch.einsum("bkc,ktu->btcu", w, activity)
-        with torch.no_grad():
-            if bound is not None:
-                return bound.batch(xs)
-            return m.batch(xs, y.expand(len(xs), *y.shape))
-    per_item = 8 * (activity[0].numel() * X.n_conditions + y.numel()) * 3
-    values = _run_chunks(_chunks(len(counts), per_item, batch_size), compute, progress, f"bootstrap {m.name}")
-    return estimate, values
+    def score_counts(rows: np.ndarray, description: str) -> np.ndarray:
+        sums = rows @ one_hot.numpy()  # (b, C): trials drawn per condition
+        weights = torch.as_tensor(rows / sums[:, index], dtype=torch.float64)  # each row: means per condition
+
+        def compute(lo, hi):
+            w = weights[lo:hi, :, None] * one_hot  # (b, K, C)
+            xs = torch.einsum("bkc,ktu->btcu", w, activity)
+            with torch.no_grad():
+                if bound is not None:
+                    return bound.batch(xs)
+                return m.batch(xs, y.expand(len(xs), *y.shape))
+        per_item = 8 * (activity[0].numel() * X.n_conditions + y.numel()) * 3
+        return _run_chunks(_chunks(len(rows), per_item, batch_size), compute, progress, description)
+
+    values = score_counts(counts, f"bootstrap {m.name}")
+    leave_out = None
+    if jackknife:  # leave one trial out, among the conditions with more than one trial
+        kept = np.flatnonzero(per_condition[index] > 1)
+        if len(kept) < 2:
+            raise SettingsError("method", "BCa over trials needs conditions with more than one trial")
+        leave_out = score_counts((1 - np.eye(X.n_trials, dtype=np.int64))[kept], f"jackknife {m.name}")
+    return estimate, values, leave_out
 
 
 def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, over: str = "conditions",
@@ -311,22 +339,28 @@ def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, o
                 return stats.permuted(perms[lo:hi], cross, sxx, syy)
     else:
         three_d = over == "conditions" and n_cond is not None
-        bound = m.bind(_materialised(x, torch.arange(n)[None], three_d)[0])
+        # the data's own layout on both sides (3D rows shuffled over="samples" are put back in (time, condition)
+        # order), so that a cross-validated measure folds the null's data as it folds the estimate's
+        shape = (x.shape[0] * n // n_cond, n_cond) if n_cond is not None and not three_d else None
+        reference = _materialised(x, torch.arange(n)[None], three_d)[0]
+        bound = m.bind(reference.reshape(*shape, -1) if shape else reference)
         per_item = 8 * x.shape[0] * n * y.shape[2] * 3
 
         def compute(lo, hi):
+            ys = _materialised(y, perms[lo:hi], three_d)
             with torch.no_grad():
-                return bound.batch(_materialised(y, perms[lo:hi], three_d))
+                return bound.batch(ys.reshape(len(ys), *shape, -1) if shape else ys)
     null = _run_chunks(_chunks(n_resamples, per_item, None), compute, progress, description)
     return Permutation(m.name, m.kind, estimate, null, over=over, seed=seed)
 
 
 def score(measure, X, Y, *, ci: bool = True, null: bool = True, n_resamples: int = 1000, n_permutations: int = 1000,
-          confidence_level: float = 0.95, seed: int = 0, over: str = "conditions") -> Score:
+          confidence_level: float = 0.95, seed: int = 0, over: str = "conditions", method: str = "percentile") -> Score:
     """The measure with its bootstrap interval (``ci``) and its permutation null (``null``), both seeded.
 
-    ``over`` is the bootstrap's resampling unit; the permutation shuffles conditions (``"samples"``: rows;
-    with ``"trials"`` X is a Trials and the null is computed on X.average()).
+    ``over`` is the bootstrap's resampling unit and ``method`` its interval (see :func:`bootstrap`); the
+    permutation shuffles conditions (``"samples"``: rows; with ``"trials"`` X is a Trials and the null is
+    computed on X.average()).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(3)
@@ -337,7 +371,7 @@ def score(measure, X, Y, *, ci: bool = True, null: bool = True, n_resamples: int
     """
     m = resolve(measure, "measure")
     boot = bootstrap(m, X, Y, n_resamples=n_resamples, confidence_level=confidence_level, over=over,
-                     seed=seed) if ci else None
+                     seed=seed, method=method) if ci else None
     perm = None
     if null:
         reference = X.average() if over == "trials" and hasattr(X, "average") else X

@@ -28,6 +28,7 @@ class Bootstrap(Result):
         estimate: the measure on the data as given.
         values: the B resampled values (NaN where a resample leaves the measure undefined).
         confidence_level, over, seed: of the bootstrap.
+        method: the interval's, ``"percentile"`` or ``"bca"``; jackknife: the leave-one-out values (BCa).
     """
 
     record_kind = "bootstrap"
@@ -39,6 +40,8 @@ class Bootstrap(Result):
     confidence_level: float = 0.95
     over: str = "conditions"
     seed: int = 0
+    method: str = "percentile"
+    jackknife: np.ndarray | None = None
 
     def __post_init__(self):
         undefined = int((~np.isfinite(self.values)).sum())
@@ -64,22 +67,41 @@ class Bootstrap(Result):
 
     @property
     def interval(self) -> tuple[float, float]:
-        """Percentile interval: the (1 − γ)/2 and (1 + γ)/2 quantiles of the values (numpy's linear rule)."""
+        r"""The interval at ``confidence_level`` γ: quantiles of the values (numpy's linear rule).
+
+        Percentile: the (1 − γ)/2 and (1 + γ)/2 quantiles. BCa (Efron 1987; Efron & Tibshirani 1993, §14.3):
+        the quantiles Φ(ẑ₀ + (ẑ₀ + z_α)/(1 − â(ẑ₀ + z_α))) for z_α = Φ⁻¹((1 ∓ γ)/2), with the bias correction
+        ẑ₀ = Φ⁻¹(#{values < estimate} + ½#{values = estimate})/B) (kept within 1/(2B) of 0 and 1) and the
+        acceleration â = Σd_i³ / (6 (Σd_i²)^{3/2}), d_i = mean(jackknife) − jackknife_i.
+        """
+        from scipy.special import ndtr, ndtri  # scipy loads on first use
+
         alpha = (1.0 - self.confidence_level) / 2
-        low, high = np.quantile(_finite(self.values), [alpha, 1.0 - alpha])
+        values = _finite(self.values)
+        levels = np.array([alpha, 1.0 - alpha])
+        if self.method == "bca":
+            below = (np.sum(values < self.estimate) + 0.5 * np.sum(values == self.estimate)) / len(values)
+            z0 = ndtri(np.clip(below, 0.5 / len(values), 1 - 0.5 / len(values)))
+            jackknife = _finite(np.asarray(self.jackknife))
+            d = jackknife.mean() - jackknife
+            spread = 6 * np.sum(d ** 2) ** 1.5
+            accel = np.sum(d ** 3) / spread if spread > 0 else 0.0
+            z = ndtri(levels)
+            levels = ndtr(z0 + (z0 + z) / (1 - accel * (z0 + z)))
+        low, high = np.quantile(values, levels)
         return float(low), float(high)
 
     @property
     def table(self):
         """One row: measure, name, kind, estimate, standard_error, low, high, confidence_level, n_resamples,
-        n_undefined, over, seed."""
+        n_undefined, method, over, seed."""
         pd = import_pandas()
         low, high = self.interval
         return pd.DataFrame([{
             "measure": short_name(self.name), "name": self.name, "kind": self.kind, "estimate": self.estimate,
             "standard_error": self.standard_error, "low": low, "high": high,
             "confidence_level": self.confidence_level, "n_resamples": self.n_resamples,
-            "n_undefined": self.n_undefined, "over": self.over, "seed": self.seed}])
+            "n_undefined": self.n_undefined, "method": self.method, "over": self.over, "seed": self.seed}])
 
     def plot(self, ax=None):
         """Histogram of the resampled values; the estimate (line) and the interval (band) marked."""
@@ -87,7 +109,7 @@ class Bootstrap(Result):
         if ax is None:
             _, ax = plt.subplots(figsize=(4.5, 3.2))
         low, high = self.interval
-        ax.axvspan(low, high, color="0.88", lw=0, label=f"{self.confidence_level:.0%} interval")
+        ax.axvspan(low, high, color="0.88", lw=0, label=f"{self.confidence_level:.0%} interval ({self.method})")
         ax.hist(_finite(self.values), bins="auto", color="C0", alpha=0.8)
         ax.axvline(self.estimate, color="k", lw=1.2, label=f"estimate {self.estimate:.3g}")
         ax.set_xlabel(short_name(self.name))
@@ -98,10 +120,13 @@ class Bootstrap(Result):
 
     def _record_settings(self) -> dict:
         return {"measure": self.name, "confidence_level": self.confidence_level, "over": self.over,
-                "seed": self.seed, "n_resamples": self.n_resamples}
+                "seed": self.seed, "n_resamples": self.n_resamples, "method": self.method}
 
     def _record_arrays(self) -> dict:
-        return {"values": np.asarray(self.values)}
+        arrays = {"values": np.asarray(self.values)}
+        if self.jackknife is not None:
+            arrays["jackknife"] = np.asarray(self.jackknife)
+        return arrays
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,14 +206,14 @@ class Score(Result):
 
     @property
     def table(self):
-        """One row: measure, name, kind, estimate, standard_error, low, high, confidence_level, n_resamples,
-        over, chance, p_value, n_permutations, seed (NaN for a part not computed)."""
+        """One row: measure, name, kind, estimate, standard_error, low, high, confidence_level, method,
+        n_resamples, over, chance, p_value, n_permutations, seed (NaN for a part not computed)."""
         pd = import_pandas()
         row = {"measure": short_name(self.name), "name": self.name, "kind": self.kind, "estimate": self.estimate}
         boot, perm = self.bootstrap, self.permutation
         low, high = boot.interval if boot else (math.nan, math.nan)
         row.update(standard_error=boot.standard_error if boot else math.nan, low=low, high=high,
-                   confidence_level=boot.confidence_level if boot else math.nan,
+                   confidence_level=boot.confidence_level if boot else math.nan, method=boot.method if boot else "",
                    n_resamples=boot.n_resamples if boot else 0, over=boot.over if boot else "",
                    chance=perm.chance if perm else math.nan, p_value=perm.p_value if perm else math.nan,
                    n_permutations=perm.n_resamples if perm else 0, seed=self.seed)
