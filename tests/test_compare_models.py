@@ -145,6 +145,10 @@ def test_cli_compare_ci_and_null_match_statistics_score(pair_files, capsys):
         for column in ("standard_error", "low", "high", "chance", "p_value"):
             assert row[column] == pytest.approx(expected[column], rel=1e-12), column
         assert row["value"] == pytest.approx(repalign.measure(row["measure"])(x, y), rel=1e-12)
+    assert main([*args[:3], "-m", "cka", "--ci", "--method", "bca", "--resamples", "40", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    expected = statistics.bootstrap("cka", x, y, n_resamples=40, method="bca").interval
+    assert [row["low"], row["high"]] == pytest.approx(list(expected), rel=1e-12)
     assert main(args) == 0
     header = capsys.readouterr().out.splitlines()[0].split()
     assert header == ["measure", "name", "kind", "value", "interval", "chance", "p"]

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import statistics
-from ._checks import SettingsError, check_count, check_items, check_real, check_seed, progress_bar
+from ._checks import SettingsError, check_choice, check_count, check_items, check_real, check_seed, progress_bar
 from ._optional import import_pandas, import_pyplot
 from .baselines import BASELINES, BaselineResult, baseline_scores
 from .data import Dataset
@@ -154,7 +154,7 @@ def _better(kind: str) -> float:
 
 
 def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_permutations: int = 1000,
-                   n_splits: int = 10, confidence_level: float = 0.95, seed: int = 0,
+                   n_splits: int = 10, confidence_level: float = 0.95, method: str = "percentile", seed: int = 0,
                    progress: bool | None = None) -> ModelComparison:
     r"""Score every model against the reference with every measure, with intervals, nulls, baselines and agreement.
 
@@ -181,6 +181,9 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
         n_permutations: permutations of the null (``0``: no null, ``chance`` and ``p_value`` NaN).
         n_splits: random neuron splits of the baseline.
         confidence_level: of the intervals, in (0, 1).
+        method: the scores' intervals, ``"percentile"`` or ``"bca"`` (bias-corrected and accelerated: for measures
+            that resampling biases, e.g. repeated conditions raise angular Procrustes and lower ridge-CV; it costs a
+            jackknife, one more score per condition). The interval of Kendall's τ_b is a percentile interval.
         seed: of the resamples, the permutations and the splits.
         progress: progress over the (measure, model) pairs (:func:`repalign._checks.progress_bar`).
 
@@ -206,6 +209,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
     n_permutations = check_count(n_permutations, "n_permutations", 0)
     n_splits = check_count(n_splits, "n_splits", 1)
     confidence_level = check_real(confidence_level, "confidence_level", low=0, high=1, inclusive=(False, False))
+    method = check_choice(method, "method", ("percentile", "bca"))
     seed = check_seed(seed)
     trials = reference if hasattr(reference, "trial_counts") else None  # single trials: resampled within conditions
     reference = trials.average() if trials is not None else _as_dataset(reference, "reference")
@@ -235,7 +239,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
         model, architecture, network_seed, dataset = entries[k]
         boot = statistics.bootstrap(m, reference if trials is None else trials, dataset, n_resamples=n_resamples,
                                     confidence_level=confidence_level, over=over if trials is None else "trials",
-                                    seed=seed, counts=counts, progress=False)
+                                    seed=seed, counts=counts, method=method, progress=False)
         values[i, k] = np.asarray(boot.values, dtype=np.float64)
         low, high = boot.interval
         chance = p_value = math.nan
@@ -256,7 +260,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
     baselines = BaselineResult(base, baselines.seed, baselines.n_splits)
     return ModelComparison(table, baselines, values, tuple(labels), tuple(m.kind for _, m in chosen),
                            tuple(e[0] for e in entries), confidence_level, n_resamples, n_permutations, seed,
-                           over if trials is None else "trials", tuple(reference.shape))
+                           over if trials is None else "trials", tuple(reference.shape), method)
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,7 +273,8 @@ class ModelComparison(Result):
         baselines: the :class:`~repalign.baselines.BaselineResult` (measures labelled as in ``table``).
         values: ``(measure, model, resample)`` bootstrap values, in the order of ``measures`` and ``models``.
         measures, kinds, models: the labels in order (models grouped by architecture, then seed).
-        confidence_level, n_resamples, n_permutations, seed, over, shape: the settings and the reference's shape.
+        confidence_level, n_resamples, n_permutations, seed, over, shape, method: the settings and the reference's
+            shape.
     """
 
     record_kind = "comparison"
@@ -286,6 +291,7 @@ class ModelComparison(Result):
     seed: int
     over: str
     shape: tuple
+    method: str = "percentile"
 
     # -- derived tables -------------------------------------------------------------------------------------
     def _estimates(self) -> np.ndarray:
@@ -459,7 +465,8 @@ class ModelComparison(Result):
     def _record_settings(self) -> dict:
         return {"measures": list(self.measures), "models": list(self.models), "confidence_level": self.confidence_level,
                 "n_resamples": self.n_resamples, "n_permutations": self.n_permutations, "seed": self.seed,
-                "n_splits": self.baselines.n_splits, "over": self.over, "shape": list(self.shape)}
+                "n_splits": self.baselines.n_splits, "over": self.over, "shape": list(self.shape),
+                "method": self.method}
 
     def _record_tables(self) -> dict:
         return {"table": self.table, "baselines": self.baselines.table, "above": self.above,
@@ -495,7 +502,8 @@ class ModelComparison(Result):
         level = f"{100 * self.confidence_level:g} %"
         lines = [f"### {title}", "",
                  f"{v['n_models']} models, measures {', '.join(v['measures'])}; reference {' × '.join(map(str, self.shape))}"
-                 f"; {self.n_resamples} bootstrap resamples over {self.over}, {self.n_permutations} permutations.", ""]
+                 f"; {self.n_resamples} bootstrap resamples over {self.over} ({self.method} intervals), "
+                 f"{self.n_permutations} permutations.", ""]
         lines += ["| model | " + " | ".join(v["measures"]) + " |", "|---|" + "---|" * len(v["measures"])]
         cells = self.table.set_index(["model", "measure"])
         for model in self.models:
@@ -551,7 +559,7 @@ class ModelComparison(Result):
             lines += ["", f"Note: {len(outside)} of {len(self.table)} estimates lie outside their own percentile "
                           "interval (" + ", ".join(f"{r.measure} of {r.model}" for r in outside.itertuples())
                       + "): the measure is biased under resampling of the conditions (repeated conditions change it), "
-                        "so the interval is shifted; read such intervals as the spread, not as bounds on the value."]
+                        "so the percentile interval is shifted; method='bca' corrects for it."]
         lines += ["", "Definitions: two measures disagree on the ranking when the upper end of the bootstrap interval "
                       "of Kendall's τ_b between their rankings (distances ranked by their negation) is below 1; on a "
                       "baseline when the sets of models above it differ. Estimates are better than the baseline in the "

@@ -122,6 +122,7 @@ def compare_command(
     permutations: int = typer.Option(COMPARE.n_permutations, "--permutations", help="permutations for --null"),
     confidence_level: float = typer.Option(COMPARE.confidence_level, "--confidence-level",
                                            help="of the interval for --ci"),
+    method: str = typer.Option(COMPARE.method, "--method", help="interval for --ci: percentile or bca"),
     seed: int = typer.Option(COMPARE.seed, "--seed", help="seed of the resamples and permutations"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
@@ -130,7 +131,8 @@ def compare_command(
     and p-value of a permutation null)."""
     record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure), "ci": ci, "null": null,
                                          "n_resamples": resamples, "n_permutations": permutations,
-                                         "confidence_level": confidence_level, "seed": seed}, threads=threads)
+                                         "confidence_level": confidence_level, "method": method, "seed": seed},
+                             threads=threads)
     rows = _records(record.table)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -423,6 +425,9 @@ def compare_models_command(
     splits: int = typer.Option(COMPARE_MODELS.n_splits, "--splits", help="random halvings of the units (neuron split)"),
     confidence_level: float = typer.Option(COMPARE_MODELS.confidence_level, "--confidence-level",
                                            help="of the bootstrap intervals"),
+    method: str = typer.Option(COMPARE_MODELS.method, "--method",
+                               help="bootstrap interval: percentile or bca (bias-corrected, one more score per "
+                                    "condition)"),
     seed: int = typer.Option(COMPARE_MODELS.seed, "--seed", help="seed of the reference, training, recording, "
                                                                   "resamples and splits"),
     out: str = typer.Option("results/compare_models", "--out", help=OUT_HELP),
@@ -434,7 +439,7 @@ def compare_models_command(
     fields = {"task": task, "zoo": zoo, "reference": reference, "measures": tuple(measure),
               "seeds": tuple(network_seed), "max_steps": max_steps, "hidden_size": hidden_size, "units": units,
               "m1": m1, "n_resamples": resamples, "n_permutations": permutations, "n_splits": splits,
-              "confidence_level": confidence_level, "seed": seed}
+              "confidence_level": confidence_level, "method": method, "seed": seed}
     if architecture:
         fields["architectures"] = tuple(architecture)
     record = experiments.run("compare_models", fields, out=out, threads=threads)

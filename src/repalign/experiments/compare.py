@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from .._checks import check_bool, check_count, check_real, check_seed
+from .._checks import check_bool, check_choice, check_count, check_real, check_seed
 from .._optional import import_pandas
 from ..registry import measure
 from ..results import Record
@@ -26,7 +26,8 @@ NAME = "compare"
 class Settings(ExperimentSettings):
     """X (the reference) and Y as files ``PATH[:NAME]`` or Datasets, and the measures (names or aliases).
 
-    ``ci``: bootstrap intervals (``n_resamples``, ``confidence_level``); ``null``: permutation nulls
+    ``ci``: bootstrap intervals (``n_resamples``, ``confidence_level``, ``method`` ``"percentile"`` or ``"bca"``);
+    ``null``: permutation nulls
     (``n_permutations``); both seeded by ``seed``.
     """
 
@@ -38,6 +39,7 @@ class Settings(ExperimentSettings):
     n_resamples: int = 1000
     n_permutations: int = 1000
     confidence_level: float = 0.95
+    method: str = "percentile"
     seed: int = 0
 
     def __post_init__(self):
@@ -51,6 +53,7 @@ class Settings(ExperimentSettings):
         set_(self, "n_permutations", check_count(self.n_permutations, "n_permutations", 1))
         set_(self, "confidence_level", check_real(self.confidence_level, "confidence_level", low=0, high=1,
                                                   inclusive=(False, False)))
+        check_choice(self.method, "method", ("percentile", "bca"))
         set_(self, "seed", check_seed(self.seed))
 
 
@@ -88,7 +91,7 @@ def run(settings: Settings, out=None) -> Record:
             if settings.ci or settings.null:
                 result = score(m, x, y, ci=settings.ci, null=settings.null, n_resamples=settings.n_resamples,
                                n_permutations=settings.n_permutations, confidence_level=settings.confidence_level,
-                               seed=settings.seed)
+                               method=settings.method, seed=settings.seed)
                 row = result.table.iloc[0]
                 value, error = float(result.estimate), None
                 statistics = {k: float(row[k]) for k in extra}

@@ -67,7 +67,8 @@ class Settings(ExperimentSettings):
         units: units of the ``mante_like`` reference.
         m1: the M1 recording file (None: looked for in ``../shared/data``).
         repeats: noisy trials averaged per condition when a network is recorded.
-        n_resamples, n_permutations, n_splits, confidence_level: of :func:`repalign.comparison.compare_models`.
+        n_resamples, n_permutations, n_splits, confidence_level, method: of
+            :func:`repalign.comparison.compare_models` (``method``: ``"percentile"`` or ``"bca"`` intervals).
         seed: of the reference, the training batches, the recording noise, the resamples and the splits.
         progress: progress bars (None: in a terminal, once the work lasts).
     """
@@ -87,6 +88,7 @@ class Settings(ExperimentSettings):
     n_permutations: int = 1000
     n_splits: int = 10
     confidence_level: float = 0.95
+    method: str = "percentile"
     seed: int = 0
     progress: bool | None = None
 
@@ -114,6 +116,7 @@ class Settings(ExperimentSettings):
         set_(self, "n_splits", check_count(self.n_splits, "n_splits", 1))
         set_(self, "confidence_level", check_real(self.confidence_level, "confidence_level", low=0, high=1,
                                                   inclusive=(False, False)))
+        check_choice(self.method, "method", ("percentile", "bca"))
         set_(self, "seed", check_seed(self.seed))
         check_bool(self.progress, "progress", allow_none=True)
 
@@ -197,7 +200,8 @@ def run(settings: Settings, out=None) -> Record:
     recordings = record_zoo(networks, task, reference, repeats=settings.repeats, seed=settings.seed)
     result = compare_models(recordings, reference, settings.measures, n_resamples=settings.n_resamples,
                             n_permutations=settings.n_permutations, n_splits=settings.n_splits,
-                            confidence_level=settings.confidence_level, seed=settings.seed, progress=settings.progress)
+                            confidence_level=settings.confidence_level, method=settings.method, seed=settings.seed,
+                            progress=settings.progress)
     if output.folder is not None:  # the Fig. 2 panel, the agreement figure and the tables
         output.files += result.save_all(output.folder / "comparison")
     title = (f"{settings.task}: {len(result.models)} networks against "
