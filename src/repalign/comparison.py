@@ -378,10 +378,11 @@ class ModelComparison(Result):
 
         n = len(self.measures)
         if ax is None:
-            columns = min(n, 3)
+            columns = min(n, 3) if len(self.models) <= 9 else 1  # many models: one measure per row
             rows = math.ceil(n / columns)
             _, grid = plt.subplots(rows, columns, figsize=(max(3.6, 0.28 * len(self.models) + 1.6) * columns,
-                                                                 3.3 * rows), squeeze=False)
+                                                           (3.3 if len(self.models) <= 9 else 3.8) * rows),
+                                   squeeze=False)
             axes = list(grid.ravel())
             for extra in axes[n:]:
                 extra.set_visible(False)
@@ -419,7 +420,7 @@ class ModelComparison(Result):
             panel.set_title(f"{measure}\n({kind}: {'higher' if kind == 'score' else 'lower'} = more similar)",
                             fontsize="small")
         axes[0].set_ylabel(f"model vs data ({100 * self.confidence_level:g} % bootstrap interval)", fontsize="small")
-        legend(axes[-1], loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        legend(axes[0] if len(self.models) > 9 else axes[-1], loc="upper left", bbox_to_anchor=(1.02, 1.0))
         axes[0].figure.tight_layout()
         return axes[0]
 
