@@ -125,9 +125,9 @@ def _check_aligned(reference, label: str, model) -> None:
     ref = reference.activity
     act = model.activity
     if ref.ndim != act.ndim or ref.shape[:-1] != act.shape[:-1]:
-        raise ValueError(f"models: {label!r} is not aligned with the reference: its activity has shape "
-                         f"{tuple(act.shape)}, the reference's {tuple(ref.shape)} (the same samples, or time "
-                         f"bins and conditions, are needed; units may differ)")
+        raise SettingsError("models", f"{label!r} is not aligned with the reference: its activity has shape "
+                                      f"{tuple(act.shape)}, the reference's {tuple(ref.shape)} (the same samples, or "
+                                      "time bins and conditions, are needed; units may differ)")
     ours, theirs = reference.conditions, model.conditions
     if ours is None or theirs is None:
         return
@@ -137,8 +137,9 @@ def _check_aligned(reference, label: str, model) -> None:
         same = (np.allclose(a.astype(float), b.astype(float), equal_nan=True)
                 if a.dtype.kind in "biuf" and b.dtype.kind in "biuf" else (a.astype(str) == b.astype(str)).all())
         if not same:
-            raise ValueError(f"models: {label!r} is not aligned with the reference: its conditions differ in "
-                             f"column {column!r} (record the model at the reference's conditions table, in its order)")
+            raise SettingsError("models", f"{label!r} is not aligned with the reference: its conditions differ in "
+                                          f"column {column!r} (record the model at the reference's conditions table, "
+                                          "in its order)")
 
 
 def _as_dataset(value, name: str) -> Dataset:
