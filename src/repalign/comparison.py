@@ -149,6 +149,16 @@ def _as_dataset(value, name: str) -> Dataset:
     return Dataset(activity.detach().cpu().numpy())
 
 
+def _some(names, most: int = 6) -> str:
+    """The first ``most`` names, then how many more.
+
+    >>> _some(["a", "b", "c"], 2)
+    'a, b and 1 more'
+    """
+    names = list(names)
+    return ", ".join(names) if len(names) <= most else f"{', '.join(names[:most])} and {len(names) - most} more"
+
+
 def _better(kind: str) -> float:
     """+1 for a score (higher is more similar), -1 for a distance."""
     return 1.0 if kind == "score" else -1.0
@@ -550,7 +560,7 @@ class ModelComparison(Result):
             if b["agree"]:
                 lines += ["", f"**{name.capitalize()}: the measures agree** on which models are above it."]
             else:
-                firm = (f"; firmly for {', '.join(b['firm_disagreement'])} (interval above by one measure, below by "
+                firm = (f"; firmly for {_some(b['firm_disagreement'])} (interval above by one measure, below by "
                         "another)") if b["firm_disagreement"] else (
                     " by their estimates only: no model's interval lies above it by one measure and below it by "
                     "another")
@@ -558,10 +568,19 @@ class ModelComparison(Result):
                               f"it{firm}."]
         outside = self.table[(self.table.estimate < self.table.low) | (self.table.estimate > self.table.high)]
         if len(outside):
-            lines += ["", f"Note: {len(outside)} of {len(self.table)} estimates lie outside their own percentile "
-                          "interval (" + ", ".join(f"{r.measure} of {r.model}" for r in outside.itertuples())
+            per = outside.groupby("measure", sort=False).size()
+            lines += ["", f"Note: {len(outside)} of {len(self.table)} estimates lie outside their own {self.method} "
+                          "interval (" + ", ".join(f"{m}: {k} of {len(self.models)}" for m, k in per.items())
                       + "): the measure is biased under resampling of the conditions (repeated conditions change it), "
-                        "so the percentile interval is shifted; method='bca' corrects for it."]
+                        "so its interval is shifted" + ("; method='bca' corrects for moderate bias."
+                                                        if self.method == "percentile" else ".")]
+        shifted = [p for p in v["pairs"] if not p["low"] <= p["tau"] <= p["high"]]
+        if shifted:
+            lines += ["", f"Note: for {len(shifted)} pair(s) ("
+                          + ", ".join(f"{p['measures'][0]} vs {p['measures'][1]}" for p in shifted)
+                          + ") the point τ_b lies outside its interval: the resampled rankings are shifted by the "
+                            "measures' resampling bias, which differs between models; the interval then says how "
+                            "variable the agreement is, less where it is centred."]
         lines += ["", "Definitions: two measures disagree on the ranking when the upper end of the bootstrap interval "
                       "of Kendall's τ_b between their rankings (distances ranked by their negation) is below 1; on a "
                       "baseline when the sets of models above it differ. Estimates are better than the baseline in the "
