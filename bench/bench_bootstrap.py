@@ -106,7 +106,8 @@ def main(argv=None) -> int:
     for name in MEASURES:
         wait_for_quiet(args.wait_quiet, 0.1, log)
         m = repalign.measure(name)
-        batched_s, boot, load_batched = best_time(lambda: statistics.bootstrap(m, X, Y, counts=counts), args.repeats)
+        batched_s, boot, load_batched = best_time(lambda: statistics.bootstrap(m, X, Y, counts=counts, threads=args.threads),
+                                                  args.repeats)
         row = {"measure": name, "name": m.name, "batched_s": batched_s, "estimate": boot.estimate,
                "standard_error": boot.standard_error, "interval": boot.interval, "other_load_batched": load_batched}
         if _fast.fast_kind(m) == "ridge":
@@ -139,7 +140,8 @@ def main(argv=None) -> int:
             row["loop"] = "measure(X[:, idx], Y[:, idx]) per resample"
         row.update(loop_s=loop_s, speedup=loop_s / batched_s, other_load_loop=load_loop,
                    max_abs_diff=float(np.nanmax(np.abs(looped - boot.values))))
-        perm_s, perm, _ = best_time(lambda: statistics.permutation_test(m, X, Y, n_resamples=N_RESAMPLES),
+        perm_s, perm, _ = best_time(lambda: statistics.permutation_test(m, X, Y, n_resamples=N_RESAMPLES,
+                                                                    threads=args.threads),
                                     args.repeats)
         row.update(permutation_s=perm_s, chance=perm.chance, p_value=perm.p_value)
         rows.append(row)

@@ -16,6 +16,15 @@ from repalign import statistics
 from repalign._checks import SettingsError
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test on one thread (the measures called by hand too): small problems, a shared machine."""
+    from repalign._threads import limit_threads
+
+    with limit_threads(1):
+        yield
+
+
 def latent_pair(seed, n_time=5, n_cond=40, p=10, q=8, signal=1.0, noise=1.0, mixing_seed=1234):
     """X_c = z_c A + noise, Y_c = z_c B + noise: i.i.d. conditions; A, B fixed by ``mixing_seed``."""
     mixing = np.random.default_rng(mixing_seed)
@@ -158,7 +167,10 @@ def test_ridge_cv_refuses_materialising_other_aggregates_and_split_rows():
 
 # -- permutations -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["cka", "angular-procrustes", "procrustes", "ridge-cv", "cca"])
+@pytest.mark.parametrize("name", ["cka", "angular-procrustes", "procrustes", "ridge-cv", "cca",
+                                  "ridge-lambda=1-r2-cv=3folds-direction=y_from_x",
+                                  "ridge-lambda=2-r2-cv=4folds-direction=symmetric",
+                                  "ridge-lambda=1-r2-cv=3folds-aggregate=per_unit"])
 def test_permutation_null_scores_y_with_shuffled_conditions(name):
     X, Y = latent_pair(7, n_time=3, n_cond=9, p=5, q=4)
     result = statistics.permutation_test(name, X, Y, n_resamples=15, seed=11)

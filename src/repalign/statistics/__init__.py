@@ -19,7 +19,9 @@ For any catalogue measure and two recordings X (the reference) and Y (a model, o
 - :func:`resample_counts` gives the bootstrap multiplicities, so that callers scoring several models or
   measures use the same resamples.
 
-Computation: one batched call for all resamples, chunked to bound memory (about 256 MB per chunk).
+Computation: one batched call for all resamples, chunked to bound memory (about 256 MB per chunk), on one
+thread by default (the library's thread policy: small problems gain little from more threads and lose much
+on a shared machine; ``threads=`` asks for more).
 Resampling conditions amounts to integer weights on them; linear CKA (Gretton HSIC), NBS and the
 Procrustes distances, and ridge / linear regression cross-validated over conditions are computed from
 per-condition sufficient statistics summed with these weights (see ``_fast.py``); every other measure
@@ -51,6 +53,7 @@ import numpy as np
 import torch
 
 from .._checks import SettingsError, check_choice, check_count, check_real, check_seed, progress_bar
+from .._threads import check_threads, limit_threads
 from ..inputs import as_pair
 from ..registry import Measure, resolve
 from . import _fast
@@ -152,7 +155,7 @@ def _checked_counts(counts, n_units: int, n_resamples: int, what: str) -> np.nda
 
 def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float = 0.95, over: str = "conditions",
               seed: int = 0, counts=None, method: str = "percentile", batch_size: int | None = None,
-              progress: bool | None = None) -> Bootstrap:
+              progress: bool | None = None, threads: int | None = None) -> Bootstrap:
     """The measure on (X, Y) with a bootstrap distribution: every resample scored in one batched computation.
 
     Args:
@@ -171,6 +174,8 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
             evaluations; see :attr:`Bootstrap.interval`).
         batch_size: resamples per chunk (default: about 256 MB per chunk).
         progress: a progress bar per chunk (None: only for long runs).
+        threads: torch and BLAS threads for the computation (the library's thread policy,
+            :func:`repalign._threads.limit_threads`: None keeps an enclosing limit, else 1), restored after.
 
     Returns:
         :class:`Bootstrap`: ``estimate`` (the measure on the data as given; on X.average() for trials),
@@ -187,6 +192,12 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
     >>> result.values.shape, bool(result.standard_error > 0)
     ((100,), True)
     """
+    with limit_threads(check_threads(threads)):
+        return _bootstrap(measure, X, Y, n_resamples=n_resamples, confidence_level=confidence_level, over=over, seed=seed, counts=counts,
+                          method=method, batch_size=batch_size, progress=progress)
+
+
+def _bootstrap(measure, X, Y, *, n_resamples, confidence_level, over, seed, counts, method, batch_size, progress):
     m, n_resamples, over, seed = _checked_common(measure, n_resamples, over, seed)
     confidence_level = check_real(confidence_level, "confidence_level", low=0.0, high=1.0, inclusive=(False, False))
     method = check_choice(method, "method", METHODS)
@@ -302,12 +313,13 @@ def _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress, 
 
 
 def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, over: str = "conditions",
-                     progress: bool | None = None) -> Permutation:
+                     progress: bool | None = None, threads: int | None = None) -> Permutation:
     """The measure on (X, Y) against its null with Y's conditions (2D: rows) shuffled relative to X.
 
     The permutations are ``argsort`` of uniform draws from ``np.random.default_rng(seed)`` (uniform over all
     orderings), each applied to Y's condition axis for every time bin. p = (1 + #{null ≥ estimate}) /
-    (1 + n_resamples) for scores, with ≤ for distances: the Monte Carlo permutation p-value, never 0.
+    (1 + n_resamples) for scores, with ≤ for distances: the Monte Carlo permutation p-value, never 0. ``threads``
+    as in :func:`bootstrap`.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(2)
@@ -316,6 +328,11 @@ def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, o
     >>> result.null.shape, 0 < result.p_value <= 1
     ((99,), True)
     """
+    with limit_threads(check_threads(threads)):
+        return _permutation_test(measure, X, Y, n_resamples=n_resamples, seed=seed, over=over, progress=progress)
+
+
+def _permutation_test(measure, X, Y, *, n_resamples, seed, over, progress):
     m, n_resamples, over, seed = _checked_common(measure, n_resamples, over, seed, minimum=1)
     if over == "trials":
         raise SettingsError("over", "a permutation test shuffles conditions or samples: use 'conditions' or "
@@ -327,6 +344,7 @@ def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, o
     perms = torch.as_tensor(np.argsort(rng.random((n_resamples, n)), axis=1))
     kind = _fast.fast_kind(m)
     description = f"permutations {m.name}"
+    budget = CHUNK_BYTES
     if kind in ("cka", "procrustes") and n * n * x.shape[2] * y.shape[2] * 8 <= CHUNK_BYTES // 2:
         with torch.no_grad():
             stats = _fast.LinearStatistics(m, kind, x, y)
@@ -337,6 +355,15 @@ def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, o
         def compute(lo, hi):
             with torch.no_grad():
                 return stats.permuted(perms[lo:hi], cross, sxx, syy)
+    elif kind == "ridge" and n * n * x.shape[2] * y.shape[2] * 8 <= CHUNK_BYTES // 2:
+        with torch.no_grad():
+            stats = _statistics(m, kind, x, y, n_cond)
+        per_item = stats.bytes_per_resample()
+
+        def compute(lo, hi):
+            with torch.no_grad():
+                return stats.permuted(perms[lo:hi])
+        budget = stats.chunk_bytes
     else:
         three_d = over == "conditions" and n_cond is not None
         # the data's own layout on both sides (3D rows shuffled over="samples" are put back in (time, condition)
@@ -350,17 +377,18 @@ def permutation_test(measure, X, Y, *, n_resamples: int = 1000, seed: int = 0, o
             ys = _materialised(y, perms[lo:hi], three_d)
             with torch.no_grad():
                 return bound.batch(ys.reshape(len(ys), *shape, -1) if shape else ys)
-    null = _run_chunks(_chunks(n_resamples, per_item, None), compute, progress, description)
+    null = _run_chunks(_chunks(n_resamples, per_item, None, budget), compute, progress, description)
     return Permutation(m.name, m.kind, estimate, null, over=over, seed=seed)
 
 
 def score(measure, X, Y, *, ci: bool = True, null: bool = True, n_resamples: int = 1000, n_permutations: int = 1000,
-          confidence_level: float = 0.95, seed: int = 0, over: str = "conditions", method: str = "percentile") -> Score:
+          confidence_level: float = 0.95, seed: int = 0, over: str = "conditions", method: str = "percentile",
+          threads: int | None = None) -> Score:
     """The measure with its bootstrap interval (``ci``) and its permutation null (``null``), both seeded.
 
     ``over`` is the bootstrap's resampling unit and ``method`` its interval (see :func:`bootstrap`); the
     permutation shuffles conditions (``"samples"``: rows; with ``"trials"`` X is a Trials and the null is
-    computed on X.average()).
+    computed on X.average()); ``threads`` as in :func:`bootstrap`.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(3)
@@ -369,6 +397,12 @@ def score(measure, X, Y, *, ci: bool = True, null: bool = True, n_resamples: int
     >>> bool(row.low <= row.estimate <= row.high), bool(row.p_value < 0.05)
     (True, True)
     """
+    with limit_threads(check_threads(threads)):
+        return _score(measure, X, Y, ci=ci, null=null, n_resamples=n_resamples, n_permutations=n_permutations,
+                      confidence_level=confidence_level, seed=seed, over=over, method=method)
+
+
+def _score(measure, X, Y, *, ci, null, n_resamples, n_permutations, confidence_level, seed, over, method):
     m = resolve(measure, "measure")
     boot = bootstrap(m, X, Y, n_resamples=n_resamples, confidence_level=confidence_level, over=over,
                      seed=seed, method=method) if ci else None

@@ -280,13 +280,43 @@ class RidgeStatistics:
         self.n_time = x.shape[0]
         self.n_folds = int(folds.max()) + 1
         self.folds = torch.nn.functional.one_hot(torch.as_tensor(folds), self.n_folds).T.to(x.dtype)  # (K, C)
-        pairs = {"x_from_y": [(x, y)], "y_from_x": [(y, x)], "symmetric": [(x, y), (y, x)]}[direction]
-        self.sides = [self._stats(target, predictor) for target, predictor in pairs]
+        # (target, predictor, whether the predictor is Y: the side a permutation shuffles)
+        roles = {"x_from_y": [(x, y, True)], "y_from_x": [(y, x, False)],
+                 "symmetric": [(x, y, True), (y, x, False)]}[direction]
+        self.sides = [{**self._stats(target, predictor), "predictor_is_y": is_y} for target, predictor, is_y in roles]
 
     @staticmethod
     def _stats(t, p):
         return {"g": torch.einsum("tci,tcj->cij", p, p), "h": torch.einsum("tci,tcj->cij", p, t),
-                "sp": p.sum(dim=0), "st": t.sum(dim=0), "tt": t.square().sum(dim=(0, 2))}
+                "sp": p.sum(dim=0), "st": t.sum(dim=0), "tt": t.square().sum(dim=(0, 2)), "t": t, "p": p}
+
+    @staticmethod
+    def _cross(s, w, pairs):
+        """Σ over positions c of w_c · (predictor rows)ᵀ(target rows) at c; ``pairs`` (b, C, q, p): the cross-products
+        of the pair at each position when Y's conditions are permuted (None: the conditions' own)."""
+        if pairs is None:
+            return torch.einsum("bkc,cij->bkij", w, s["h"])
+        b, c = pairs.shape[:2]
+        return (w @ pairs.reshape(b, c, -1)).reshape(b, w.shape[1], *pairs.shape[2:])
+
+    def permuted(self, perms: torch.Tensor) -> torch.Tensor:
+        """Values with Y's conditions permuted: position c holds X_c and Y_π(c), in the fold of position c.
+
+        The weights stay 1 on every position; Y's Grams and sums are taken at π(c), and the cross-products
+        of the pair (X_c, Y_π(c)) are picked from those of all C² condition pairs (computed once).
+        """
+        c = perms.shape[1]
+        moved = torch.zeros(len(perms), c, c, dtype=self.folds.dtype)  # moved[b, c, d] = 1 if π(c) = d
+        moved.scatter_(2, perms[:, :, None], 1.0)
+        positions = torch.arange(c).expand(len(perms), c)
+        scores = []
+        for s in self.sides:
+            # cross-products of every (predictor condition, target condition) pair, once; position c pairs
+            # X_c with Y_π(c)
+            every = s.setdefault("h_pairs", torch.einsum("tci,tdj->cdij", s["p"], s["t"]))
+            pairs = every[perms, positions] if s["predictor_is_y"] else every[positions, perms]
+            scores.append(self._side(s, torch.ones(len(perms), c, dtype=moved.dtype), moved, pairs))
+        return scores[0] if len(scores) == 1 else 0.5 * (scores[0] + scores[1])
 
     def bytes_per_resample(self) -> int:
         side = self.sides[0]
@@ -297,24 +327,33 @@ class RidgeStatistics:
         scores = [self._side(s, w) for s in self.sides]
         return scores[0] if len(scores) == 1 else 0.5 * (scores[0] + scores[1])
 
-    def _side(self, s, w):
-        test_w = w[:, None, :] * self.folds[None]  # (b, K, C)
+    def _side(self, s, w, moved=None, pairs=None):
+        """Mean fold R² per resample (weights ``w`` (b, C) on the positions); ``moved`` (b, C, C) and the pair
+        cross-products ``pairs`` when Y's conditions are permuted (see :meth:`permuted`)."""
+        test_w = w[:, None, :] * self.folds[None]  # (b, K, C) on positions
         train_w = w[:, None, :] - test_w
         n_train = self.n_time * train_w.sum(dim=-1)  # (b, K)
         n_test = self.n_time * test_w.sum(dim=-1)
-        mean_p = (train_w @ s["sp"]) / n_train[..., None]
-        mean_t = (train_w @ s["st"]) / n_train[..., None]
-        a = torch.einsum("bkc,cij->bkij", train_w, s["g"]) - n_train[..., None, None] * mean_p[..., :, None] \
+        if moved is None:
+            train_t = train_p = train_w
+            test_t = test_p = test_w
+        else:  # weights on Y's own conditions: position c carries Y_π(c)
+            on_y = (train_w @ moved, test_w @ moved)
+            (train_p, test_p), (train_t, test_t) = (on_y, (train_w, test_w)) if s["predictor_is_y"] else \
+                ((train_w, test_w), on_y)
+        mean_p = (train_p @ s["sp"]) / n_train[..., None]
+        mean_t = (train_t @ s["st"]) / n_train[..., None]
+        a = torch.einsum("bkc,cij->bkij", train_p, s["g"]) - n_train[..., None, None] * mean_p[..., :, None] \
             * mean_p[..., None, :]
         a.diagonal(dim1=-2, dim2=-1).add_(self.lam)
-        cross = torch.einsum("bkc,cij->bkij", train_w, s["h"]) - n_train[..., None, None] * mean_p[..., :, None] \
+        cross = self._cross(s, train_w, pairs) - n_train[..., None, None] * mean_p[..., :, None] \
             * mean_t[..., None, :]
         chol, info = torch.linalg.cholesky_ex(a)
         # B = A⁻¹ C (b, K, q, p) through the explicit inverse: one GEMM, faster than batched triangular solves
         solved = torch.cholesky_inverse(chol) @ cross
-        g_test = torch.einsum("bkc,cij->bkij", test_w, s["g"])
-        h_test = torch.einsum("bkc,cij->bkij", test_w, s["h"])
-        sp_test, st_test, tt_test = test_w @ s["sp"], test_w @ s["st"], test_w @ s["tt"]
+        g_test = torch.einsum("bkc,cij->bkij", test_p, s["g"])
+        h_test = self._cross(s, test_w, pairs)
+        sp_test, st_test, tt_test = test_p @ s["sp"], test_t @ s["st"], test_t @ s["tt"]
         # ‖T_f − 1μ_tᵀ − (P_f − 1μ_pᵀ)B‖² = ‖D‖² − 2 (1ᵀD)·d + n_f‖d‖², D = T_f − P_f B, d = μ_t − Bᵀμ_p
         d = mean_t - (mean_p[..., None, :] @ solved)[..., 0, :]
         residual_rows = st_test - (sp_test[..., None, :] @ solved)[..., 0, :]
