@@ -118,9 +118,9 @@ CAPTURE_RULE = "the seed paper's rule: its R² halfway from its value at step 0 
 TRAIN_SIZES = {False: {"hidden_size": 100, "max_steps": 2000, "reaching_steps": 1000, "repeats": 20},
                True: {"hidden_size": 32, "max_steps": 200, "reaching_steps": 50, "repeats": 10}}
 # the comparison of the task-trained networks with the data (Fig. 2 with uncertainty, C5): bootstrap resamples of
-# the conditions, permutations of the null, neuron splits. 200 resamples and 100 permutations: 35 s for the three
-# Mante networks on mante_like's 727 units and 5 s for the reaching ones (one thread; 200 permutations: 46 s and 7 s;
-# 500 and 500: 140 s for Mante, ridge-CV and CKA's bootstrap the costliest), so that `make demo` stays under 5 minutes
+# the conditions, permutations of the null, neuron splits. 200 resamples and 100 permutations: 24 s for the three
+# Mante networks on mante_like's 727 units and 3 s for the reaching ones (one thread, 2 cores shared; 200
+# permutations: 35 s and 4 s), so that `make demo` stays under 5 minutes
 COMPARE_SIZES = {False: {"resamples": 200, "permutations": 100, "splits": 10},
                  True: {"resamples": 50, "permutations": 50, "splits": 3}}
 RECORD_REPEATS = 10  # noisy trials averaged per condition when a network is recorded
