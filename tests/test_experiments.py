@@ -62,8 +62,9 @@ def test_the_command_line_names_its_options():
 def test_unknown_experiment_and_settings_type():
     with pytest.raises(SettingsError, match="unknown experiment 'sweep'"):
         experiments.run("sweep", {})
-    with pytest.raises(SettingsError, match=re.escape("compare has no setting(s) ['bogus']; its settings are "
-                                                      "['measures', 'x', 'y']")) as error:
+    with pytest.raises(SettingsError, match=re.escape(
+            "compare has no setting(s) ['bogus']; its settings are ['ci', 'confidence_level', 'measures', 'method', "
+            "'n_permutations', 'n_resamples', 'null', 'seed', 'x', 'y']")) as error:
         experiments.run("compare", {"x": "x.npy", "y": "y.npy", "bogus": 1})
     assert error.value.argument == "settings"
     with pytest.raises(SettingsError, match="expected perturb's Settings or a mapping"):
@@ -82,7 +83,8 @@ def test_every_experiment_writes_its_files_and_returns_its_record(small, tmp_pat
         "topk_decoding": {"data": str(path), "decode": "context", "ks": [1, 2]},
         "variance_sweep": {"ratios": [1.0, 0.5], "measures": ["cka"], "steps": 20},
     }
-    assert set(runs) | {"demo", "train"} == set(experiments.NAMES)  # train: tests/test_train_experiment.py
+    # train: tests/test_train_experiment.py; compare_models: tests/test_compare_models.py
+    assert set(runs) | {"demo", "train", "compare_models"} == set(experiments.NAMES)
     for name, fields in runs.items():
         out = tmp_path / name
         with pytest.warns(RuntimeWarning) if name == "match" else _quiet():  # 5 points: no clear elbow
@@ -202,7 +204,8 @@ def test_the_demo_trains_records_and_scores_a_small_zoo(tiny_zoo, tmp_path):
     json.dumps(repalign.results.json_safe(summary), allow_nan=False)
     if m1 is not None:
         assert [row["architecture"] for row in summary["reaching"]["networks"]] == list(demo.REACHING)
-        assert len(_trained_rows(text, "| architecture | seed | steps to criterion | held-out velocity R²")) == 1
+        assert len(_trained_rows(text, "| architecture | seed | steps to criterion | held-out velocity R²")) == len(
+            demo.REACHING)
         reaching = repalign.data.read(tmp_path / f"task_trained/reaching/recording_{demo.REACHING[0]}_s0.npz")
         assert reaching.shape == (*m1.shape[:2], 8) and reaching.conditions.reach_direction_deg.equals(
             m1.conditions.reach_direction_deg)

@@ -28,7 +28,8 @@ optimizer):
 - the analyses: :mod:`repalign.optimization` and :mod:`repalign.trackers` (``PCCapture``,
   ``Decoding``), :mod:`repalign.analyses` (what optimized data learns: Figs. 3–5),
   :mod:`repalign.perturbation` (Fig. 6a), :mod:`repalign.joint` (Fig. 6b,c),
-  :mod:`repalign.baselines` (Fig. 2), :mod:`repalign.matching`, :mod:`repalign.rotation`,
+  :mod:`repalign.baselines` (Fig. 2), :mod:`repalign.comparison` (a zoo of models against a recording
+  with intervals, nulls and the measures' agreement: Fig. 2, C5), :mod:`repalign.matching`, :mod:`repalign.rotation`,
   :mod:`repalign.encoding`;
 - :mod:`repalign.experiments`: each experiment a settings object and an output folder in, a record out;
 - the command line (:mod:`repalign.cli`) and the main job (:mod:`repalign.demo`).
@@ -45,7 +46,7 @@ __all__ = ["Measure", "BoundMeasure", "measure", "catalogue", "aliases", "optimi
 
 _SUBMODULES = ("data", "results", "optimization", "trackers", "analyses", "perturbation", "joint", "baselines",
                "matching", "rotation", "encoding", "ot", "experiments", "inputs", "names", "registry", "tasks",
-               "models", "training", "recording", "statistics")
+               "models", "training", "recording", "statistics", "comparison")
 _DEPRECATED = {"datasets": "repalign.data", "generators": "repalign.data", "io": "repalign.data.read"}  # until 0.3
 _LAZY = {"Dataset": "data", "read": "data", "Result": "results", "Record": "results"}
 

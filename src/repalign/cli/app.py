@@ -14,6 +14,8 @@ from pathlib import Path
 import typer
 
 from .. import experiments
+from ..experiments.compare import Settings as CompareSettings
+from ..experiments.compare_models import Settings as CompareModelsSettings
 from ..experiments.train import Settings as TrainSettings
 from ..optimization import OptimizeSettings
 from ..optimization.settings import DEFAULT_DTYPE
@@ -32,11 +34,16 @@ THREADS_HELP = "torch and BLAS/OpenMP threads while the command runs (default 1:
 OPTIMIZE = OptimizeSettings()
 # the defaults of `repalign train`: those of the train experiment (the seed code's, via repalign.training.train)
 TRAIN = TrainSettings()
+# the defaults of `repalign compare` (its statistics)
+COMPARE = CompareSettings(x="X", y="Y")
+# the defaults of `repalign compare-models`: those of the compare_models experiment
+COMPARE_MODELS = CompareModelsSettings()
 
 # the option (or argument) of each settings field whose name on the command line differs
 OPTION_OF_FIELD = {"measures": "--measure", "x": "X", "y": "Y", "data": "DATA", "lcurve_name": "--plot",
                    "save_final": "--no-final", "ratios": "--ratio", "ks": "--k",
-                   "architectures": "--architecture", "seeds": "--seed"}
+                   "architectures": "--architecture", "seeds": "--seed",
+                   "n_resamples": "--resamples", "n_permutations": "--permutations", "n_splits": "--splits"}
 
 
 def option_of(field: str) -> str:
@@ -108,18 +115,37 @@ def compare_command(
     x: str = typer.Argument(..., help="reference X: " + DATA_HELP),
     y: str = typer.Argument(..., help="model Y, same formats"),
     measure: list[str] = typer.Option(["cka", "angular-procrustes"], "-m", "--measure", help=MEASURE_HELP),
+    ci: bool = typer.Option(False, "--ci", help="bootstrap interval over conditions (rows of 2D data)"),
+    null: bool = typer.Option(False, "--null", help="permutation null: chance level and p-value (Y's conditions "
+                                                    "shuffled against X's)"),
+    resamples: int = typer.Option(COMPARE.n_resamples, "--resamples", help="bootstrap resamples for --ci"),
+    permutations: int = typer.Option(COMPARE.n_permutations, "--permutations", help="permutations for --null"),
+    confidence_level: float = typer.Option(COMPARE.confidence_level, "--confidence-level",
+                                           help="of the interval for --ci"),
+    method: str = typer.Option(COMPARE.method, "--method", help="interval for --ci: percentile or bca"),
+    seed: int = typer.Option(COMPARE.seed, "--seed", help="seed of the resamples and permutations"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
-    """Score X against Y with one or more measures."""
-    record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure)}, threads=threads)
+    """Score X against Y with one or more measures (--ci: with a bootstrap interval; --null: with the chance level
+    and p-value of a permutation null)."""
+    record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure), "ci": ci, "null": null,
+                                         "n_resamples": resamples, "n_permutations": permutations,
+                                         "confidence_level": confidence_level, "method": method, "seed": seed},
+                             threads=threads)
     rows = _records(record.table)
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
-        print_table([{**r, "value": f"error: {r['error']}" if r["error"] is not None
-                      else "nan" if r["value"] is None else f"{r['value']:.6f}"} for r in rows],
-                    ["measure", "name", "kind", "value"])
+        def number(value, digits=6):
+            return "nan" if value is None else f"{value:.{digits}f}"
+
+        shown = [{**r, "value": f"error: {r['error']}" if r["error"] is not None else number(r["value"]),
+                  "interval": "" if r["error"] is not None or not ci else f"[{number(r['low'])}, {number(r['high'])}]",
+                  "chance": "" if r["error"] is not None or not null else number(r["chance"]),
+                  "p": "" if r["error"] is not None or not null else number(r["p_value"], 4)} for r in rows]
+        columns = ["measure", "name", "kind", "value"] + (["interval"] if ci else []) + (["chance", "p"] if null else [])
+        print_table(shown, columns)
     if any(r["error"] is not None for r in rows):
         raise typer.Exit(code=1)
 
@@ -376,6 +402,65 @@ def train_command(
     missed = int((~networks.reached.astype(bool)).sum())
     if missed:  # train() has also warned on stderr, naming them
         print(f"{missed} of {len(networks)} network(s) did not reach criterion in {max_steps} steps")
+    print(f"wrote {len(record.files)} files to {out}")
+
+
+@app.command("compare-models")
+def compare_models_command(
+    task: str = typer.Option("mante", "--task", help="mante (reference mante_like) or reaching (the M1 recording)"),
+    zoo: str = typer.Option(None, "--zoo", help="a `repalign train --out` folder (default: train the zoo here)"),
+    reference: str = typer.Option(None, "--reference", help="another recording to score against: " + DATA_HELP),
+    measure: list[str] = typer.Option(list(COMPARE_MODELS.measures), "-m", "--measure", help=MEASURE_HELP),
+    architecture: list[str] = typer.Option(None, "-a", "--architecture",
+                                           help="CELL-ACTIVATION of the zoo trained here (repeatable; default all nine)"),
+    network_seed: list[int] = typer.Option(list(COMPARE_MODELS.seeds), "--network-seed",
+                                           help="network seed of the zoo trained here (repeatable)"),
+    max_steps: int = typer.Option(COMPARE_MODELS.max_steps, "--max-steps", help="training step cap of the zoo"),
+    hidden_size: int = typer.Option(COMPARE_MODELS.hidden_size, "--hidden-size", help="units per network"),
+    units: int = typer.Option(COMPARE_MODELS.units, "--units", help="units of the mante_like reference"),
+    m1: str = typer.Option(None, "--m1", help="the M1 recording file (default: ../shared/data)"),
+    resamples: int = typer.Option(COMPARE_MODELS.n_resamples, "--resamples", help="bootstrap resamples of conditions"),
+    permutations: int = typer.Option(COMPARE_MODELS.n_permutations, "--permutations",
+                                     help="permutations of the null (0: none)"),
+    splits: int = typer.Option(COMPARE_MODELS.n_splits, "--splits", help="random halvings of the units (neuron split)"),
+    confidence_level: float = typer.Option(COMPARE_MODELS.confidence_level, "--confidence-level",
+                                           help="of the bootstrap intervals"),
+    method: str = typer.Option(COMPARE_MODELS.method, "--method",
+                               help="bootstrap interval: percentile or bca (bias-corrected, one more score per "
+                                    "condition)"),
+    seed: int = typer.Option(COMPARE_MODELS.seed, "--seed", help="seed of the reference, training, recording, "
+                                                                  "resamples and splits"),
+    out: str = typer.Option("results/compare_models", "--out", help=OUT_HELP),
+    threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
+):
+    """A zoo of task-trained networks against a recording (Fig. 2c,d): scores with bootstrap intervals and
+    permutation nulls, both baselines, and whether the measures agree on the ranking and the baselines (C5)."""
+    _agg_backend()
+    fields = {"task": task, "zoo": zoo, "reference": reference, "measures": tuple(measure),
+              "seeds": tuple(network_seed), "max_steps": max_steps, "hidden_size": hidden_size, "units": units,
+              "m1": m1, "n_resamples": resamples, "n_permutations": permutations, "n_splits": splits,
+              "confidence_level": confidence_level, "method": method, "seed": seed}
+    if architecture:
+        fields["architectures"] = tuple(architecture)
+    record = experiments.run("compare_models", fields, out=out, threads=threads)
+    table = record.table
+    print_table([{"model": r.model, "measure": r.measure, "estimate": f"{r.estimate:.4f}",
+                  "interval": f"[{r.low:.4f}, {r.high:.4f}]",
+                  "chance": "-" if math.isnan(r.chance) else f"{r.chance:.4f}",
+                  "p": "-" if math.isnan(r.p_value) else f"{r.p_value:.3g}"} for r in table.itertuples()],
+                ["model", "measure", "estimate", "interval", "chance", "p"], width=WIDTH)
+    print()
+    print_table([{"measure": r.measure, "baseline": r.baseline, "score": f"{r.score:.4f}",
+                  "std": "-" if math.isnan(r.std) else f"{r.std:.4f}"} for r in record.tables["baselines"].itertuples()],
+                ["measure", "baseline", "score", "std"], width=WIDTH)
+    print()
+    print_table([{"measure A": r.measure_a, "measure B": r.measure_b, "tau": f"{r.tau:.3f}",
+                  "interval": f"[{r.low:.3f}, {r.high:.3f}]"} for r in record.tables["agreement"].itertuples()],
+                ["measure A", "measure B", "tau", "interval"], width=WIDTH)
+    verdict = record.settings["verdict"]
+    print(f"ranking: {'no disagreement shown' if verdict['ranking_agree'] else 'the measures disagree (C5)'}; "
+          f"baselines: {'the measures agree' if verdict['baselines_agree'] else 'the measures disagree (C5)'} "
+          "(definitions in summary.md)")
     print(f"wrote {len(record.files)} files to {out}")
 
 

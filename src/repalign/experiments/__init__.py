@@ -21,6 +21,8 @@ the optimizations inside follow that setting.
 - :mod:`~repalign.experiments.variance_sweep` — the two-PC reference with a shrinking PC 2 (Fig. 4d,e);
 - :mod:`~repalign.experiments.topk_decoding` — decoding from the top k PCs of a dataset (Fig. 3c,d);
 - :mod:`~repalign.experiments.train` — train a zoo of task-trained RNNs and check their behaviour (Fig. 2's models);
+- :mod:`~repalign.experiments.compare_models` — a zoo of trained networks against a recording with intervals, nulls,
+  baselines and the measures' agreement (Fig. 2, C5);
 - :mod:`~repalign.experiments.demo` — the seed paper's headline experiment on ``mante_like``.
 
 Example:
@@ -46,7 +48,7 @@ from ..results import Record
 __all__ = ["NAMES", "run", "settings_class", "SettingsError"]
 
 NAMES = ("compare", "match", "optimize", "perturb", "joint", "baselines", "variance_sweep", "topk_decoding", "train",
-         "demo")
+         "compare_models", "demo")
 
 
 def _module(name: str):

@@ -24,7 +24,12 @@ written (PNG + PDF, with the data of every figure as CSV beside it):
   ``curves`` and a ``psychometric_*`` figure each, in ``task_trained/mante/``), recorded at
   ``mante_like``'s 72 conditions on its 15 stimulus bins (``recording_*.npz``, repalign Datasets) and
   scored against the reference with :data:`MODEL_MEASURES` (``task_trained/scores.csv``); the same for
-  one reaching network against the M1 recording (``task_trained/reaching/``) when its file is there;
+  the reaching networks (:data:`REACHING`) against the M1 recording (``task_trained/reaching/``) when its
+  file is there. For each task, :func:`repalign.comparison.compare_models` gives every score a bootstrap
+  interval over conditions and a permutation null, the two baselines, and the measures' agreement
+  (Kendall's τ_b between their rankings, with its interval; models above each baseline):
+  ``task_trained/TASK/comparison`` (Fig. 2c,d) and ``comparison_agreement``, read in ``summary.md``
+  against the seed paper's claim C5;
 - ``summary.md`` — one page: which measure captured which PCs and task variables at which score, and
   the task-trained networks' training, gating and scores.
 
@@ -44,12 +49,14 @@ from pathlib import Path
 from .. import registry
 from .._checks import SettingsError, check_bool, check_count, check_path, check_seed
 from .._optional import import_pandas
+from ..comparison import compare_models
 from ..data import MissingFileError, load_m1, mante_like
 from ..perturbation import perturb_pcs
-from ..recording import GATING_RATIO, MIN_SWING, record
+from ..recording import GATING_RATIO, MIN_SWING
 from ..registry import short_name
 from ..results import Record, json_safe
 from . import baselines as baselines_experiment
+from . import compare_models as compare_models_experiment
 from . import joint as joint_experiment
 from . import optimize as optimize_experiment
 from . import perturb as perturb_experiment
@@ -68,7 +75,8 @@ DECODED = ("context", "choice", "motion_sign", "colour_sign")
 # one architecture per cell family, tanh (each family's three activations reached the 0.93 criterion at
 # step 900 at seed 0, but LowPassCTRNN-ReTanh at 1200 and LSTM-ReTanh at 2100; one thread, hidden 100)
 TRAINED = ("CTRNN-Tanh", "LowPassCTRNN-Tanh", "LSTM-Tanh")
-REACHING = ("CTRNN-Tanh",)  # held-out velocity R² 0.9 at step 200 (seed 0): a few seconds
+# one per cell family, tanh, as for Mante: three networks so that the measures have a ranking to agree on
+REACHING = ("CTRNN-Tanh", "LowPassCTRNN-Tanh", "LSTM-Tanh")
 MODEL_MEASURES = ("cka", "angular-procrustes", "ridge-cv")  # the demo's measures, ridge-CV predicting the data
 
 
@@ -109,6 +117,12 @@ CAPTURE_RULE = "the seed paper's rule: its R² halfway from its value at step 0 
 # took at seed 0 (about 40 s for the three on one thread here); quick: small networks stopped short of criterion.
 TRAIN_SIZES = {False: {"hidden_size": 100, "max_steps": 2000, "reaching_steps": 1000, "repeats": 20},
                True: {"hidden_size": 32, "max_steps": 200, "reaching_steps": 50, "repeats": 10}}
+# the comparison of the task-trained networks with the data (Fig. 2 with uncertainty, C5): bootstrap resamples of
+# the conditions, permutations of the null, neuron splits. 200 resamples and 100 permutations: 24 s for the three
+# Mante networks on mante_like's 727 units and 3 s for the reaching ones (one thread, 2 cores shared; 200
+# permutations: 35 s and 4 s), so that `make demo` stays under 5 minutes
+COMPARE_SIZES = {False: {"resamples": 200, "permutations": 100, "splits": 10},
+                 True: {"resamples": 50, "permutations": 50, "splits": 3}}
 RECORD_REPEATS = 10  # noisy trials averaged per condition when a network is recorded
 def _fmt(value, digits: int = 2, missing: str = "—") -> str:
     """``value`` with ``digits`` decimals; ``missing`` for None or NaN (a threshold never crossed)."""
@@ -258,6 +272,7 @@ def _task_trained(settings: Settings, reference, m1, out) -> tuple[dict, dict, l
     summary = {"measures": list(MODEL_MEASURES), "hidden_size": sizes["hidden_size"],
                "record_repeats": RECORD_REPEATS, "mante": None, "reaching": None}
     networks, scores, files = [], [], []
+    comparison_tables = {}
     jobs = [("mante", TRAINED, sizes["max_steps"], reference), ("reaching", REACHING, sizes["reaching_steps"], m1)]
     for task, architectures, max_steps, data in jobs:
         if data is None:
@@ -272,8 +287,8 @@ def _task_trained(settings: Settings, reference, m1, out) -> tuple[dict, dict, l
                 hidden_size=sizes["hidden_size"], repeats=sizes["repeats"], seed=settings.seed,
                 m1=data.provenance["source"] if task == "reaching" else None, progress=False), output)
         # at the data's own conditions table, so that model and data align row by row, by value
-        recordings = record(list(zoo.result.networks.values()), zoo.task, data.conditions, repeats=RECORD_REPEATS,
-                            seed=settings.seed)
+        recordings = compare_models_experiment.record_zoo(zoo.result.networks.values(), zoo.task, data,
+                                                          repeats=RECORD_REPEATS, seed=settings.seed)
         rows = []
         for row in zoo.networks.itertuples():
             recording = recordings[((row.cell, row.activation), int(row.seed))]
@@ -297,10 +312,24 @@ def _task_trained(settings: Settings, reference, m1, out) -> tuple[dict, dict, l
                 entry["velocity_r2"] = float(row.r2)
             rows.append({**entry, "scores": values})
             networks.append({"task": task, **entry})
+        # Fig. 2 with uncertainty: intervals, nulls, baselines and the measures' agreement (C5)
+        sizes_ = COMPARE_SIZES[settings.quick]
+        comparison = compare_models(recordings, data, MODEL_MEASURES, n_resamples=sizes_["resamples"],
+                                    n_permutations=sizes_["permutations"], n_splits=sizes_["splits"],
+                                    seed=settings.seed, progress=False)
+        if output.folder is not None:  # the Fig. 2 panel, the agreement figure and the tables
+            output.files += comparison.save_all(output.folder / "comparison")
+        label = "mante_like" if task == "mante" else "the M1 recording"
         summary[task] = {"data": list(data.shape), "criterion": float(zoo.networks.criterion.iloc[0]),
-                         "max_steps": max_steps, "networks": rows}
+                         "max_steps": max_steps, "networks": rows, "comparison": comparison.verdict(),
+                         "comparison_markdown": comparison.summary(
+                             f"{'Mante' if task == 'mante' else 'Reaching'} networks against {label}: do the "
+                             "measures agree (C5)?")}
+        comparison_tables[task] = comparison.table.assign(task=task)
         files += output.files
     tables = {"task_trained_networks": pd.DataFrame(networks), "task_trained_scores": pd.DataFrame(scores)}
+    if comparison_tables:
+        tables["task_trained_comparison"] = pd.concat(comparison_tables.values(), ignore_index=True)
     scores_output = Output(folder)
     scores_output.table(tables["task_trained_scores"], "scores")
     files += scores_output.files
@@ -561,9 +590,15 @@ def _trained_markdown(trained: dict, quick: bool) -> list[str]:
             lines.append(f"| {row['architecture']} | {row['seed']} | {_reached(row)} | {row['accuracy']:.3f} | "
                          f"{row['velocity_r2']:.3f} | " + " | ".join(_fmt(row["scores"][m]) for m in measures) + " |")
         lines.append("")
-    lines += ["One network per architecture and no uncertainty: a teaser of Fig. 2, not its statistics; the full "
-              "zoo (9 architectures × 3 seeds) is `repalign train`. The condition-average and neuron-split "
-              "baselines above put these scores on a scale.", ""]
+    lines += ["One network per architecture: a small zoo; the full one (9 architectures × 3 seeds) is "
+              "`repalign compare-models` (or `repalign train`, then `repalign compare-models --zoo`). Below, each score "
+              "with its bootstrap interval over conditions and the chance level of a permutation null (the model's "
+              "conditions shuffled against the data's), beside the condition-average and neuron-split baselines, and "
+              "whether the measures agree on the ranking and on the baselines (`task_trained/TASK/comparison*`).", ""]
+    for task in ("mante", "reaching"):
+        section = trained[task]
+        if section and "comparison_markdown" in section:
+            lines += [section["comparison_markdown"], ""]
     return lines
 
 
