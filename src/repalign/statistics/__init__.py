@@ -2,14 +2,32 @@ r"""Statistics for any pair: bootstrap confidence intervals and permutation null
 
 For any catalogue measure and two recordings X (the reference) and Y (a model, or another recording):
 
-- :func:`bootstrap` redraws the resampling units with replacement ``n_resamples`` times and scores every
-  resample: whole conditions with all their time bins (``over="conditions"``, 3D ``(time, condition,
-  unit)`` data; each row is a condition for 2D data), rows of the ``(sample, unit)`` matrix
-  (``over="samples"``), or single trials within each condition (``over="trials"``, X a
-  :class:`~repalign.data.Trials`: each condition keeps its trial count, the resampled trials are averaged
-  and scored against the fixed Y). The interval is the percentile interval
-  [q_{(1−γ)/2}, q_{(1+γ)/2}] of the resampled values (γ = ``confidence_level``, numpy's linear
-  interpolation between order statistics); the standard error is their standard deviation (ddof = 1).
+- :func:`bootstrap` scores the measure on ``n_resamples`` resamples of the resampling units: whole
+  conditions with all their time bins (``over="conditions"``, 3D ``(time, condition, unit)`` data; each
+  row is a condition for 2D data), rows of the ``(sample, unit)`` matrix (``over="samples"``), or single
+  trials within each condition (``over="trials"``, X a :class:`~repalign.data.Trials`: each condition
+  keeps its trial count, the resampled trials are averaged and scored against the fixed Y).
+
+  By default conditions and samples are **half-sampled** (``sampling="half"``: ⌊n/2⌋ distinct units
+  per resample, without replacement, the delete-d jackknife of Shao & Wu 1989), the standard error is
+  the resampled values' standard deviation times √(m/(n − m)), and the interval is the **normal**
+  interval estimate ± Φ⁻¹((1 + γ)/2)·SE (γ = ``confidence_level``). The classical bootstrap
+  (``sampling="replacement"``, intervals ``"percentile"``, ``"basic"``, ``"normal"`` or ``"bca"``)
+  remains an option, and is what trials use. Why not by default: a condition drawn twice adds no
+  new direction, so a with-replacement resample acts like fewer conditions, and measures that count
+  directions move with it. Measured on a generator with 40 i.i.d. conditions × 5 bins (200 draws for
+  the true spread, 40 for the intervals; ``tests/test_statistics.py``): with 100 and 60 units,
+  angular Procrustes resamples rise by 13 standard deviations, the bootstrap standard error is 2.4
+  times the true spread, and every percentile interval misses the estimate (CKA: 95 % of them; with
+  10 and 8 units, 93 % for angular Procrustes). Half-sampling gives standard errors within 0.85–1.12
+  of the true spread for CKA, angular Procrustes and ridge-CV in both regimes and normal intervals
+  that cover the mean estimate 90–100 % of the time.
+
+  Cross-validated measures (ridge-CV) are resampled **out of fold** by default (``refit=False``): each
+  fold is fitted once on its original training conditions, and the resample weights the test
+  conditions' squared residuals and totals. Refitting every resample (``refit=True``) trains on fewer
+  distinct conditions: at 100 and 60 units R² then falls by 0.25 and its standard error is 3.4 times
+  the true spread; out of fold it is 0.89–0.99 (with replacement) of it.
 - :func:`permutation_test` shuffles Y's conditions (one permutation of the condition axis, the same for
   every time bin; of the rows for 2D data) relative to X: the null distribution of the measure when
   the pairing of conditions carries no information. Its mean is the measure's chance level on these
@@ -18,13 +36,13 @@ For any catalogue measure and two recordings X (the reference) and Y (a model, o
   within a relative 1e-9 of the estimate count as ties (the null's batched arithmetic may place a
   permutation that reproduces the data, such as the identity, a few ulps on the other side).
 - :func:`score` returns both with the estimate.
-- :func:`resample_counts` gives the bootstrap multiplicities, so that callers scoring several models or
-  measures use the same resamples.
+- :func:`resample_counts` gives the resampling multiplicities (half-sampling or with replacement), so
+  that callers scoring several models or measures use the same resamples.
 
 Computation: one batched call for all resamples, chunked to bound memory (about 256 MB per chunk), on one
 thread by default (the library's thread policy: small problems gain little from more threads and lose much
 on a shared machine; ``threads=`` asks for more).
-Resampling conditions amounts to integer weights on them; linear CKA (Gretton HSIC), NBS and the
+Resampling conditions amounts to integer weights on them (0 or 1 for half-sampling); linear CKA (Gretton HSIC), NBS and the
 Procrustes distances, and ridge / linear regression cross-validated over conditions are computed from
 per-condition sufficient statistics summed with these weights (see ``_fast.py``); every other measure
 scores the materialised resamples with :meth:`~repalign.registry.Measure.batch`. A cross-validated
@@ -64,23 +82,38 @@ from ._results import Bootstrap, Permutation, Score
 __all__ = ["Bootstrap", "Permutation", "Score", "bootstrap", "permutation_test", "resample_counts", "score"]
 
 OVER = ("conditions", "samples", "trials")
-METHODS = ("percentile", "bca")
+METHODS = ("percentile", "basic", "normal", "bca")
+SAMPLINGS = ("replacement", "half")
 CHUNK_BYTES = 256 * 2**20
 
 
-def resample_counts(n: int, n_resamples: int, seed: int = 0) -> np.ndarray:
-    """Bootstrap multiplicities: ``(n_resamples, n)`` int64, row b how often each of n items is drawn in resample b.
+def resample_counts(n: int, n_resamples: int, seed: int = 0, sampling: str = "half") -> np.ndarray:
+    """Resampling multiplicities: ``(n_resamples, n)`` int64, row b how often each of n items is in resample b.
 
-    Each row is a multinomial draw of n items with replacement (equal probabilities) from
-    ``np.random.default_rng(seed)``: the same (n, n_resamples, seed) give the same counts, so that several
-    models or measures can be scored on the same resamples (pass them as ``counts=``).
+    ``sampling="replacement"`` (the bootstrap): each row is a multinomial draw of n items with replacement
+    (equal probabilities). ``"half"`` (half-sampling, the delete-d jackknife with d = n − ⌊n/2⌋): each row
+    holds ⌊n/2⌋ distinct items once, drawn without replacement. Draws come from
+    ``np.random.default_rng(seed)``: the same arguments give the same counts, so that several models or
+    measures can be scored on the same resamples (pass them as ``counts=``).
 
-    >>> counts = resample_counts(5, 3, seed=0)
+    >>> counts = resample_counts(5, 3, seed=0, sampling="replacement")
     >>> counts.shape, counts.sum(axis=1).tolist()
     ((3, 5), [5, 5, 5])
+    >>> resample_counts(6, 2, seed=0).tolist()  # half-sampling, the default
+    [[0, 1, 1, 1, 0, 0], [1, 0, 1, 0, 0, 1]]
     """
     n, n_resamples = check_count(n, "n", 1), check_count(n_resamples, "n_resamples", 1)
+    if sampling is None:
+        sampling = "replacement" if over == "trials" else "half"
+    sampling = check_choice(sampling, "sampling", SAMPLINGS)
     rng = np.random.default_rng(check_seed(seed))
+    if sampling == "half":
+        if n < 2:
+            raise SettingsError("n", f"half-sampling needs at least 2 items, got {n}")
+        chosen = np.argsort(rng.random((n_resamples, n)), axis=1)[:, : n // 2]
+        counts = np.zeros((n_resamples, n), dtype=np.int64)
+        np.put_along_axis(counts, chosen, 1, axis=1)
+        return counts
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.int64)
 
 
@@ -142,22 +175,27 @@ def _index_from_counts(counts: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.repeat(np.tile(np.arange(n), b), counts.ravel()).reshape(b, -1))
 
 
-def _checked_counts(counts, n_units: int, n_resamples: int, what: str) -> np.ndarray:
+def _checked_counts(counts, n_units: int, n_resamples: int, what: str, sampling: str = "replacement") -> np.ndarray:
     counts = np.asarray(counts)
     if counts.ndim != 2 or counts.shape[1] != n_units or counts.dtype.kind not in "iu":
         raise SettingsError("counts", f"expected integer multiplicities of shape (n_resamples, {n_units}) (one "
                                       f"column per {what}), got {counts.dtype} of shape {counts.shape}")
     if counts.shape[0] < 2:
         raise SettingsError("counts", f"expected at least 2 resamples, got {counts.shape[0]}")
-    if (counts < 0).any() or (counts.sum(axis=1) != n_units).any():
+    if sampling == "half":
+        if not np.isin(counts, (0, 1)).all() or (counts.sum(axis=1) != n_units // 2).any():
+            raise SettingsError("counts", f"with sampling='half' each row holds {n_units // 2} ones (distinct "
+                                          f"{what}s) and zeros")
+    elif (counts < 0).any() or (counts.sum(axis=1) != n_units).any():
         raise SettingsError("counts", f"each row must be non-negative and sum to {n_units} (a resample of all "
                                       f"{n_units} {what}s with replacement)")
     return counts.astype(np.int64)
 
 
 def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float = 0.95, over: str = "conditions",
-              seed: int = 0, counts=None, method: str = "percentile", batch_size: int | None = None,
-              progress: bool | None = None, threads: int | None = None) -> Bootstrap:
+              seed: int = 0, counts=None, method: str = "normal", sampling: str | None = None,
+              refit: bool = False, batch_size: int | None = None, progress: bool | None = None,
+              threads: int | None = None) -> Bootstrap:
     """The measure on (X, Y) with a bootstrap distribution: every resample scored in one batched computation.
 
     Args:
@@ -171,9 +209,21 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
         seed: of the draws (:func:`resample_counts`; for trials, per condition from the same generator).
         counts: the caller's multiplicities instead of drawing them, ``(B, n)`` (n conditions or samples;
             for trials ``(B, n_trials)``, each condition's trials summing to its trial count).
-        method: the interval: ``"percentile"``, or ``"bca"`` (bias-corrected and accelerated, Efron 1987: the
+        method: the interval (:attr:`Bootstrap.interval`): ``"percentile"``, ``"basic"``, ``"normal"``
+            (estimate ± z·standard error), or ``"bca"`` (bias-corrected and accelerated, Efron 1987: the
             acceleration from a jackknife that leaves out one condition, sample or trial at a time, n more
-            evaluations; see :attr:`Bootstrap.interval`).
+            evaluations). With ``sampling="half"`` only ``"normal"``.
+        sampling: ``"half"`` or ``"replacement"`` (the bootstrap). Default: ``"half"`` for conditions and
+            samples with the normal interval; ``"replacement"`` for trials (the only choice there), for the
+            other intervals, and for ``counts`` whose rows sum to n. ``"half"``: half-sampling without replacement, the
+            delete-d jackknife: ⌊n/2⌋ distinct conditions per resample, standard error sd·√(m/(n − m)),
+            normal interval). Conditions drawn twice act like fewer conditions: with many units per
+            condition, angular Procrustes then rises and its bootstrap standard error is about 2.4 times
+            the true spread (module documentation); half-sampling has no duplicates.
+        refit: cross-validated measures only. False (default): each fold's fit on all its original
+            training conditions, the test conditions' residuals resampled (the out-of-fold bootstrap);
+            True: every resample refitted on its weighted training conditions (fewer distinct conditions:
+            R² falls and its spread is overestimated, module documentation).
         batch_size: resamples per chunk (default: about 256 MB per chunk).
         progress: a progress bar per chunk (None: only for long runs).
         threads: torch and BLAS threads for the computation (the library's thread policy,
@@ -195,18 +245,35 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
     ((100,), True)
     """
     with limit_threads(check_threads(threads)):
-        return _bootstrap(measure, X, Y, n_resamples=n_resamples, confidence_level=confidence_level, over=over, seed=seed, counts=counts,
-                          method=method, batch_size=batch_size, progress=progress)
+        return _bootstrap(measure, X, Y, n_resamples=n_resamples, confidence_level=confidence_level, over=over,
+                          seed=seed, counts=counts, method=method, sampling=sampling, refit=refit,
+                          batch_size=batch_size, progress=progress)
 
 
-def _bootstrap(measure, X, Y, *, n_resamples, confidence_level, over, seed, counts, method, batch_size, progress):
+def _bootstrap(measure, X, Y, *, n_resamples, confidence_level, over, seed, counts, method, sampling, refit,
+               batch_size, progress):
     m, n_resamples, over, seed = _checked_common(measure, n_resamples, over, seed)
     confidence_level = check_real(confidence_level, "confidence_level", low=0.0, high=1.0, inclusive=(False, False))
     method = check_choice(method, "method", METHODS)
+    if sampling is None:  # half-sampling for normal intervals of conditions or samples; counts say their own
+        given_sums = None if counts is None else np.asarray(counts).sum(axis=-1)
+        full = given_sums is not None and np.ndim(counts) == 2 and given_sums.size and \
+            (given_sums == np.shape(counts)[1]).all()
+        sampling = "replacement" if over == "trials" or method != "normal" or full else "half"
+    sampling = check_choice(sampling, "sampling", SAMPLINGS)
+    if sampling == "half" and method != "normal":
+        raise SettingsError("method", f"half-sampling gives a standard error, not a distribution of the estimate: "
+                                      f"use method='normal', got {method!r}")
+    if refit not in (True, False):
+        raise SettingsError("refit", f"expected True or False, got {refit!r}")
     if batch_size is not None:
         batch_size = check_count(batch_size, "batch_size", 1)
-    settings = {"confidence_level": confidence_level, "over": over, "seed": seed, "method": method}
+    settings = {"confidence_level": confidence_level, "over": over, "seed": seed, "method": method,
+                "sampling": sampling}
     if over == "trials":
+        if sampling != "replacement":
+            raise SettingsError("sampling", "trials are resampled with replacement within their conditions: use "
+                                            "sampling='replacement' with over='trials'")
         estimate, values, jackknife = _trials_bootstrap(m, X, Y, n_resamples, seed, counts, batch_size, progress,
                                                         method == "bca")
         return Bootstrap(m.name, m.kind, estimate, values, jackknife=jackknife, **settings)
@@ -215,15 +282,15 @@ def _bootstrap(measure, X, Y, *, n_resamples, confidence_level, over, seed, coun
     n = x.shape[1]
     what = "condition" if over == "conditions" and n_cond is not None else "sample"
     if counts is None:
-        counts = resample_counts(n, n_resamples, seed)
+        counts = resample_counts(n, n_resamples, seed, sampling)
     else:
-        counts = _checked_counts(counts, n, n_resamples, what)
+        counts = _checked_counts(counts, n, n_resamples, what, sampling)
     kind = _fast.fast_kind(m, x, y)
     if kind is None and m.params.get("cv") is not None:
         raise SettingsError("measure", f"{m.name} is cross-validated, and materialised resamples would put copies "
                                        f"of one {what} in training and test folds; use aggregate='pooled' "
                                        f"(computed with each {what} kept in its fold)")
-    stats = None if kind is None else _statistics(m, kind, x, y, n_cond)
+    stats = None if kind is None else _statistics(m, kind, x, y, n_cond, refit)
 
     def score_counts(rows: np.ndarray, description: str) -> np.ndarray:
         """The measure on each row of multiplicities (rows of equal sums), chunk by chunk."""
@@ -249,14 +316,14 @@ def _bootstrap(measure, X, Y, *, n_resamples, confidence_level, over, seed, coun
     jackknife = None
     if method == "bca":  # leave one unit out: weights 1 everywhere but 0 on that unit
         jackknife = score_counts(1 - np.eye(n, dtype=np.int64), f"jackknife {m.name}")
-    return Bootstrap(m.name, m.kind, estimate, values, jackknife=jackknife, **settings)
+    return Bootstrap(m.name, m.kind, estimate, values, jackknife=jackknife, n_units=n, **settings)
 
 
-def _statistics(m, kind, x, y, n_cond):
+def _statistics(m, kind, x, y, n_cond, refit=True):
     if kind == "ridge":
         n_rows = x.shape[0] * x.shape[1]
         folds = _fast.folds_of_units(m, n_rows, n_cond, x.shape[0], x.shape[1])
-        return _fast.RidgeStatistics(m, x, y, folds)
+        return _fast.RidgeStatistics(m, x, y, folds, refit)
     return _fast.LinearStatistics(m, kind, x, y)
 
 
@@ -393,11 +460,12 @@ def _permutation_test(measure, X, Y, *, n_resamples, seed, over, progress):
 
 
 def score(measure, X, Y, *, ci: bool = True, null: bool = True, n_resamples: int = 1000, n_permutations: int = 1000,
-          confidence_level: float = 0.95, seed: int = 0, over: str = "conditions", method: str = "percentile",
-          threads: int | None = None) -> Score:
+          confidence_level: float = 0.95, seed: int = 0, over: str = "conditions", method: str = "normal",
+          sampling: str | None = None, refit: bool = False, threads: int | None = None) -> Score:
     """The measure with its bootstrap interval (``ci``) and its permutation null (``null``), both seeded.
 
-    ``over`` is the bootstrap's resampling unit and ``method`` its interval (see :func:`bootstrap`); the
+    ``over`` is the bootstrap's resampling unit, ``method`` its interval, ``sampling`` and ``refit`` as in
+    :func:`bootstrap`; the
     permutation shuffles conditions (``"samples"``: rows; with ``"trials"`` X is a Trials and the null is
     computed on X.average()); ``threads`` as in :func:`bootstrap`.
 
@@ -410,13 +478,15 @@ def score(measure, X, Y, *, ci: bool = True, null: bool = True, n_resamples: int
     """
     with limit_threads(check_threads(threads)):
         return _score(measure, X, Y, ci=ci, null=null, n_resamples=n_resamples, n_permutations=n_permutations,
-                      confidence_level=confidence_level, seed=seed, over=over, method=method)
+                      confidence_level=confidence_level, seed=seed, over=over, method=method, sampling=sampling,
+                      refit=refit)
 
 
-def _score(measure, X, Y, *, ci, null, n_resamples, n_permutations, confidence_level, seed, over, method):
+def _score(measure, X, Y, *, ci, null, n_resamples, n_permutations, confidence_level, seed, over, method,
+           sampling, refit):
     m = resolve(measure, "measure")
     boot = bootstrap(m, X, Y, n_resamples=n_resamples, confidence_level=confidence_level, over=over,
-                     seed=seed, method=method) if ci else None
+                     seed=seed, method=method, sampling=sampling, refit=refit) if ci else None
     perm = None
     if null:
         reference = X.average() if over == "trials" and hasattr(X, "average") else X

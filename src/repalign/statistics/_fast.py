@@ -280,8 +280,8 @@ class RidgeStatistics:
     # 5.9 ms at 32 at the M1 size), so chunks stay small
     chunk_bytes = 16 * 2**20
 
-    def __init__(self, m, x: torch.Tensor, y: torch.Tensor, folds: np.ndarray):
-        self.m = m
+    def __init__(self, m, x: torch.Tensor, y: torch.Tensor, folds: np.ndarray, refit: bool = True):
+        self.m, self.refit = m, refit
         self.lam = float(m.params.get("lambda", 0.0) or 0.0)
         direction = m.params["direction"]
         x, y, _ = scaled_pair(m, x, y)
@@ -323,7 +323,7 @@ class RidgeStatistics:
             # X_c with Y_π(c)
             every = s.setdefault("h_pairs", torch.einsum("tci,tdj->cdij", s["p"], s["t"]))
             pairs = every[perms, positions] if s["predictor_is_y"] else every[positions, perms]
-            scores.append(self._side(s, torch.ones(len(perms), c, dtype=moved.dtype), moved, pairs))
+            scores.append(self._side(s, torch.ones(len(perms), c, dtype=moved.dtype), moved=moved, pairs=pairs))
         return scores[0] if len(scores) == 1 else 0.5 * (scores[0] + scores[1])
 
     def bytes_per_resample(self) -> int:
@@ -332,14 +332,45 @@ class RidgeStatistics:
         return 8 * self.n_folds * (4 * q * q + 4 * q * p)
 
     def values(self, w: torch.Tensor) -> torch.Tensor:
-        scores = [self._side(s, w) for s in self.sides]
+        if self.refit:
+            scores = [self._side(s, w) for s in self.sides]
+        else:
+            scores = [self._held_out(s, w) for s in self.sides]
         return scores[0] if len(scores) == 1 else 0.5 * (scores[0] + scores[1])
 
-    def _side(self, s, w, moved=None, pairs=None):
-        """Mean fold R² per resample (weights ``w`` (b, C) on the positions); ``moved`` (b, C, C) and the pair
-        cross-products ``pairs`` when Y's conditions are permuted (see :meth:`permuted`)."""
-        test_w = w[:, None, :] * self.folds[None]  # (b, K, C) on positions
-        train_w = w[:, None, :] - test_w
+    def _held_out(self, s, w):
+        """Mean fold R² with each fold's fit on all its original training units (weights 1) and the test
+        units' squared residuals and totals weighted by ``w``: the bootstrap of the out-of-fold residuals."""
+        if "held_out" not in s:  # each unit's residual and total under its own fold's fit, once per fold
+            c = w.shape[1]
+            residual, total = torch.zeros(c, dtype=w.dtype), torch.zeros(c, dtype=w.dtype)
+            broken = False
+            for fold in self.folds:  # (C,) indicator of the fold's units; K small
+                units = torch.nonzero(fold).flatten()
+                train_w = (1.0 - fold)[None, None]  # (1, 1, C): one fit on the other units
+                test_w = torch.eye(c, dtype=w.dtype)[units][:, None]  # (units, 1, C): each test unit alone
+                res, tot, bad = self._side(s, None, train_w, test_w, parts=True)
+                residual[units], total[units] = res[:, 0], tot[:, 0]
+                broken = broken or bool(bad.any())
+            s["held_out"] = (residual, total, broken)
+        residual, total, broken = s["held_out"]
+        test_w = w[:, None, :] * self.folds[None]  # (b, K, C)
+        res, tot = test_w @ residual, test_w @ total  # (b, K)
+        tested = test_w.sum(dim=-1) > 0
+        r2 = torch.where(tested, 1.0 - res / torch.where(tested & (tot > 0), tot, torch.ones_like(tot)),
+                         torch.zeros_like(tot))
+        count = tested.sum(dim=-1)
+        undefined = (tested & (tot <= 0)).any(dim=-1) | (count == 0) | broken
+        score = r2.sum(dim=-1) / count.clamp_min(1)
+        return torch.where(undefined, torch.full_like(score, float("nan")), score)
+
+    def _side(self, s, w, train_w=None, test_w=None, moved=None, pairs=None, parts=False):
+        """Mean fold R² per resample (weights ``w`` (b, C) on the positions, or ``train_w`` and ``test_w``
+        (b, K, C) given apart); ``moved`` (b, C, C) and the pair cross-products ``pairs`` when Y's conditions
+        are permuted (see :meth:`permuted`). ``parts``: the residuals, totals and broken folds instead."""
+        if w is not None:
+            test_w = w[:, None, :] * self.folds[None]  # (b, K, C) on positions
+            train_w = w[:, None, :] - test_w
         n_train = self.n_time * train_w.sum(dim=-1)  # (b, K)
         n_test = self.n_time * test_w.sum(dim=-1)
         if moved is None:
@@ -374,6 +405,8 @@ class RidgeStatistics:
         # a fold with no test condition in this resample is left out of the mean; a fold whose fit is
         # undefined (singular training Gram, fewer than 2 training rows) makes the resample undefined
         tested = n_test > 0
+        if parts:
+            return residual, total, tested & ((info != 0) | (n_train < 2))
         broken = (tested & ((info != 0) | (n_train < 2) | (total <= 0))).any(dim=-1)
         r2 = torch.where(tested, 1.0 - residual / torch.where(tested, total, torch.ones_like(total)),
                          torch.zeros_like(total))

@@ -31,7 +31,10 @@ class Bootstrap(Result):
         estimate: the measure on the data as given.
         values: the B resampled values (NaN where a resample leaves the measure undefined).
         confidence_level, over, seed: of the bootstrap.
-        method: the interval's, ``"percentile"`` or ``"bca"``; jackknife: the leave-one-out values (BCa).
+        method: the interval's, ``"percentile"``, ``"basic"``, ``"normal"`` or ``"bca"``; jackknife: the
+            leave-one-out values (BCa).
+        sampling: ``"replacement"`` (the bootstrap) or ``"half"`` (half-sampling); n_units: the number n of
+            resampled conditions or samples (the half-sampling standard error's factor).
     """
 
     record_kind = "bootstrap"
@@ -45,6 +48,8 @@ class Bootstrap(Result):
     seed: int = 0
     method: str = "percentile"
     jackknife: np.ndarray | None = None
+    sampling: str = "replacement"
+    n_units: int | None = None
 
     def __post_init__(self):
         undefined = int((~np.isfinite(self.values)).sum())
@@ -65,14 +70,20 @@ class Bootstrap(Result):
 
     @property
     def standard_error(self) -> float:
-        """Standard deviation of the resampled values (ddof = 1)."""
-        return float(np.std(_finite(self.values), ddof=1))
+        """Standard deviation of the resampled values (ddof = 1); for half-sampling of m = ⌊n/2⌋ of n units
+        times √(m/(n − m)) (the delete-d jackknife's factor, Shao & Wu 1989: 1 for even n)."""
+        sd = float(np.std(_finite(self.values), ddof=1))
+        if self.sampling == "half":
+            m = self.n_units // 2
+            sd *= math.sqrt(m / (self.n_units - m))
+        return sd
 
     @property
     def interval(self) -> tuple[float, float]:
         r"""The interval at ``confidence_level`` γ: quantiles of the values (numpy's linear rule).
 
-        Percentile: the (1 − γ)/2 and (1 + γ)/2 quantiles. BCa (Efron 1987; Efron & Tibshirani 1993, §14.3):
+        Percentile: the (1 − γ)/2 and (1 + γ)/2 quantiles q₋, q₊. Basic: 2·estimate − q₊, 2·estimate − q₋.
+        Normal: estimate ∓ Φ⁻¹((1 + γ)/2)·standard error (the only one for half-sampling). BCa (Efron 1987; Efron & Tibshirani 1993, §14.3):
         the quantiles Φ(ẑ₀ + (ẑ₀ + z_α)/(1 − â(ẑ₀ + z_α))) for z_α = Φ⁻¹((1 ∓ γ)/2), with the bias correction
         ẑ₀ = Φ⁻¹(#{values < estimate} + ½#{values = estimate})/B) (kept within 1/(2B) of 0 and 1) and the
         acceleration â = Σd_i³ / (6 (Σd_i²)^{3/2}), d_i = mean(jackknife) − jackknife_i.
@@ -82,6 +93,9 @@ class Bootstrap(Result):
         alpha = (1.0 - self.confidence_level) / 2
         values = _finite(self.values)
         levels = np.array([alpha, 1.0 - alpha])
+        if self.method == "normal":
+            half = float(ndtri(1.0 - alpha)) * self.standard_error
+            return float(self.estimate - half), float(self.estimate + half)
         if self.method == "bca":
             below = (np.sum(values < self.estimate) + 0.5 * np.sum(values == self.estimate)) / len(values)
             z0 = ndtri(np.clip(below, 0.5 / len(values), 1 - 0.5 / len(values)))
@@ -92,6 +106,8 @@ class Bootstrap(Result):
             z = ndtri(levels)
             levels = ndtr(z0 + (z0 + z) / (1 - accel * (z0 + z)))
         low, high = np.quantile(values, levels)
+        if self.method == "basic":
+            low, high = 2 * self.estimate - high, 2 * self.estimate - low
         return float(low), float(high)
 
     @property
@@ -104,7 +120,8 @@ class Bootstrap(Result):
             "measure": short_name(self.name), "name": self.name, "kind": self.kind, "estimate": self.estimate,
             "standard_error": self.standard_error, "low": low, "high": high,
             "confidence_level": self.confidence_level, "n_resamples": self.n_resamples,
-            "n_undefined": self.n_undefined, "method": self.method, "over": self.over, "seed": self.seed}])
+            "n_undefined": self.n_undefined, "method": self.method, "sampling": self.sampling, "over": self.over,
+            "seed": self.seed}])
 
     def plot(self, ax=None):
         """Histogram of the resampled values; the estimate (line) and the interval (band) marked."""
@@ -123,7 +140,8 @@ class Bootstrap(Result):
 
     def _record_settings(self) -> dict:
         return {"measure": self.name, "confidence_level": self.confidence_level, "over": self.over,
-                "seed": self.seed, "n_resamples": self.n_resamples, "method": self.method}
+                "seed": self.seed, "n_resamples": self.n_resamples, "method": self.method,
+                "sampling": self.sampling, "n_units": self.n_units}
 
     def _record_arrays(self) -> dict:
         arrays = {"values": np.asarray(self.values)}
@@ -225,6 +243,7 @@ class Score(Result):
         low, high = boot.interval if boot else (math.nan, math.nan)
         row.update(standard_error=boot.standard_error if boot else math.nan, low=low, high=high,
                    confidence_level=boot.confidence_level if boot else math.nan, method=boot.method if boot else "",
+                   sampling=boot.sampling if boot else "",
                    n_resamples=boot.n_resamples if boot else 0, over=boot.over if boot else "",
                    chance=perm.chance if perm else math.nan, p_value=perm.p_value if perm else math.nan,
                    n_permutations=perm.n_resamples if perm else 0, seed=self.seed)
