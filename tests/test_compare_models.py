@@ -149,6 +149,10 @@ def test_cli_compare_ci_and_null_match_statistics_score(pair_files, capsys):
     row = json.loads(capsys.readouterr().out)[0]
     expected = statistics.bootstrap("cka", x, y, n_resamples=40, method="bca").interval
     assert [row["low"], row["high"]] == pytest.approx(list(expected), rel=1e-12)
+    assert main([*args[:3], "-m", "cka", "--ci", "--sampling", "replacement", "--resamples", "40", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    expected = statistics.bootstrap("cka", x, y, n_resamples=40, sampling="replacement").interval
+    assert [row["low"], row["high"]] == pytest.approx(list(expected), rel=1e-12)
     assert main(args) == 0
     header = capsys.readouterr().out.splitlines()[0].split()
     assert header == ["measure", "name", "kind", "value", "interval", "chance", "p"]

@@ -254,11 +254,14 @@ def test_bca_intervals_are_those_of_the_statistics_bootstrap(small):
     X, models, _ = small
     result = compare_models(models, Dataset(X), ["cka"], n_resamples=40, n_permutations=0, n_splits=2, seed=3,
                             method="bca")
-    counts = statistics.resample_counts(X.shape[1], 40, 3)
+    counts = statistics.resample_counts(X.shape[1], 40, 3, sampling="replacement")
     for row in result.table.itertuples():
         boot = statistics.bootstrap("cka", Dataset(X), models[row.model], n_resamples=40, seed=3, counts=counts,
                                     method="bca")
         assert np.allclose([row.low, row.high], boot.interval, rtol=1e-10)
-    assert result.record().settings["method"] == "bca" and "(bca intervals)" in result.summary()
+    assert result.record().settings["method"] == "bca" and "bca intervals)" in result.summary()
+    assert result.sampling == "replacement"
     with pytest.raises(ValueError, match="method: expected one of"):
-        compare_models(models, Dataset(X), ["cka"], method="basic")
+        compare_models(models, Dataset(X), ["cka"], method="student")
+    with pytest.raises(ValueError, match="method: half-sampling"):
+        compare_models(models, Dataset(X), ["cka"], method="percentile", sampling="half")

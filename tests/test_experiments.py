@@ -64,7 +64,7 @@ def test_unknown_experiment_and_settings_type():
         experiments.run("sweep", {})
     with pytest.raises(SettingsError, match=re.escape(
             "compare has no setting(s) ['bogus']; its settings are ['ci', 'confidence_level', 'measures', 'method', "
-            "'n_permutations', 'n_resamples', 'null', 'seed', 'x', 'y']")) as error:
+            "'n_permutations', 'n_resamples', 'null', 'sampling', 'seed', 'x', 'y']")) as error:
         experiments.run("compare", {"x": "x.npy", "y": "y.npy", "bogus": 1})
     assert error.value.argument == "settings"
     with pytest.raises(SettingsError, match="expected perturb's Settings or a mapping"):

@@ -15,7 +15,8 @@ readings with their uncertainty:
   conditions of the model shuffled against those of the data) giving the chance level of the
   measure on these data and a p-value;
 - the **agreement between measures**: Kendall's :math:`\tau_b` between every two measures' rankings
-  of the models, from the estimates and on every bootstrap resample (its percentile interval);
+  of the models, from the estimates and on every resample (its interval: normal, from the resampled
+  spread, by default);
 - for each measure, which models sit **above each baseline** (and whose interval clears it).
 
 Distances are ranked by their negation, so that for every measure higher means more similar.
@@ -159,20 +160,24 @@ def _some(names, most: int = 6) -> str:
     return ", ".join(names) if len(names) <= most else f"{', '.join(names[:most])} and {len(names) - most} more"
 
 
+_SAMPLING_WORDS = {"half": "half-sampling", "replacement": "bootstrap with replacement"}
+
+
 def _better(kind: str) -> float:
     """+1 for a score (higher is more similar), -1 for a distance."""
     return 1.0 if kind == "score" else -1.0
 
 
 def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_permutations: int = 1000,
-                   n_splits: int = 10, confidence_level: float = 0.95, method: str = "percentile", seed: int = 0,
-                   progress: bool | None = None) -> ModelComparison:
+                   n_splits: int = 10, confidence_level: float = 0.95, method: str = "normal",
+                   sampling: str | None = None, seed: int = 0, progress: bool | None = None) -> ModelComparison:
     r"""Score every model against the reference with every measure, with intervals, nulls, baselines and agreement.
 
     For measure :math:`s`, model :math:`Y_k` and reference :math:`X`: the estimate :math:`s(X, Y_k)`;
     its bootstrap values :math:`s(X^{(b)}, Y_k^{(b)})` with :math:`X^{(b)}, Y_k^{(b)}` the conditions
     drawn with the counts of resample :math:`b` (the same counts for every model and measure), their
-    standard error and percentile interval (:func:`repalign.statistics.bootstrap`); the permutation null
+    standard error and interval (:func:`repalign.statistics.bootstrap`: by default half-sampling of the
+    conditions and the normal interval); the permutation null
     :math:`s(X, Y_k^{\pi})` over random orders :math:`\pi` of the model's conditions, its mean (the
     chance level) and p-value (:func:`repalign.statistics.permutation_test`, seeded by ``seed``); the
     baselines of :func:`repalign.baselines.baseline_scores`; and Kendall's :math:`\tau_b` between two
@@ -192,9 +197,12 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
         n_permutations: permutations of the null (``0``: no null, ``chance`` and ``p_value`` NaN).
         n_splits: random neuron splits of the baseline.
         confidence_level: of the intervals, in (0, 1).
-        method: the scores' intervals, ``"percentile"`` or ``"bca"`` (bias-corrected and accelerated: for measures
-            that resampling biases, e.g. repeated conditions raise angular Procrustes and lower ridge-CV; it costs a
-            jackknife, one more score per condition). The interval of Kendall's τ_b is a percentile interval.
+        method, sampling: the intervals and the resampling (:func:`repalign.statistics.bootstrap`): by default
+            half-sampling and normal intervals (estimate ± z·SE), for scores and for Kendall's τ_b alike; with
+            ``sampling="replacement"``, ``"percentile"``, ``"basic"`` or ``"bca"`` (τ_b: percentile for all but
+            ``"normal"``). Repeated conditions raise angular Procrustes and lower ridge-CV, so their
+            with-replacement percentile intervals often miss the estimate (module documentation of
+            :mod:`repalign.statistics`).
         seed: of the resamples, the permutations and the splits.
         progress: progress over the (measure, model) pairs (:func:`repalign._checks.progress_bar`).
 
@@ -220,7 +228,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
     n_permutations = check_count(n_permutations, "n_permutations", 0)
     n_splits = check_count(n_splits, "n_splits", 1)
     confidence_level = check_real(confidence_level, "confidence_level", low=0, high=1, inclusive=(False, False))
-    method = check_choice(method, "method", ("percentile", "bca"))
+    method = check_choice(method, "method", statistics.METHODS)
     seed = check_seed(seed)
     trials = reference if hasattr(reference, "trial_counts") else None  # single trials: resampled within conditions
     reference = trials.average() if trials is not None else _as_dataset(reference, "reference")
@@ -241,7 +249,14 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
     n_items = reference.activity.shape[1 if over == "conditions" else 0]
     # the same resamples for every model and measure: one table of counts (for trials, bootstrap's own draw per
     # condition depends on the seed and the trials only, hence is the same in every call)
-    counts = statistics.resample_counts(n_items, n_resamples, seed) if trials is None else None
+    if sampling is None:
+        sampling = "half" if method == "normal" and trials is None else "replacement"
+    sampling = check_choice(sampling, "sampling", statistics.SAMPLINGS)
+    if trials is not None and sampling == "half":
+        raise SettingsError("sampling", "single trials are resampled with replacement within their conditions")
+    if sampling == "half" and method != "normal":
+        raise SettingsError("method", f"half-sampling gives a standard error: use method='normal', got {method!r}")
+    counts = statistics.resample_counts(n_items, n_resamples, seed, sampling) if trials is None else None
     values = np.full((len(chosen), len(entries), n_resamples), np.nan)
     rows = []
     jobs = [(i, k) for i in range(len(chosen)) for k in range(len(entries))]
@@ -250,7 +265,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
         model, architecture, network_seed, dataset = entries[k]
         boot = statistics.bootstrap(m, reference if trials is None else trials, dataset, n_resamples=n_resamples,
                                     confidence_level=confidence_level, over=over if trials is None else "trials",
-                                    seed=seed, counts=counts, method=method, progress=False)
+                                    seed=seed, counts=counts, method=method, sampling=sampling, progress=False)
         values[i, k] = np.asarray(boot.values, dtype=np.float64)
         low, high = boot.interval
         chance = p_value = math.nan
@@ -271,7 +286,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
     baselines = BaselineResult(base, baselines.seed, baselines.n_splits)
     return ModelComparison(table, baselines, values, tuple(labels), tuple(m.kind for _, m in chosen),
                            tuple(e[0] for e in entries), confidence_level, n_resamples, n_permutations, seed,
-                           over if trials is None else "trials", tuple(reference.shape), method)
+                           over if trials is None else "trials", tuple(reference.shape), method, sampling)
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,7 +317,8 @@ class ModelComparison(Result):
     seed: int
     over: str
     shape: tuple
-    method: str = "percentile"
+    method: str = "normal"
+    sampling: str = "half"
 
     # -- derived tables -------------------------------------------------------------------------------------
     def _estimates(self) -> np.ndarray:
@@ -310,11 +326,22 @@ class ModelComparison(Result):
         pivot = self.table.pivot(index="measure", columns="model", values="estimate")
         return pivot.loc[list(self.measures), list(self.models)].to_numpy(dtype=np.float64)
 
-    def _interval(self, values: np.ndarray) -> tuple[float, float]:
+    def _interval(self, values: np.ndarray, point: float) -> tuple[float, float]:
+        """τ_b's interval from its resampled values: normal around ``point`` (half-sampling's factor
+        √(m/(n − m)) on the spread, clipped to [−1, 1]) for ``method="normal"``, else percentile."""
         finite = values[np.isfinite(values)]
-        if finite.size == 0:
+        if finite.size < 2:
             return math.nan, math.nan
         alpha = (1 - self.confidence_level) / 2
+        if self.method == "normal":
+            from scipy.special import ndtri  # scipy loads on first use
+
+            spread = float(np.std(finite, ddof=1))
+            if self.sampling == "half":
+                n = self.shape[1] if self.over == "conditions" else self.shape[0]
+                spread *= math.sqrt((n // 2) / (n - n // 2))
+            half = float(ndtri(1 - alpha)) * spread
+            return max(-1.0, point - half), min(1.0, point + half)
         low, high = np.quantile(finite, [alpha, 1 - alpha])
         return float(low), float(high)
 
@@ -322,8 +349,9 @@ class ModelComparison(Result):
     def agreement(self):
         r"""Kendall's :math:`\tau_b` between every two measures' model rankings (higher = more similar for each).
 
-        Columns ``measure_a``, ``measure_b``, ``tau`` (from the estimates), ``low``, ``high`` (percentile
-        interval of :math:`\tau_b` over the bootstrap resamples, at ``confidence_level``), ``n_models``.
+        Columns ``measure_a``, ``measure_b``, ``tau`` (from the estimates), ``low``, ``high`` (the interval of
+        :math:`\tau_b` from its values on the resamples, at ``confidence_level``: normal by default, else
+        percentile; see :func:`compare_models`), ``n_models``.
         """
         pd = import_pandas()
 
@@ -334,7 +362,7 @@ class ModelComparison(Result):
         for a in range(len(self.measures)):
             for b in range(a + 1, len(self.measures)):
                 tau = float(kendall_tau(point[a], point[b]))
-                low, high = self._interval(kendall_tau(resampled[a].T, resampled[b].T))
+                low, high = self._interval(kendall_tau(resampled[a].T, resampled[b].T), tau)
                 rows.append({"measure_a": self.measures[a], "measure_b": self.measures[b], "tau": tau, "low": low,
                              "high": high, "n_models": len(self.models)})
         return pd.DataFrame(rows, columns=["measure_a", "measure_b", "tau", "low", "high", "n_models"])
@@ -478,7 +506,7 @@ class ModelComparison(Result):
         return {"measures": list(self.measures), "models": list(self.models), "confidence_level": self.confidence_level,
                 "n_resamples": self.n_resamples, "n_permutations": self.n_permutations, "seed": self.seed,
                 "n_splits": self.baselines.n_splits, "over": self.over, "shape": list(self.shape),
-                "method": self.method}
+                "method": self.method, "sampling": self.sampling}
 
     def _record_tables(self) -> dict:
         return {"table": self.table, "baselines": self.baselines.table, "above": self.above,
@@ -514,7 +542,8 @@ class ModelComparison(Result):
         level = f"{100 * self.confidence_level:g} %"
         lines = [f"### {title}", "",
                  f"{v['n_models']} models, measures {', '.join(v['measures'])}; reference {' × '.join(map(str, self.shape))}"
-                 f"; {self.n_resamples} bootstrap resamples over {self.over} ({self.method} intervals), "
+                 f"; {self.n_resamples} resamples over {self.over} ({_SAMPLING_WORDS[self.sampling]}, "
+                 f"{self.method} intervals), "
                  f"{self.n_permutations} permutations.", ""]
         lines += ["| model | " + " | ".join(v["measures"]) + " |", "|---|" + "---|" * len(v["measures"])]
         cells = self.table.set_index(["model", "measure"])
@@ -572,8 +601,7 @@ class ModelComparison(Result):
             lines += ["", f"Note: {len(outside)} of {len(self.table)} estimates lie outside their own {self.method} "
                           "interval (" + ", ".join(f"{m}: {k} of {len(self.models)}" for m, k in per.items())
                       + "): the measure is biased under resampling of the conditions (repeated conditions change it), "
-                        "so its interval is shifted" + ("; method='bca' corrects for moderate bias."
-                                                        if self.method == "percentile" else ".")]
+                        "so its interval is shifted; half-sampling with normal intervals (the default) is not."]
         shifted = [p for p in v["pairs"] if not p["low"] <= p["tau"] <= p["high"]]
         if shifted:
             lines += ["", f"Note: for {len(shifted)} pair(s) ("

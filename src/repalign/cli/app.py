@@ -118,11 +118,14 @@ def compare_command(
     ci: bool = typer.Option(False, "--ci", help="bootstrap interval over conditions (rows of 2D data)"),
     null: bool = typer.Option(False, "--null", help="permutation null: chance level and p-value (Y's conditions "
                                                     "shuffled against X's)"),
-    resamples: int = typer.Option(COMPARE.n_resamples, "--resamples", help="bootstrap resamples for --ci"),
+    resamples: int = typer.Option(COMPARE.n_resamples, "--resamples", help="resamples for --ci"),
     permutations: int = typer.Option(COMPARE.n_permutations, "--permutations", help="permutations for --null"),
     confidence_level: float = typer.Option(COMPARE.confidence_level, "--confidence-level",
                                            help="of the interval for --ci"),
-    method: str = typer.Option(COMPARE.method, "--method", help="interval for --ci: percentile or bca"),
+    method: str = typer.Option(COMPARE.method, "--method",
+                               help="interval for --ci: normal (default), percentile, basic or bca"),
+    sampling: str = typer.Option(None, "--sampling", help="resampling for --ci: half (default with normal "
+                                                          "intervals) or replacement (the bootstrap)"),
     seed: int = typer.Option(COMPARE.seed, "--seed", help="seed of the resamples and permutations"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
@@ -131,7 +134,8 @@ def compare_command(
     and p-value of a permutation null)."""
     record = experiments.run("compare", {"x": x, "y": y, "measures": tuple(measure), "ci": ci, "null": null,
                                          "n_resamples": resamples, "n_permutations": permutations,
-                                         "confidence_level": confidence_level, "method": method, "seed": seed},
+                                         "confidence_level": confidence_level, "method": method,
+                                         "sampling": sampling, "seed": seed},
                              threads=threads)
     rows = _records(record.table)
     if as_json:
@@ -419,15 +423,16 @@ def compare_models_command(
     hidden_size: int = typer.Option(COMPARE_MODELS.hidden_size, "--hidden-size", help="units per network"),
     units: int = typer.Option(COMPARE_MODELS.units, "--units", help="units of the mante_like reference"),
     m1: str = typer.Option(None, "--m1", help="the M1 recording file (default: ../shared/data)"),
-    resamples: int = typer.Option(COMPARE_MODELS.n_resamples, "--resamples", help="bootstrap resamples of conditions"),
+    resamples: int = typer.Option(COMPARE_MODELS.n_resamples, "--resamples", help="resamples of the conditions"),
     permutations: int = typer.Option(COMPARE_MODELS.n_permutations, "--permutations",
                                      help="permutations of the null (0: none)"),
     splits: int = typer.Option(COMPARE_MODELS.n_splits, "--splits", help="random halvings of the units (neuron split)"),
     confidence_level: float = typer.Option(COMPARE_MODELS.confidence_level, "--confidence-level",
                                            help="of the bootstrap intervals"),
     method: str = typer.Option(COMPARE_MODELS.method, "--method",
-                               help="bootstrap interval: percentile or bca (bias-corrected, one more score per "
-                                    "condition)"),
+                               help="interval: normal (default), or with --sampling replacement percentile, basic "
+                                    "or bca (bias-corrected, one more score per condition)"),
+    sampling: str = typer.Option(None, "--sampling", help="half (default with normal intervals) or replacement"),
     seed: int = typer.Option(COMPARE_MODELS.seed, "--seed", help="seed of the reference, training, recording, "
                                                                   "resamples and splits"),
     out: str = typer.Option("results/compare_models", "--out", help=OUT_HELP),
@@ -439,7 +444,7 @@ def compare_models_command(
     fields = {"task": task, "zoo": zoo, "reference": reference, "measures": tuple(measure),
               "seeds": tuple(network_seed), "max_steps": max_steps, "hidden_size": hidden_size, "units": units,
               "m1": m1, "n_resamples": resamples, "n_permutations": permutations, "n_splits": splits,
-              "confidence_level": confidence_level, "method": method, "seed": seed}
+              "confidence_level": confidence_level, "method": method, "sampling": sampling, "seed": seed}
     if architecture:
         fields["architectures"] = tuple(architecture)
     record = experiments.run("compare_models", fields, out=out, threads=threads)

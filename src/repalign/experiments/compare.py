@@ -14,7 +14,7 @@ from .._checks import check_bool, check_choice, check_count, check_real, check_s
 from .._optional import import_pandas
 from ..registry import measure
 from ..results import Record
-from ..statistics import score
+from ..statistics import METHODS, SAMPLINGS, score
 from ._base import ExperimentSettings, Output, check_data, check_measures
 
 __all__ = ["Settings", "run", "NAME"]
@@ -26,7 +26,8 @@ NAME = "compare"
 class Settings(ExperimentSettings):
     """X (the reference) and Y as files ``PATH[:NAME]`` or Datasets, and the measures (names or aliases).
 
-    ``ci``: bootstrap intervals (``n_resamples``, ``confidence_level``, ``method`` ``"percentile"`` or ``"bca"``);
+    ``ci``: intervals (``n_resamples``, ``confidence_level``, ``method`` and ``sampling`` of
+    :func:`repalign.statistics.bootstrap`: by default half-sampling and the normal interval);
     ``null``: permutation nulls
     (``n_permutations``); both seeded by ``seed``.
     """
@@ -39,7 +40,8 @@ class Settings(ExperimentSettings):
     n_resamples: int = 1000
     n_permutations: int = 1000
     confidence_level: float = 0.95
-    method: str = "percentile"
+    method: str = "normal"
+    sampling: str | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -53,7 +55,9 @@ class Settings(ExperimentSettings):
         set_(self, "n_permutations", check_count(self.n_permutations, "n_permutations", 1))
         set_(self, "confidence_level", check_real(self.confidence_level, "confidence_level", low=0, high=1,
                                                   inclusive=(False, False)))
-        check_choice(self.method, "method", ("percentile", "bca"))
+        check_choice(self.method, "method", METHODS)
+        if self.sampling is not None:
+            check_choice(self.sampling, "sampling", SAMPLINGS)
         set_(self, "seed", check_seed(self.seed))
 
 
@@ -91,7 +95,7 @@ def run(settings: Settings, out=None) -> Record:
             if settings.ci or settings.null:
                 result = score(m, x, y, ci=settings.ci, null=settings.null, n_resamples=settings.n_resamples,
                                n_permutations=settings.n_permutations, confidence_level=settings.confidence_level,
-                               method=settings.method, seed=settings.seed)
+                               method=settings.method, sampling=settings.sampling, seed=settings.seed)
                 row = result.table.iloc[0]
                 value, error = float(result.estimate), None
                 statistics = {k: float(row[k]) for k in extra}

@@ -40,6 +40,7 @@ from ..data import Dataset, MissingFileError, load_m1, mante_like, read
 from ..models import StackedNetworks
 from ..recording import record
 from ..results import Record
+from ..statistics import METHODS, SAMPLINGS
 from . import train as train_experiment
 from ._base import ExperimentSettings, Output, check_data, check_measures
 
@@ -67,8 +68,8 @@ class Settings(ExperimentSettings):
         units: units of the ``mante_like`` reference.
         m1: the M1 recording file (None: looked for in ``../shared/data``).
         repeats: noisy trials averaged per condition when a network is recorded.
-        n_resamples, n_permutations, n_splits, confidence_level, method: of
-            :func:`repalign.comparison.compare_models` (``method``: ``"percentile"`` or ``"bca"`` intervals).
+        n_resamples, n_permutations, n_splits, confidence_level, method, sampling: of
+            :func:`repalign.comparison.compare_models` (by default half-sampling and normal intervals).
         seed: of the reference, the training batches, the recording noise, the resamples and the splits.
         progress: progress bars (None: in a terminal, once the work lasts).
     """
@@ -88,7 +89,8 @@ class Settings(ExperimentSettings):
     n_permutations: int = 1000
     n_splits: int = 10
     confidence_level: float = 0.95
-    method: str = "percentile"
+    method: str = "normal"
+    sampling: str | None = None
     seed: int = 0
     progress: bool | None = None
 
@@ -116,7 +118,9 @@ class Settings(ExperimentSettings):
         set_(self, "n_splits", check_count(self.n_splits, "n_splits", 1))
         set_(self, "confidence_level", check_real(self.confidence_level, "confidence_level", low=0, high=1,
                                                   inclusive=(False, False)))
-        check_choice(self.method, "method", ("percentile", "bca"))
+        check_choice(self.method, "method", METHODS)
+        if self.sampling is not None:
+            check_choice(self.sampling, "sampling", SAMPLINGS)
         set_(self, "seed", check_seed(self.seed))
         check_bool(self.progress, "progress", allow_none=True)
 
@@ -200,7 +204,8 @@ def run(settings: Settings, out=None) -> Record:
     recordings = record_zoo(networks, task, reference, repeats=settings.repeats, seed=settings.seed)
     result = compare_models(recordings, reference, settings.measures, n_resamples=settings.n_resamples,
                             n_permutations=settings.n_permutations, n_splits=settings.n_splits,
-                            confidence_level=settings.confidence_level, method=settings.method, seed=settings.seed,
+                            confidence_level=settings.confidence_level, method=settings.method,
+                            sampling=settings.sampling, seed=settings.seed,
                             progress=settings.progress)
     if output.folder is not None:  # the Fig. 2 panel, the agreement figure and the tables
         output.files += result.save_all(output.folder / "comparison")
