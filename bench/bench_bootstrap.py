@@ -4,19 +4,20 @@ over the same resamples, at the M1 size (a script, not a test).
 
 X: the real M1 recording ``repalign.data.load_m1()`` (121 time x 8 conditions x 141 units; when the file is
 absent, a seeded Gaussian array of the same size, with a message). Y: a model-like (121, 8, 100) array, a
-seeded random projection of X plus as much independent noise (seed 0). 1000 resamples of the 8 conditions
-(``resample_counts(8, 1000, seed=0)``), the same for every measure and both sides. Per measure:
+seeded random projection of X plus as much independent noise (seed 0). 1000 resamples of the 8 conditions, with
+replacement (the bootstrap, ``resample_counts(8, 1000, seed=0, sampling="replacement")``) and half-sampled (the
+default, ``sampling="half"``), the same for every measure and both sides. Per measure:
 
-- **batched**: ``bootstrap(name, X, Y, counts=counts)`` (end to end: validation, the estimate, the
-  per-condition statistics, every resample);
+- **batched**: ``bootstrap(name, X, Y, counts=counts, sampling=..., refit=...)`` (end to end: validation, the
+  estimate, the per-condition statistics, every resample);
 - **loop**: for cka and angular-procrustes, ``measure(X[:, idx], Y[:, idx])`` per resample (``idx`` the
-  conditions repeated as drawn): the values must agree with the batched ones; for ridge-cv, whose
-  materialised resamples would train and test on copies of one condition, the loop runs the same weighted
-  per-resample computation as the batched path (the folds of the original conditions kept), one resample per
-  call, sharing the per-condition statistics computed once (the strictest loop); also timed (one run each):
-  the same loop computing the per-condition statistics from the data in every iteration, and the naive
-  materialised loop ``measure(X[:, idx], Y[:, idx])``, whose leakage is reported (the mean of its R² minus the
-  mean of the fold-kept R² over the same resamples).
+  conditions as drawn): the values must agree with the batched ones; for ridge-cv, whose materialised
+  resamples would train and test on copies of one condition, the same computation as the batched path from the
+  data, one resample per iteration: out of fold (the default, ``refit=False``: the folds fitted on their
+  original training conditions, the resample weighting the test conditions' residuals) and refitted
+  (``refit=True``: every fold refitted on the weighted training conditions). Also timed (one run): a loop that
+  shares the per-condition statistics computed once, and the naive materialised loop with its leakage (the mean
+  of its R² minus the mean of the fold-kept R² over the same resamples).
 
 Times are the minimum over ``--repeats`` (3) runs, after one untimed warm-up; both sides on ``--threads``
 torch threads (1 by default, the library's thread policy). Also timed: ``permutation_test`` with 1000
@@ -46,7 +47,9 @@ from bench_measures import (
     write_results,
 )
 
-MEASURES = ("cka", "angular-procrustes", "ridge-cv")
+# (measure, refit): ridge-cv out of fold (the default) and refitted on every resample
+CASES = (("cka", False), ("angular-procrustes", False), ("ridge-cv", False), ("ridge-cv", True))
+SAMPLINGS = ("replacement", "half")
 N_RESAMPLES = 1000
 
 
@@ -100,75 +103,87 @@ def main(argv=None) -> int:
     machine = machine_info(repalign)
     X, Y, source = data(repalign, log)
     log(f"X {X.shape} from {source}; Y {Y.shape}; {N_RESAMPLES} resamples; {args.threads} thread(s)")
-    counts = statistics.resample_counts(X.shape[1], N_RESAMPLES, seed=0)
-    picks = [np.repeat(np.arange(X.shape[1]), row) for row in counts]
     rows = []
-    for name in MEASURES:
-        wait_for_quiet(args.wait_quiet, 0.1, log)
-        m = repalign.measure(name)
-        batched_s, boot, load_batched = best_time(lambda: statistics.bootstrap(m, X, Y, counts=counts, threads=args.threads),
-                                                  args.repeats)
-        row = {"measure": name, "name": m.name, "batched_s": batched_s, "estimate": boot.estimate,
-               "standard_error": boot.standard_error, "interval": boot.interval, "other_load_batched": load_batched}
-        if _fast.fast_kind(m) == "ridge":
-            x, y = torch.as_tensor(X).reshape(X.shape[0], X.shape[1], -1), torch.as_tensor(Y)
+    for sampling in SAMPLINGS:
+        counts = statistics.resample_counts(X.shape[1], N_RESAMPLES, seed=0, sampling=sampling)
+        weights = torch.as_tensor(counts, dtype=torch.float64)
+        picks = [np.repeat(np.arange(X.shape[1]), row) for row in counts]
+        method = "normal" if sampling == "half" else "percentile"
+        x, y = torch.as_tensor(X), torch.as_tensor(Y)
+        for name, refit in CASES:
+            wait_for_quiet(args.wait_quiet, 0.1, log)
+            m = repalign.measure(name)
 
-            def weighted_loop():
-                stats = _statistics(m, "ridge", x, y, X.shape[1])
-                weights = torch.as_tensor(counts, dtype=torch.float64)
-                with torch.no_grad():
-                    return np.array([float(stats.values(weights[b:b + 1])[0]) for b in range(N_RESAMPLES)])
+            def batched():
+                return statistics.bootstrap(m, X, Y, counts=counts, sampling=sampling, method=method, refit=refit,
+                                            threads=args.threads)
+            batched_s, boot, load_batched = best_time(batched, args.repeats)
+            row = {"sampling": sampling, "measure": name, "refit": refit, "name": m.name, "batched_s": batched_s,
+                   "estimate": boot.estimate, "standard_error": boot.standard_error, "interval": boot.interval,
+                   "method": method, "other_load_batched": load_batched}
+            if _fast.fast_kind(m) == "ridge":
+                def per_resample(b, stats=None):
+                    stats = stats or _statistics(m, "ridge", x, y, X.shape[1], refit)
+                    with torch.no_grad():
+                        return float(stats.values(weights[b:b + 1])[0])
 
-            def weighted_from_data():
-                weights = torch.as_tensor(counts, dtype=torch.float64)
-                with torch.no_grad():
-                    return np.array([float(_statistics(m, "ridge", x, y, X.shape[1]).values(weights[b:b + 1])[0])
-                                     for b in range(N_RESAMPLES)])
+                def from_data():  # the whole computation per resample, from the data
+                    return np.array([per_resample(b) for b in range(N_RESAMPLES)])
 
-            loop_s, looped, load_loop = best_time(weighted_loop, args.repeats)
-            from_data_s, from_data, _ = best_time(weighted_from_data, 1)
-            assert np.allclose(from_data, looped, rtol=1e-12, atol=1e-14, equal_nan=True)
-            naive_s, naive, _ = best_time(lambda: np.array([m(X[:, k], Y[:, k]) for k in picks]), 1)
-            row.update(loop="same fold-kept weighted computation, one resample per call", naive_loop_s=naive_s,
-                       from_data_loop_s=from_data_s,
-                       naive_mean=float(naive.mean()), fold_kept_mean=float(np.nanmean(boot.values)),
-                       leakage=float(naive.mean() - np.nanmean(boot.values)),
-                       naive_standard_error=float(naive.std(ddof=1)))
-        else:
-            loop_s, looped, load_loop = best_time(lambda: np.array([m(X[:, k], Y[:, k]) for k in picks]),
-                                                  args.repeats)
-            row["loop"] = "measure(X[:, idx], Y[:, idx]) per resample"
-        row.update(loop_s=loop_s, speedup=loop_s / batched_s, other_load_loop=load_loop,
-                   max_abs_diff=float(np.nanmax(np.abs(looped - boot.values))))
-        perm_s, perm, _ = best_time(lambda: statistics.permutation_test(m, X, Y, n_resamples=N_RESAMPLES,
-                                                                    threads=args.threads),
-                                    args.repeats)
-        row.update(permutation_s=perm_s, chance=perm.chance, p_value=perm.p_value)
-        rows.append(row)
-        log(f"{name}: batched {fmt_t(batched_s)}, loop {fmt_t(loop_s)} ({fmt_x(row['speedup'])}), "
-            f"max |diff| {row['max_abs_diff']:.1e}; permutations {fmt_t(perm_s)}")
+                def shared():  # the per-condition statistics (and out-of-fold fits) computed once, shared
+                    stats = _statistics(m, "ridge", x, y, X.shape[1], refit)
+                    return np.array([per_resample(b, stats) for b in range(N_RESAMPLES)])
 
-    md = [f"\n### bootstrap of {N_RESAMPLES} resamples over conditions, X {X.shape} ({source}), Y {Y.shape}, "
+                loop_s, looped, load_loop = best_time(from_data, 1 if refit else args.repeats)
+                shared_s, shared_values, _ = best_time(shared, 1)
+                assert np.allclose(shared_values, looped, rtol=1e-12, atol=1e-14, equal_nan=True)
+                row.update(loop="the same computation from the data, one resample per iteration",
+                           shared_loop_s=shared_s)
+                if sampling == "replacement" and refit:
+                    naive_s, naive, _ = best_time(lambda: np.array([m(X[:, k], Y[:, k]) for k in picks]), 1)
+                    row.update(naive_loop_s=naive_s, naive_mean=float(naive.mean()),
+                               fold_kept_mean=float(np.nanmean(boot.values)),
+                               leakage=float(naive.mean() - np.nanmean(boot.values)))
+            else:
+                loop_s, looped, load_loop = best_time(lambda: np.array([m(X[:, k], Y[:, k]) for k in picks]),
+                                                      args.repeats)
+                row["loop"] = "measure(X[:, idx], Y[:, idx]) per resample"
+            row.update(loop_s=loop_s, speedup=loop_s / batched_s, other_load_loop=load_loop,
+                       max_abs_diff=float(np.nanmax(np.abs(looped - boot.values))))
+            if sampling == SAMPLINGS[0] and not refit:
+                perm_s, perm, _ = best_time(lambda: statistics.permutation_test(m, X, Y, n_resamples=N_RESAMPLES,
+                                                                            threads=args.threads), args.repeats)
+                row.update(permutation_s=perm_s, chance=perm.chance, p_value=perm.p_value)
+            rows.append(row)
+            log(f"{sampling} {name}{' refit' if refit else ''}: batched {fmt_t(batched_s)}, loop {fmt_t(loop_s)} "
+                f"({fmt_x(row['speedup'])}), max |diff| {row['max_abs_diff']:.1e}")
+
+    md = [f"\n### {N_RESAMPLES} resamples of the conditions, X {X.shape} ({source}), Y {Y.shape}, "
           f"{args.threads} thread(s), min of {args.repeats}\n",
-          "| measure | estimate | SE | 95% interval | batched | loop | speed-up | max abs diff | "
-          "permutation_test (1000) | chance | p |",
-          "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+          "| sampling | measure | estimate | SE | 95% interval | batched | loop | speed-up | max abs diff |",
+          "|---|---|---:|---:|---|---:|---:|---:|---:|"]
     for r in rows:
-        md.append(f"| {r['measure']} | {r['estimate']:.4f} | {r['standard_error']:.4f} | "
-                  f"[{r['interval'][0]:.4f}, {r['interval'][1]:.4f}] | {fmt_t(r['batched_s'])} | {fmt_t(r['loop_s'])} | "
-                  f"**{fmt_x(r['speedup'])}** | {r['max_abs_diff']:.1e} | {fmt_t(r['permutation_s'])} | "
-                  f"{r['chance']:.4f} | {r['p_value']:.4f} |")
-    ridge = [r for r in rows if "naive_loop_s" in r]
-    for r in ridge:
-        md.append(f"\n{r['measure']}: the loop is the same fold-kept weighted computation, one resample per call, "
-                  f"sharing the per-condition statistics computed once ({fmt_x(r['speedup'])}). Computing those "
-                  f"statistics from the data in every iteration too (the whole weighted computation per resample) "
-                  f"takes {fmt_t(r['from_data_loop_s'])} ({fmt_x(r['from_data_loop_s'] / r['batched_s'])}). "
-                  f"The naive materialised loop (ridge-cv on X[:, idx], Y[:, idx], copies of a condition in "
-                  f"training and test folds) takes {fmt_t(r['naive_loop_s'])} "
-                  f"({fmt_x(r['naive_loop_s'] / r['batched_s'])} the batched time); its mean R² over the resamples "
-                  f"is {r['naive_mean']:.4f} against {r['fold_kept_mean']:.4f} with the folds kept (leakage "
-                  f"+{r['leakage']:.4f}; its SE {r['naive_standard_error']:.4f} against {r['standard_error']:.4f}).")
+        label = r["measure"] + (" (refit)" if r["refit"] else "")
+        md.append(f"| {r['sampling']} | {label} | {r['estimate']:.4f} | {r['standard_error']:.4f} | "
+                  f"[{r['interval'][0]:.4f}, {r['interval'][1]:.4f}] ({r['method']}) | {fmt_t(r['batched_s'])} | "
+                  f"{fmt_t(r['loop_s'])} | **{fmt_x(r['speedup'])}** | {r['max_abs_diff']:.1e} |")
+    md += ["", "| measure | permutation_test (1000) | chance | p |", "|---|---:|---:|---:|"]
+    md += [f"| {r['measure']} | {fmt_t(r['permutation_s'])} | {r['chance']:.4f} | {r['p_value']:.4f} |"
+           for r in rows if "permutation_s" in r]
+    md.append("\nLoops: cka and angular-procrustes call the measure on each materialised resample; ridge-cv runs the "
+              "same computation as the batched path from the data, one resample per iteration (out of fold: the "
+              "folds' fits on the original training conditions and the per-condition residuals; refit: the "
+              "weighted per-condition statistics and every fold refitted).")
+    for r in rows:
+        if r["measure"] == "ridge-cv":
+            md.append(f"- {r['sampling']}, ridge-cv{' (refit)' if r['refit'] else ''}: a loop sharing the "
+                      f"per-condition statistics computed once takes {fmt_t(r['shared_loop_s'])} "
+                      f"({fmt_x(r['shared_loop_s'] / r['batched_s'])} the batched time).")
+        if "naive_loop_s" in r:
+            md.append(f"- The naive materialised loop (ridge-cv on X[:, idx], Y[:, idx], copies of a condition in "
+                      f"training and test folds) takes {fmt_t(r['naive_loop_s'])}; its mean R² over the resamples is "
+                      f"{r['naive_mean']:.4f} against {r['fold_kept_mean']:.4f} with the folds kept (leakage "
+                      f"+{r['leakage']:.4f}).")
     result = {"machine": machine, "source": source, "n_resamples": N_RESAMPLES, "threads": args.threads,
               "repeats": args.repeats, "rows": rows}
     write_results(out, result, "\n".join(md), "bench_bootstrap.py", log, t_run)
