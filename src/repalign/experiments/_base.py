@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import SettingsError
+from .._checks import SettingsError, check_choice, check_count, check_real, check_seed
 from .._optional import import_pyplot
 from ..data import Dataset, read
 from ..registry import measure
@@ -73,6 +73,22 @@ def check_measures(value, name: str = "measures", *, at_least: int = 1) -> tuple
     if twice:
         raise SettingsError(name, f"each measure may appear once; {twice} name the same measure")
     return names
+
+
+def check_statistics(settings, *, min_permutations: int) -> None:
+    """The resampling settings shared by the experiments that report intervals and nulls (checked in place):
+    ``n_resamples``, ``n_permutations``, ``confidence_level``, ``method``, ``sampling``, ``seed``."""
+    from ..statistics import METHODS, SAMPLINGS
+
+    set_ = object.__setattr__
+    set_(settings, "n_resamples", check_count(settings.n_resamples, "n_resamples", 2))
+    set_(settings, "n_permutations", check_count(settings.n_permutations, "n_permutations", min_permutations))
+    set_(settings, "confidence_level", check_real(settings.confidence_level, "confidence_level", low=0, high=1,
+                                                  inclusive=(False, False)))
+    check_choice(settings.method, "method", METHODS)
+    if settings.sampling is not None:
+        check_choice(settings.sampling, "sampling", SAMPLINGS)
+    set_(settings, "seed", check_seed(settings.seed))
 
 
 def per_measure(value, name: str, measures: Sequence[str], check) -> dict[str, object]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from .._checks import check_bool, check_choice, check_count, check_real, check_seed
+from .._checks import check_bool
 from .._optional import import_pandas
 from ..registry import measure
 from ..results import Record
-from ..statistics import METHODS, SAMPLINGS, score
-from ._base import ExperimentSettings, Output, check_data, check_measures
+from ..statistics import score
+from ._base import ExperimentSettings, Output, check_data, check_measures, check_statistics
 
 __all__ = ["Settings", "run", "NAME"]
 
@@ -51,14 +51,7 @@ class Settings(ExperimentSettings):
         set_(self, "measures", check_measures(self.measures))
         check_bool(self.ci, "ci")
         check_bool(self.null, "null")
-        set_(self, "n_resamples", check_count(self.n_resamples, "n_resamples", 2))
-        set_(self, "n_permutations", check_count(self.n_permutations, "n_permutations", 1))
-        set_(self, "confidence_level", check_real(self.confidence_level, "confidence_level", low=0, high=1,
-                                                  inclusive=(False, False)))
-        check_choice(self.method, "method", METHODS)
-        if self.sampling is not None:
-            check_choice(self.sampling, "sampling", SAMPLINGS)
-        set_(self, "seed", check_seed(self.seed))
+        check_statistics(self, min_permutations=1)
 
 
 def run(settings: Settings, out=None) -> Record:

@@ -34,15 +34,14 @@ import dataclasses
 import os
 from pathlib import Path
 
-from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seed
+from .._checks import SettingsError, check_bool, check_choice, check_count, check_path
 from ..comparison import compare_models
 from ..data import Dataset, MissingFileError, load_m1, mante_like, read
 from ..models import StackedNetworks
 from ..recording import record
 from ..results import Record
-from ..statistics import METHODS, SAMPLINGS
 from . import train as train_experiment
-from ._base import ExperimentSettings, Output, check_data, check_measures
+from ._base import ExperimentSettings, Output, check_data, check_measures, check_statistics
 
 __all__ = ["Settings", "run", "NAME", "MEASURES", "TASKS", "record_zoo", "load_zoo", "reference_of"]
 
@@ -113,15 +112,8 @@ class Settings(ExperimentSettings):
         set_(self, "units", check_count(self.units, "units", 5))
         set_(self, "m1", check_path(self.m1, "m1", allow_none=True))
         set_(self, "repeats", check_count(self.repeats, "repeats", 1))
-        set_(self, "n_resamples", check_count(self.n_resamples, "n_resamples", 2))
-        set_(self, "n_permutations", check_count(self.n_permutations, "n_permutations", 0))
         set_(self, "n_splits", check_count(self.n_splits, "n_splits", 1))
-        set_(self, "confidence_level", check_real(self.confidence_level, "confidence_level", low=0, high=1,
-                                                  inclusive=(False, False)))
-        check_choice(self.method, "method", METHODS)
-        if self.sampling is not None:
-            check_choice(self.sampling, "sampling", SAMPLINGS)
-        set_(self, "seed", check_seed(self.seed))
+        check_statistics(self, min_permutations=0)
         check_bool(self.progress, "progress", allow_none=True)
 
 
