@@ -7,7 +7,7 @@ claim C5): they "do not agree on the relative rankings of the models", nor "on a
 how similar the models are relative to the two baseline scores". :func:`compare_models` makes both
 readings with their uncertainty:
 
-- every score with a **bootstrap interval** over the reference's conditions (samples for 2D data; trials
+- every score with an **interval** from resampling the reference's conditions (samples for 2D data; trials
   within each condition when the reference is a :class:`~repalign.data.Trials`):
   one table of resample counts (:func:`repalign.statistics.resample_counts`, one seed) shared by all
   models and measures, so that on each resample the models can be ranked;
@@ -23,7 +23,7 @@ Distances are ranked by their negation, so that for every measure higher means m
 
 Definition of disagreement used by :meth:`ModelComparison.summary` (C5, made testable):
 
-- two measures *disagree on the ranking* when the upper end of the bootstrap interval of their
+- two measures *disagree on the ranking* when the upper end of the resampling interval of their
   :math:`\tau_b` lies below 1 — identical rankings are excluded at the confidence level; the
   measures agree when every pair's interval reaches 1. A pair whose interval lies wholly below 0
   ranks the models in *opposite* orders.
@@ -193,7 +193,7 @@ def compare_models(models, reference, measures, *, n_resamples: int = 1000, n_pe
             its single trials (a :class:`~repalign.data.Trials`): then the bootstrap resamples trials within each
             condition (``over="trials"``), and the models, the null and the baselines use its condition averages.
         measures: registry names or :class:`~repalign.registry.Measure` objects.
-        n_resamples: bootstrap resamples (``>= 2``).
+        n_resamples: resamples of the conditions (or samples, trials) (``>= 2``).
         n_permutations: permutations of the null (``0``: no null, ``chance`` and ``p_value`` NaN).
         n_splits: random neuron splits of the baseline.
         confidence_level: of the intervals, in (0, 1).
@@ -408,7 +408,7 @@ class ModelComparison(Result):
     def plot(self, ax=None):
         """Fig. 2c,d: one panel per measure, models along x grouped by architecture (one colour each).
 
-        Points: the estimates, with their bootstrap interval as error bars; grey ``x``: the permutation
+        Points: the estimates, with their resampling interval as error bars; grey ``x``: the permutation
         null's chance level of each model; dashed line: the condition-average baseline; dotted line and grey
         band: the neuron-split baseline's mean ± one standard deviation over splits. ``ax``: None (a new
         figure) or one axes per measure. Returns the first panel's axes (every panel is on its figure).
@@ -458,7 +458,7 @@ class ModelComparison(Result):
             kind = dict(zip(self.measures, self.kinds))[measure]
             panel.set_title(f"{measure}\n({kind}: {'higher' if kind == 'score' else 'lower'} = more similar)",
                             fontsize="small")
-        axes[0].set_ylabel(f"model vs data ({100 * self.confidence_level:g} % bootstrap interval)", fontsize="small")
+        axes[0].set_ylabel(f"model vs data ({100 * self.confidence_level:g} % interval)", fontsize="small")
         legend(axes[0] if len(self.models) > 9 else axes[-1], loc="upper left", bbox_to_anchor=(1.02, 1.0))
         axes[0].figure.tight_layout()
         return axes[0]
@@ -483,7 +483,7 @@ class ModelComparison(Result):
         ax.set_yticklabels(self.measures, fontsize="small")
         ax.figure.colorbar(image, ax=ax, label="Kendall τ_b of the model rankings")
         ax.set_title(f"agreement between measures ({len(self.models)} models; "
-                     f"{100 * self.confidence_level:g} % bootstrap interval)", fontsize="small")
+                     f"{100 * self.confidence_level:g} % interval)", fontsize="small")
         return ax
 
     def save_all(self, path) -> list[str]:
@@ -561,7 +561,7 @@ class ModelComparison(Result):
         if np.isfinite(chance).any():
             lines.append("| *chance (permutation null, mean over models)* | "
                          + " | ".join(f"{chance[m]:.3f}" for m in v["measures"]) + " |")
-        lines += ["", f"Estimates with their {level} bootstrap interval; baselines: condition average, neuron split "
+        lines += ["", f"Estimates with their {level} interval ({_SAMPLING_WORDS[self.sampling]}, {self.method}); baselines: condition average, neuron split "
                       "(mean ± std over splits).", ""]
         lines += ["| measure A | measure B | Kendall τ_b | " + level + " interval |", "|---|---|---|---|"]
         for p in v["pairs"]:
@@ -609,7 +609,7 @@ class ModelComparison(Result):
                           + ") the point τ_b lies outside its interval: the resampled rankings are shifted by the "
                             "measures' resampling bias, which differs between models; the interval then says how "
                             "variable the agreement is, less where it is centred."]
-        lines += ["", "Definitions: two measures disagree on the ranking when the upper end of the bootstrap interval "
+        lines += ["", "Definitions: two measures disagree on the ranking when the upper end of the resampling interval "
                       "of Kendall's τ_b between their rankings (distances ranked by their negation) is below 1; on a "
                       "baseline when the sets of models above it differ. Estimates are better than the baseline in the "
                       "measure's own direction (neuron split: its mean over splits).", ""]
