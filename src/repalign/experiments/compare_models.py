@@ -78,9 +78,9 @@ class Settings(ExperimentSettings):
     reference: object = None
     measures: tuple = MEASURES
     architectures: tuple = train_experiment.ARCHITECTURE_NAMES
-    seeds: tuple = (0, 1, 2)
-    max_steps: int = 2000
-    hidden_size: int = 100
+    seeds: tuple = train_experiment.Settings.seeds
+    max_steps: int = train_experiment.Settings.max_steps  # the cap of `repalign train`: every network reaches criterion
+    hidden_size: int = train_experiment.Settings.hidden_size
     units: int = 727
     m1: str | None = None
     repeats: int = RECORD_REPEATS
