@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest -q
 
-# the development loop: the tests not marked slow (about a minute)
+# the development loop: the tests not marked slow (about two minutes)
 test-quick: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 

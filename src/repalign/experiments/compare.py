@@ -1,6 +1,6 @@
 """Score a reference X against Y with several measures: ``repalign compare``.
 
-With ``ci`` each value gets its bootstrap interval (resampling conditions, or rows of 2D data) and with
+With ``ci`` each value gets its interval (resampling conditions, or rows of 2D data: half-sampling by default) and with
 ``null`` the chance level and p-value of a permutation null (Y's conditions shuffled against X's), from
 :func:`repalign.statistics.score`, seeded and batched.
 """

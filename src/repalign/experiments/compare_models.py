@@ -2,9 +2,9 @@
 
 The seed paper's Fig. 2c,d: networks of several architectures and seeds trained on the animal's task,
 recorded at the recording's conditions and scored against it with several measures, beside the
-condition-average and neuron-split baselines. Here every score carries a bootstrap interval over
+condition-average and neuron-split baselines. Here every score carries an interval from resampling the
 conditions and a permutation null, and the measures' agreement (Kendall's τ_b between their model
-rankings, with its bootstrap interval; which models sit above each baseline) is read against the
+rankings, with its interval; which models sit above each baseline) is read against the
 paper's claim C5 (:mod:`repalign.comparison`).
 
 - ``task="mante"``: the reference is ``mante_like`` (or ``reference=PATH``), the networks are trained

@@ -592,7 +592,7 @@ def _trained_markdown(trained: dict, quick: bool) -> list[str]:
         lines.append("")
     lines += ["One network per architecture: a small zoo; the full one (9 architectures × 3 seeds) is "
               "`repalign compare-models` (or `repalign train`, then `repalign compare-models --zoo`). Below, each score "
-              "with its bootstrap interval over conditions and the chance level of a permutation null (the model's "
+              "with its interval from resampling the conditions (half-sampling, normal interval) and the chance level of a permutation null (the model's "
               "conditions shuffled against the data's), beside the condition-average and neuron-split baselines, and "
               "whether the measures agree on the ranking and on the baselines (`task_trained/TASK/comparison*`).", ""]
     for task in ("mante", "reaching"):
