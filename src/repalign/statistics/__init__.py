@@ -16,9 +16,9 @@ For any catalogue measure and two recordings X (the reference) and Y (a model, o
   remains an option, and is what trials use. Why not by default: a condition drawn twice adds no
   new direction, so a with-replacement resample acts like fewer conditions, and measures that count
   directions move with it. Measured on a generator with 40 i.i.d. conditions × 5 bins (200 draws for
-  the true spread, 40 for the intervals; the standard errors are tests in ``tests/test_statistics.py``):
-  with 100 and 60 units,
-  angular Procrustes resamples rise by about 12 standard deviations, the bootstrap standard error is 2.4
+  the true spread, 40 for the intervals; the standard errors are tested in ``tests/test_statistics.py``):
+  with 100 and 60 units, angular Procrustes resamples rise by about 12 standard deviations, the
+  bootstrap standard error is 2.4
   times the true spread, and every percentile interval misses the estimate (CKA: 95 % of them; with
   10 and 8 units, 93 % for angular Procrustes). Half-sampling gives standard errors within 0.85–1.12
   of the true spread for CKA, angular Procrustes and ridge-CV in both regimes and normal intervals
