@@ -24,6 +24,20 @@ def assert_close(value, expected, rtol, atol, what=""):
     )
 
 
+def assert_same_values(a, b):
+    """Same columns and values: numbers to 1e-12 (NaN and missing alike), anything else by its text."""
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    for column in a.columns:
+        left, right = a[column].reset_index(drop=True), b[column].reset_index(drop=True)
+        assert (left.isna() == right.isna()).all(), column
+        present = left.notna()
+        try:
+            np.testing.assert_allclose(left[present].astype(float), right[present].astype(float), rtol=1e-12,
+                                       atol=1e-300, err_msg=column)
+        except (TypeError, ValueError):
+            assert left[present].astype(str).tolist() == right[present].astype(str).tolist(), column
+
+
 def random_pair(seed: int = 0, n: int = 40, p: int = 5, q: int = 6, offset: float = 0.0):
     """X, Y with a shared component so that scores are neither 0 nor 1."""
     rng = np.random.default_rng(seed)

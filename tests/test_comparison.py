@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from conftest import assert_same_values
 
 import repalign
 from repalign import statistics
@@ -215,20 +216,6 @@ def test_plots_and_save_write_files(small, tmp_path):
     assert back.settings == record.settings and np.array_equal(back.arrays["values"], record.arrays["values"])
     for name, table in record.tables.items():
         assert_same_values(back.tables[name], table)
-
-
-def assert_same_values(a, b):
-    """Same columns and values: numbers to 1e-12 (NaN and missing alike), anything else by its text."""
-    assert list(a.columns) == list(b.columns) and len(a) == len(b)
-    for column in a.columns:
-        left, right = a[column].reset_index(drop=True), b[column].reset_index(drop=True)
-        assert (left.isna() == right.isna()).all(), column
-        present = left.notna()
-        try:
-            np.testing.assert_allclose(left[present].astype(float), right[present].astype(float), rtol=1e-12,
-                                       atol=1e-300, err_msg=column)
-        except (TypeError, ValueError):
-            assert left[present].astype(str).tolist() == right[present].astype(str).tolist(), column
 
 
 def test_single_trials_are_resampled_within_conditions():

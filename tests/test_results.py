@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_same_values
 
 import repalign
 from repalign import analyses, baselines, encoding, joint, matching, perturbation, rotation
@@ -139,15 +140,3 @@ def test_every_result_has_a_table_a_figure_files_and_a_record(kind, small, popul
         assert list(back.tables[name].columns) == list(table.columns)
 
 
-def assert_same_values(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    """Same columns and values: numbers to 1e-12 (NaN and missing alike), anything else by its text."""
-    assert list(a.columns) == list(b.columns) and len(a) == len(b)
-    for column in a.columns:
-        left, right = a[column].reset_index(drop=True), b[column].reset_index(drop=True)
-        assert (left.isna() == right.isna()).all(), column
-        present = left.notna()
-        try:
-            np.testing.assert_allclose(left[present].astype(float), right[present].astype(float), rtol=1e-12,
-                                       atol=1e-300, err_msg=column)
-        except (TypeError, ValueError):
-            assert left[present].astype(str).tolist() == right[present].astype(str).tolist(), column

@@ -332,16 +332,12 @@ class ModelComparison(Result):
         finite = values[np.isfinite(values)]
         if finite.size < 2:
             return math.nan, math.nan
-        alpha = (1 - self.confidence_level) / 2
         if self.method == "normal":
-            from scipy.special import ndtri  # scipy loads on first use
-
-            spread = float(np.std(finite, ddof=1))
-            if self.sampling == "half":
-                n = self.shape[1] if self.over == "conditions" else self.shape[0]
-                spread *= math.sqrt((n // 2) / (n - n // 2))
-            half = float(ndtri(1 - alpha)) * spread
-            return max(-1.0, point - half), min(1.0, point + half)
+            n_units = self.shape[1] if self.over == "conditions" else self.shape[0]
+            spread = statistics.resampled_standard_error(finite, self.sampling, n_units)
+            low, high = statistics.normal_interval(point, spread, self.confidence_level)
+            return max(-1.0, low), min(1.0, high)
+        alpha = (1 - self.confidence_level) / 2
         low, high = np.quantile(finite, [alpha, 1 - alpha])
         return float(low), float(high)
 

@@ -78,9 +78,10 @@ from .._threads import check_threads, limit_threads
 from ..inputs import as_pair
 from ..registry import Measure, resolve
 from . import _fast
-from ._results import Bootstrap, Permutation, Score
+from ._results import Bootstrap, Permutation, Score, normal_interval, resampled_standard_error
 
-__all__ = ["Bootstrap", "Permutation", "Score", "bootstrap", "permutation_test", "resample_counts", "score"]
+__all__ = ["Bootstrap", "Permutation", "Score", "bootstrap", "normal_interval", "permutation_test",
+           "resample_counts", "resampled_standard_error", "score"]
 
 OVER = ("conditions", "samples", "trials")
 METHODS = ("percentile", "basic", "normal", "bca")

@@ -15,11 +15,29 @@ from ..results import Result
 # null values within this relative distance of the estimate count as ties (see Permutation.p_value)
 TIE_TOLERANCE = 1e-9
 
-__all__ = ["Bootstrap", "Permutation", "Score"]
+__all__ = ["Bootstrap", "Permutation", "Score", "normal_interval", "resampled_standard_error"]
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
     return values[np.isfinite(values)]
+
+
+def resampled_standard_error(values, sampling: str = "replacement", n_units: int | None = None) -> float:
+    """Standard deviation of the finite resampled values (ddof = 1); for half-sampling of m = ⌊n/2⌋ of
+    n units times √(m/(n − m)) (the delete-d jackknife's factor, Shao & Wu 1989: 1 for even n)."""
+    sd = float(np.std(_finite(np.asarray(values, dtype=np.float64)), ddof=1))
+    if sampling == "half":
+        m = n_units // 2
+        sd *= math.sqrt(m / (n_units - m))
+    return sd
+
+
+def normal_interval(estimate: float, standard_error: float, confidence_level: float) -> tuple[float, float]:
+    """estimate ∓ Φ⁻¹((1 + γ)/2)·standard error at confidence level γ."""
+    from scipy.special import ndtri  # scipy loads on first use
+
+    half = float(ndtri((1.0 + confidence_level) / 2)) * standard_error
+    return float(estimate - half), float(estimate + half)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,12 +89,8 @@ class Bootstrap(Result):
     @property
     def standard_error(self) -> float:
         """Standard deviation of the resampled values (ddof = 1); for half-sampling of m = ⌊n/2⌋ of n units
-        times √(m/(n − m)) (the delete-d jackknife's factor, Shao & Wu 1989: 1 for even n)."""
-        sd = float(np.std(_finite(self.values), ddof=1))
-        if self.sampling == "half":
-            m = self.n_units // 2
-            sd *= math.sqrt(m / (self.n_units - m))
-        return sd
+        times √(m/(n − m)) (:func:`resampled_standard_error`)."""
+        return resampled_standard_error(self.values, self.sampling, self.n_units)
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -94,8 +108,7 @@ class Bootstrap(Result):
         values = _finite(self.values)
         levels = np.array([alpha, 1.0 - alpha])
         if self.method == "normal":
-            half = float(ndtri(1.0 - alpha)) * self.standard_error
-            return float(self.estimate - half), float(self.estimate + half)
+            return normal_interval(self.estimate, self.standard_error, self.confidence_level)
         if self.method == "bca":
             below = (np.sum(values < self.estimate) + 0.5 * np.sum(values == self.estimate)) / len(values)
             z0 = ndtri(np.clip(below, 0.5 / len(values), 1 - 0.5 / len(values)))
