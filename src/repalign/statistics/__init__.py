@@ -105,8 +105,6 @@ def resample_counts(n: int, n_resamples: int, seed: int = 0, sampling: str = "ha
     [[0, 1, 1, 1, 0, 0], [1, 0, 1, 0, 0, 1]]
     """
     n, n_resamples = check_count(n, "n", 1), check_count(n_resamples, "n_resamples", 1)
-    if sampling is None:
-        sampling = "replacement" if over == "trials" else "half"
     sampling = check_choice(sampling, "sampling", SAMPLINGS)
     rng = np.random.default_rng(check_seed(seed))
     if sampling == "half":
