@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .dataset import Dataset, _checked_dt, _checked_provenance, _checked_table, pandas_module
+from .dataset import Dataset, _checked_dt, _checked_provenance, _checked_table
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import pandas
