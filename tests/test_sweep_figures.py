@@ -220,6 +220,8 @@ def test_bad_arguments_are_named(optimize_sweep):
         summary("optimize", tables, cells.drop(columns="status"), AXES)
     with pytest.raises(ValueError, match="tables: 'pc_capture' lacks"):
         summary("optimize", {"pc_capture": tables["pc_capture"].drop(columns="value")}, cells, AXES)
+    with pytest.raises(ValueError, match="tables: 'table' is a list, expected a DataFrame"):
+        summary("compare", {"table": [1.0]}, cells, AXES)
     with pytest.raises(ValueError, match="tables: expected a mapping"):
         summary("optimize", [tables["pc_capture"]], cells, AXES)
 

@@ -159,6 +159,8 @@ def summary(experiment: str, tables: Mapping, cells, axes: Sequence[str]) -> Swe
     figure = FIGURES.get(experiment, "cells")
     name = {"capture": "pc_capture", "heatmap": "table"}.get(figure)
     table = tables.get(name) if name else None
+    if table is not None and not isinstance(table, pd.DataFrame):
+        raise SettingsError("tables", f"{name!r} is a {type(table).__name__}, expected a DataFrame")
     note = "" if counts.get("done") else "no finished cells"
     if figure != "cells" and (table is None or len(table) == 0):
         note = note or f"no {name!r} table in the finished cells"
