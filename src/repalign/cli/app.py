@@ -22,9 +22,12 @@ from ..optimization.settings import DEFAULT_DTYPE
 from ..registry import measure as registry_measure
 from ..registry import short_name
 from .output import WIDTH, catalogue_markdown, compact, measure_rows, plain_math, print_table
+from .sweep import sweep_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="repalign: standardized, differentiable similarity measures between representations.")
+
+app.add_typer(sweep_app, name="sweep")
 
 DATA_HELP = "data file: .npy, .csv, .npz[:NAME] or .nc[:NAME] (a saved Dataset or plain arrays)"
 MEASURE_HELP = "measure name or alias (repeatable)"
@@ -58,7 +61,8 @@ def option_of(field: str) -> str:
 def _options() -> set[str]:
     """Every option of every command (``--steps``, ``--record-every``...)."""
     options = set()
-    for command in app.registered_commands:
+    for command in app.registered_commands + [c for group in app.registered_groups
+                                              for c in group.typer_instance.registered_commands]:
         for parameter in inspect.signature(command.callback).parameters.values():
             declared = getattr(parameter.default, "param_decls", None) or ()
             options.update(d for d in declared if d.startswith("--"))

@@ -19,6 +19,7 @@ No table is ever too empty to draw: a panel without finished cells says so.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from .._optional import import_pandas, import_pyplot
 from ..registry import short_name
 from ..results import Result, colours, legend, log_variance_axis
 
-__all__ = ["FIGURES", "SweepSummary", "summary", "summary_figure"]
+__all__ = ["FIGURES", "SweepSummary", "summary", "summary_figure", "summary_of_store"]
 
 FIGURES = {"optimize": "capture", "compare": "heatmap"}  # experiment -> its figure; any other: "cells"
 _CELL_COLUMNS = ("cell", "status", "seconds")
@@ -393,3 +394,26 @@ def _plot_cells(result: SweepSummary, ax):
     ax.set_title(f"{result.experiment}: {_counts_text(result.counts)}{note}", fontsize="small")
     legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def summary_of_store(store, experiment: str | None = None) -> SweepSummary:
+    """:func:`summary` of a stored sweep: its cells, their tables and their axes, read from ``store`` (a folder
+    or a :class:`~repalign.sweeps.Store`). ``experiment``: the one to draw when the store holds several."""
+    from .store import Store
+
+    store = store if isinstance(store, Store) else Store(store, create=False)
+    cells = store.cells()
+    if not len(cells):
+        raise SettingsError("store", f"{store.folder} holds no cell yet")
+    kinds = list(dict.fromkeys(cells["experiment"]))
+    if experiment is None:
+        if len(kinds) > 1:
+            raise SettingsError("experiment", f"the store holds cells of {kinds}; name one")
+        experiment = kinds[0]
+    elif experiment not in kinds:
+        raise SettingsError("experiment", f"the store holds cells of {kinds}, not {experiment!r}")
+    cells = cells[cells["experiment"] == experiment].reset_index(drop=True)
+    axes = list(dict.fromkeys(a for text in cells["axes"] for a in json.loads(text)))
+    tables = {name: store.table(name) for name in store.table_names()}
+    tables = {name: t[t["cell"].isin(set(cells["cell"]))].reset_index(drop=True) for name, t in tables.items()}
+    return summary(experiment, tables, cells, [a for a in axes if a in cells.columns])
