@@ -37,9 +37,11 @@ from ._base import (
     per_measure,
 )
 
-__all__ = ["Settings", "run", "NAME"]
+__all__ = ["Settings", "run", "run_batch", "NAME", "BATCH"]
 
 NAME = "optimize"
+# the settings along which cells run together (run_batch)
+BATCH = ("seed",)
 # the defaults of repalign.optimize (the seed paper's), read here and by `repalign optimize`
 DEFAULTS = OptimizeSettings()
 
@@ -149,21 +151,71 @@ class Settings(ExperimentSettings):
         return groups
 
 
-def _optimize_groups(settings: Settings, reference, measures, trackers, checkpoint=None):
-    """One :func:`repalign.optimize` per group; the trajectories in one table (runs numbered across groups)."""
+def _optimize_groups(settings: Settings, reference, measures, trackers, checkpoint=None, cells=None) -> list:
+    """One :func:`repalign.optimize` per group of ``measures`` for the runs of every cell; per cell, what it alone gives.
+
+    ``cells``: settings that differ from ``settings`` only in their seed (None: ``[settings]``). Their
+    runs go through the same loops, with the explicit run seeds ``cell.seed + r`` for each cell in turn
+    and ``r < runs``; a cell's runs are then renumbered as if it had run alone (groups in turn, within
+    a group measure by measure and seed by seed). Returns, per cell, ``(trajectory, runs, final_Y)``:
+    its recorded table, its table of runs and its runs' final data.
+    """
     pd = import_pandas()
 
-    results, frames, offset = [], [], 0
+    cells = [settings] if cells is None else list(cells)
+    n_cells, n_runs = len(cells), settings.runs
+    seeds = [cell.seed + r for cell in cells for r in range(n_runs)]
+    frames, rows, finals = ([[] for _ in cells] for _ in range(3))
+    offset = 0
     for (steps, lr, stop_at), names in settings.groups(measures).items():
-        result = optimize(reference, names, max_steps=steps, lr=lr, stop_at=stop_at, seed=settings.seed,
-                          n_runs=settings.runs, record_every=settings.record_every, trackers=trackers,
+        result = optimize(reference, names, max_steps=steps, lr=lr, stop_at=stop_at, seed=seeds,
+                          n_runs=len(seeds), record_every=settings.record_every, trackers=trackers,
                           dtype=settings.dtype, checkpoint=checkpoint, progress=settings.progress)
-        frame = result.table.copy()
-        frame["run"] += offset
-        offset += len(result.Y)
-        results.append(result)
-        frames.append(frame)
-    return results, pd.concat(frames, ignore_index=True)
+        frame = result.table
+        run = frame["run"].to_numpy()
+        which, within = run // len(seeds), run % len(seeds)  # measure, and the run among all cells' seeds
+        shape = result.Y.shape[1:]
+        final = result.Y.reshape(len(names), n_cells, n_runs, *shape)
+        for i in range(n_cells):
+            mine = within // n_runs == i
+            part = frame.loc[mine].reset_index(drop=True)
+            part["run"] = offset + which[mine] * n_runs + within[mine] % n_runs
+            ks = [m * len(seeds) + i * n_runs + r for m in range(len(names)) for r in range(n_runs)]
+            reached = [result.reached_step[k] for k in ks]
+            if stop_at is not None and n_cells > 1:
+                _as_alone(part, reached, steps, settings.record_every, trackers)
+            frames[i].append(part)
+            for k, stopped in zip(ks, reached):
+                name = result.settings["measures"][k // len(seeds)]
+                rows[i].append({"run": len(rows[i]), "measure": name, "kind": measure(name).kind,
+                                "seed": result.settings["seeds"][k % len(seeds)], "reached_step": stopped,
+                                "steps": result.steps if stopped is None else stopped,
+                                "final_value": float(result.final_value[k])})
+            finals[i].append(final[:, i].reshape(len(names) * n_runs, *shape))
+        offset += len(names) * n_runs
+    out = []
+    for frame, runs, final in zip(frames, rows, finals):
+        runs = pd.DataFrame(runs)
+        runs["reached_step"] = runs["reached_step"].astype("Int64")
+        out.append((pd.concat(frame, ignore_index=True), runs, np.concatenate(final)))
+    return out
+
+
+def _as_alone(part, reached, max_steps: int, record_every: int, trackers) -> None:
+    """Blank (NaN) the tracker columns that a cell running alone would not have computed (in place).
+
+    A loop computes every tracker at a step where some run stops; batched with other cells, a cell's
+    runs are also recorded at the steps where another cell's run stops. At those steps a tracker
+    recording every ``k > 1`` steps is blanked where it was not due, as the cell alone would have it.
+    """
+    due = [(list(t.columns), t.record_every) for t in trackers if getattr(t, "record_every", 1) > 1]
+    if not due:
+        return
+    step = part["step"]
+    regular = ((step % record_every == 0) & (step != 0) & (step != max_steps)
+               & ~step.isin([s for s in reached if s is not None]))
+    for columns, every in due:
+        part.loc[regular & (step % every != 0), columns] = np.nan
 
 
 def run(settings: Settings, out=None) -> Record:
@@ -175,64 +227,108 @@ def run(settings: Settings, out=None) -> Record:
     accuracy, chance and condition-average baselines). Files: ``trajectory``, ``pc_capture``, ``capture_curves``, ``decoding`` (PNG, PDF,
     CSV) and ``final_Y.npy``.
     """
+    return _run_cells([settings], Output(out))[0]
+
+
+def run_batch(settings_list) -> list[Record]:
+    """Run several settings that differ only in ``seed`` (:data:`BATCH`) together: one Record each, nothing written.
+
+    Their runs go through one :func:`repalign.optimize` per group of measures (run seeds ``seed``,
+    ``seed + 1``, … of each settings in turn), and each Record holds what :func:`run` of its settings
+    alone gives: its own runs numbered from 0, its seeds, its thresholds and final data. Two things
+    are shared: the cells batched together share the decoding folds, seeded by the first one's seed
+    (the ``decoding`` and ``reference`` tables of the others are those of the first one's folds), and
+    a checkpoint holds one loop (more than one settings with ``checkpoint`` is refused). The matched
+    Gaussian (``matched_gaussian``) depends on each seed: it is optimized cell by cell, as alone.
+
+    Example:
+        >>> from repalign.data import mante_like
+        >>> from repalign.experiments import optimize
+        >>> X = mante_like(n_units=10, n_time=3, seed=0)
+        >>> cells = [optimize.Settings(X, measures=("cka",), steps=5, seed=s, pcs=2, decode=(), progress=False)
+        ...          for s in (0, 1)]
+        >>> [record.tables["runs"].seed.tolist() for record in optimize.run_batch(cells)]
+        [[0], [1]]
+    """
+    cells = list(settings_list)
+    if not cells or not all(isinstance(cell, Settings) for cell in cells):
+        raise SettingsError("settings", f"expected a non-empty sequence of {NAME}'s Settings")
+    from . import _differing_fields  # the experiments' own check (the package is loaded before its modules)
+
+    for k, cell in enumerate(cells[1:], 1):
+        differ = _differing_fields(cells[0], cell, BATCH)
+        if differ:
+            raise SettingsError("settings", f"settings {k} differs from settings 0 in {differ}; only {list(BATCH)} "
+                                            f"may differ within a batch")
+    if len(cells) > 1 and cells[0].checkpoint is not None:
+        raise SettingsError("checkpoint", f"a checkpoint holds one loop; {len(cells)} settings cannot be batched "
+                                          f"with one (run them one by one)")
+    return _run_cells(cells, None)
+
+
+def _run_cells(cells: list, output: Output | None) -> list[Record]:
+    """:func:`run` (one cell, its output folder) and :func:`run_batch` (cells differing in ``seed``, nothing written).
+
+    The dataset, the trackers, the reference's decoding and the condition-average baselines come from
+    the first cell; the optimizations are batched over the cells, and each cell's tables come from its
+    own runs.
+    """
     pd = import_pandas()
 
-    output = Output(out)
-    dataset = settings.dataset()
+    first = cells[0]
+    outputs = [output] if output is not None else [Output(None) for _ in cells]
+    draw = outputs[0].folder is not None  # figures only where they are written
+    dataset = first.dataset()
     trackers, capture, decoding = [], None, None
-    if settings.pcs:
-        capture = PCCapture(dataset, n_pcs=settings.pcs)
+    if first.pcs:
+        capture = PCCapture(dataset, n_pcs=first.pcs)
         trackers.append(capture)
-    variables = decodable_variables(dataset) if settings.decode is None else settings.decode
+    variables = decodable_variables(dataset) if first.decode is None else first.decode
     if variables:
-        decoding = decoding_tracker(dataset, variables, settings.seed, settings.decode_every)
+        decoding = decoding_tracker(dataset, variables, first.seed, first.decode_every)
         trackers.append(decoding)
-    results, trajectory = _optimize_groups(settings, dataset, settings.measures, trackers, settings.checkpoint)
-    rows = []
-    for result in results:
-        for k, reached in enumerate(result.reached_step):
-            name = result.settings["measures"][k // settings.runs]
-            rows.append({"run": len(rows), "measure": name, "kind": measure(name).kind,
-                         "seed": result.settings["seeds"][k % settings.runs], "reached_step": reached,
-                         "steps": result.steps if reached is None else reached,
-                         "final_value": float(result.final_value[k])})
-    runs = pd.DataFrame(rows)
-    runs["reached_step"] = runs["reached_step"].astype("Int64")
-    tables = {"trajectory": trajectory, "runs": runs}
-    output.figure(_plot_trajectory(trajectory, settings), trajectory, "trajectory")
-
-    if capture is not None:
-        captured = capture_thresholds(trajectory, capture)
-        table = captured.table
-        table.insert(0, "reference", "data")
-        if settings.matched_gaussian:
-            gaussian = gaussian_like(dataset, seed=settings.seed)
-            tracker = PCCapture(gaussian, n_pcs=settings.pcs)
-            _, frame = _optimize_groups(settings, gaussian, settings.matched_gaussian, [tracker])
-            predicted = capture_thresholds(frame, tracker).table
-            predicted.insert(0, "reference", "matched Gaussian")
-            table = pd.concat([table, predicted], ignore_index=True)
-        captured = dataclasses.replace(captured, table=table)
-        tables["pc_capture"] = table
-        output.save(captured, "pc_capture")
-        output.figure(_plot_capture_curves(captured), trajectory, "capture_curves")
-
+    parts = _optimize_groups(first, dataset, first.measures, trackers, first.checkpoint, cells)
+    shared = {}
     if decoding is not None:
         accuracy, chance = decoding.reference_accuracy(dataset), decoding.chance_accuracy()
         average = condition_average(dataset)
-        baselines = {name: float(measure(name)(dataset, average)) for name in settings.measures}
-        decoded = decoding_thresholds(trajectory, accuracy, chance)
-        tables["decoding"] = decoded.table
-        output.save(decoded, "decoding", baselines=baselines)
-        tables["reference"] = pd.DataFrame(
+        baselines = {name: float(measure(name)(dataset, average)) for name in first.measures}
+        shared = {"accuracy": accuracy, "chance": chance, "baselines": baselines, "reference": pd.DataFrame(
             [{"quantity": "accuracy", "key": k.removeprefix("decode_"), "value": v} for k, v in accuracy.items()]
             + [{"quantity": "chance", "key": k.removeprefix("decode_"), "value": v} for k, v in chance.items()]
-            + [{"quantity": "condition_average", "key": k, "value": v} for k, v in baselines.items()])
-    final = np.concatenate([result.Y for result in results])
-    if settings.save_final:
-        output.array(final, "final_Y")
-    return Record(f"experiments.{NAME}", settings.to_dict(), tables, {"final_Y": final} if settings.save_final else {},
-                  files=output.files)
+            + [{"quantity": "condition_average", "key": k, "value": v} for k, v in baselines.items()])}
+
+    records = []
+    for settings, output, (trajectory, runs, final) in zip(cells, outputs, parts):
+        tables = {"trajectory": trajectory, "runs": runs}
+        if draw:
+            output.figure(_plot_trajectory(trajectory, settings), trajectory, "trajectory")
+        if capture is not None:
+            captured = capture_thresholds(trajectory, capture)
+            table = captured.table
+            table.insert(0, "reference", "data")
+            if settings.matched_gaussian:
+                gaussian = gaussian_like(dataset, seed=settings.seed)
+                tracker = PCCapture(gaussian, n_pcs=settings.pcs)
+                [(frame, _, _)] = _optimize_groups(settings, gaussian, settings.matched_gaussian, [tracker])
+                predicted = capture_thresholds(frame, tracker).table
+                predicted.insert(0, "reference", "matched Gaussian")
+                table = pd.concat([table, predicted], ignore_index=True)
+            captured = dataclasses.replace(captured, table=table)
+            tables["pc_capture"] = table
+            output.save(captured, "pc_capture")
+            if draw:
+                output.figure(_plot_capture_curves(captured), trajectory, "capture_curves")
+        if decoding is not None:
+            decoded = decoding_thresholds(trajectory, shared["accuracy"], shared["chance"])
+            tables["decoding"] = decoded.table
+            output.save(decoded, "decoding", baselines=shared["baselines"])
+            tables["reference"] = shared["reference"].copy()
+        if settings.save_final:
+            output.array(final, "final_Y")
+        records.append(Record(f"experiments.{NAME}", settings.to_dict(), tables,
+                              {"final_Y": final} if settings.save_final else {}, files=output.files))
+    return records
 
 
 def _plot_trajectory(frame, settings: Settings):
