@@ -31,7 +31,7 @@ from .._threads import limit_threads
 from .._version import versions
 from .store import Outcome
 
-__all__ = ["run_group", "InProcess", "Processes", "DaskExecutor", "WorkerDied", "make_executor"]
+__all__ = ["run_group", "InProcess", "Processes", "DaskExecutor", "WorkerDied", "make_executor", "check_executor"]
 
 _CACHE_SIZE = 8  # datasets kept per process (a group reads one, a compare cell two)
 _datasets: OrderedDict = OrderedDict()
@@ -266,8 +266,9 @@ class _DaskFuture:
             raise WorkerDied(f"the Dask workers running it died ({error})") from None
 
 
-def make_executor(*, workers: int | None = None, scheduler: str | None = None, local_cluster: int | None = None):
-    """The executor the options ask for: in-process (none given), ``workers`` processes, or Dask."""
+def check_executor(*, workers=None, scheduler=None, local_cluster=None) -> tuple[str, object]:
+    """The executor the options ask for, checked, as ``(kind, value)``: ``("in-process", None)``,
+    ``("processes", workers)``, ``("scheduler", address)`` or ``("local_cluster", workers)``."""
     from .._checks import SettingsError, check_count
 
     given = [n for n, v in (("workers", workers), ("scheduler", scheduler), ("local_cluster", local_cluster))
@@ -277,9 +278,19 @@ def make_executor(*, workers: int | None = None, scheduler: str | None = None, l
     if scheduler is not None:
         if not isinstance(scheduler, str) or not scheduler:
             raise SettingsError("scheduler", f"expected a scheduler address such as tcp://host:8786, got {scheduler!r}")
-        return DaskExecutor(scheduler)
+        return "scheduler", scheduler
     if local_cluster is not None:
-        return DaskExecutor(local_workers=check_count(local_cluster, "local_cluster", 1))
+        return "local_cluster", check_count(local_cluster, "local_cluster", 1)
     if workers is None:
-        return InProcess()
-    return Processes(check_count(workers, "workers", 1))
+        return "in-process", None
+    return "processes", check_count(workers, "workers", 1)
+
+
+def make_executor(*, workers: int | None = None, scheduler: str | None = None, local_cluster: int | None = None):
+    """The executor the options ask for: in-process (none given), ``workers`` processes, or Dask."""
+    kind, value = check_executor(workers=workers, scheduler=scheduler, local_cluster=local_cluster)
+    if kind == "scheduler":
+        return DaskExecutor(value)
+    if kind == "local_cluster":
+        return DaskExecutor(local_workers=value)
+    return InProcess() if kind == "in-process" else Processes(value)

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .._checks import check_bool, progress_bar
-from .execute import WorkerDied, make_executor
+from .execute import WorkerDied, check_executor, make_executor
 from .spec import Cell, Spec, load_spec
 from .store import HEARTBEAT, Outcome, Store
 
@@ -43,6 +43,8 @@ class SweepReport:
     workers: int
 
     def __str__(self) -> str:
+        if self.done + self.failed == 0 and self.skipped == self.cells:
+            return f"all {self.cells} cells were stored before: nothing to run (store {self.store})"
         rate = f", {60 * (self.done + self.failed) / self.seconds:.1f} cells/min" if self.seconds > 0 else ""
         return (f"{self.cells} cells: {self.done} done and {self.failed} failed now, {self.skipped} stored before "
                 f"({self.executor}, {self.workers} worker{'s' * (self.workers > 1)}, {self.seconds:.1f} s{rate}); "
@@ -82,6 +84,8 @@ def run_sweep(spec, store=None, *, workers: int | None = None, scheduler: str | 
     spec = load_spec(spec)
     check_bool(rerun_failed, "rerun_failed")
     check_bool(progress, "progress", allow_none=True)
+    if executor is None:
+        check_executor(workers=workers, scheduler=scheduler, local_cluster=local_cluster)
     store = Store(spec.store if store is None else store)
     started = time.perf_counter()
     cells = spec.cells()
