@@ -3,12 +3,14 @@
 The ```python blocks run in order in one namespace (later blocks use names of earlier ones), in a
 temporary folder. The ```bash blocks' ``repalign`` lines run through the command line's entry point
 in the same folder, on files made here: ``X.npy`` and ``Y.npz`` (two populations, ``Y.npz:model``)
-and ``data.npz`` (a saved Dataset). The set-up lines (``make ...``) are not run by the suite: they
+and ``data.npz`` (a saved Dataset), beside a copy of ``examples/`` (the sweep's spec). The set-up
+lines (``make ...``) are not run by the suite: they
 are what runs it.
 """
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,7 @@ def test_command_line_examples_run(tmp_path, monkeypatch, capsys):
     from repalign.data import mante_like
 
     monkeypatch.chdir(tmp_path)
+    shutil.copytree(README.parent / "examples", tmp_path / "examples")  # the sweep's spec
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 8))
     np.save("X.npy", x)

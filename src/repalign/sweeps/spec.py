@@ -58,7 +58,7 @@ __all__ = ["Spec", "Cell", "DatasetSource", "load_spec", "GENERATORS", "LOADERS"
 # the experiments' fields that hold data (a path PATH[:NAME] or a Dataset)
 DATA_FIELDS = ("data", "x", "y", "reference")
 # generators of repalign.data a spec may name (each takes keyword arguments and a seed)
-GENERATORS = ("mante_like", "two_pc", "ultrametric", "sparse_factor_population")
+GENERATORS = ("mante_like", "two_pc", "ultrametric")
 # loaders a spec may name: name → function of repalign.data (its first argument is ``path``)
 LOADERS = {"file": "read", "m1": "load_m1", "nwb": "load_nwb", "mante2013": "load_mante2013",
            "brainio": "load_brainio"}
