@@ -210,7 +210,7 @@ class _Wrapped:
 
 class DaskExecutor:
     """Groups as Dask tasks on a distributed cluster: ``scheduler`` (an address such as
-    ``tcp://host:8786``) or, with ``local_workers``, a ``LocalCluster`` of that many single-threaded
+    ``tcp://host:8786``, or the JSON file of ``dask scheduler --scheduler-file``) or, with ``local_workers``, a ``LocalCluster`` of that many single-threaded
     worker processes started here (closed by :meth:`close`)."""
 
     name = "dask"
@@ -223,6 +223,8 @@ class DaskExecutor:
             self._cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
                                                      dashboard_address=None)
             self.client = distributed.Client(self._cluster)
+        elif str(scheduler).endswith(".json") and os.path.isfile(os.path.expanduser(scheduler)):
+            self.client = distributed.Client(scheduler_file=os.path.expanduser(scheduler))  # `dask scheduler --scheduler-file`
         else:
             self.client = distributed.Client(scheduler)
         self.name = "dask LocalCluster" if local_workers is not None else f"dask {scheduler}"
