@@ -75,7 +75,11 @@ def _canonical_json(value) -> str:
 
 def digest(value) -> str:
     """The first :data:`KEY_DIGITS` hex digits of the SHA-256 of ``value``'s canonical JSON."""
-    return hashlib.sha256(_canonical_json(value).encode()).hexdigest()[:KEY_DIGITS]
+    try:
+        text = _canonical_json(value)
+    except ValueError:  # NaN or infinity: JSON has none, and a key must not depend on how one spells them
+        raise SettingsError("settings", f"a cell's settings hold a non-finite number: {value['settings']}") from None
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_DIGITS]
 
 
 def _file_sha256(path: Path) -> str:
