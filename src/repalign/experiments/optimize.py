@@ -8,6 +8,10 @@ cross-validated decoding of its task variables (:class:`~repalign.trackers.Decod
 thresholds: the score at which each PC is captured (Fig. 5, optionally beside the matched
 Gaussian) and at which each variable becomes decodable (Fig. 3a,b, with the condition-average
 baseline of each measure).
+
+:func:`run_batch` runs settings that differ only in ``seed`` (:data:`BATCH`) through the same loops
+(a sweep's cells over seeds): one Record each, as :func:`run` alone gives it, but for the decoding
+folds, which the cells batched together share (seeded by the first one's seed).
 """
 
 from __future__ import annotations
@@ -299,10 +303,10 @@ def _run_cells(cells: list, output: Output | None) -> list[Record]:
             + [{"quantity": "condition_average", "key": k, "value": v} for k, v in baselines.items()])}
 
     records = []
-    for settings, output, (trajectory, runs, final) in zip(cells, outputs, parts):
+    for settings, writer, (trajectory, runs, final) in zip(cells, outputs, parts):
         tables = {"trajectory": trajectory, "runs": runs}
         if draw:
-            output.figure(_plot_trajectory(trajectory, settings), trajectory, "trajectory")
+            writer.figure(_plot_trajectory(trajectory, settings), trajectory, "trajectory")
         if capture is not None:
             captured = capture_thresholds(trajectory, capture)
             table = captured.table
@@ -316,18 +320,18 @@ def _run_cells(cells: list, output: Output | None) -> list[Record]:
                 table = pd.concat([table, predicted], ignore_index=True)
             captured = dataclasses.replace(captured, table=table)
             tables["pc_capture"] = table
-            output.save(captured, "pc_capture")
+            writer.save(captured, "pc_capture")
             if draw:
-                output.figure(_plot_capture_curves(captured), trajectory, "capture_curves")
+                writer.figure(_plot_capture_curves(captured), trajectory, "capture_curves")
         if decoding is not None:
             decoded = decoding_thresholds(trajectory, shared["accuracy"], shared["chance"])
             tables["decoding"] = decoded.table
-            output.save(decoded, "decoding", baselines=shared["baselines"])
+            writer.save(decoded, "decoding", baselines=shared["baselines"])
             tables["reference"] = shared["reference"].copy()
         if settings.save_final:
-            output.array(final, "final_Y")
+            writer.array(final, "final_Y")
         records.append(Record(f"experiments.{NAME}", settings.to_dict(), tables,
-                              {"final_Y": final} if settings.save_final else {}, files=output.files))
+                              {"final_Y": final} if settings.save_final else {}, files=writer.files))
     return records
 
 
