@@ -526,3 +526,19 @@ def test_cli_a_missing_spec_exits_2(tmp_path, command, capsys):
     assert main(["sweep", command, str(tmp_path / "missing.toml")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing.toml" in err
+
+
+def test_two_datasets_defined_alike_are_refused_not_stored_as_one_cell(tmp_path):
+    alike = bad(COMPARE, datasets={**DATASETS, "copy": dict(DATASETS["ref"])},
+                axes={"x": ["ref", "other", "copy"]})
+    with pytest.raises(SettingsError, match="'ref' and 'copy' are the same dataset") as error:
+        load_spec(alike)
+    assert error.value.argument == "axes.x"
+    rng = np.random.default_rng(0)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    np.save(tmp_path / "one" / "a.npy", rng.normal(size=(8, 3)))
+    shutil.copy(tmp_path / "one" / "a.npy", tmp_path / "two" / "a.npy")  # the same file in another folder
+    with pytest.raises(SettingsError, match="'one/a.npy' and 'two/a.npy' are the same dataset"):
+        load_spec({"experiment": "compare", "settings": {"y": "one/a.npy"}, "axes": {"x": ["one/a.npy", "two/a.npy"]}},
+                  base=tmp_path)

@@ -40,7 +40,6 @@ and run together in one batched call (``batch = false`` runs every cell alone).
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import hashlib
 import itertools
 import json
@@ -329,11 +328,25 @@ def _check(source: dict, default_name: str, base: Path) -> Spec:
     cells = spec.cells()
     if not cells:
         raise SettingsError("exclude", "the exclusions leave no cell")
+    _check_distinct(cells)
     for rule in spec.exclude:
         if not any(_matches(rule, c) for c in _all_values(expanded)):
             warn(f"exclude: {rule} matches no cell")
     _check_cells(spec, cells)
     return spec
+
+
+def _check_distinct(cells: Sequence[Cell]) -> None:
+    """Two cells with one key would be one cell stored once: two datasets defined alike (or two files
+    with the same content) are the same dataset."""
+    seen = {}
+    for cell in cells:
+        other = seen.setdefault(cell.key, cell)
+        if other is not cell:
+            axis = next(a for a in cell.values if cell.values[a] != other.values[a])
+            what = "the same dataset (the same definition, or a file of the same name and content)" if axis in DATA_FIELDS else "the same"
+            raise SettingsError(f"axes.{axis}", f"{other.values[axis]!r} and {cell.values[axis]!r} are {what}: the "
+                                                f"cells {other.values} and {cell.values} would be one cell")
 
 
 def _all_values(axes: dict):
