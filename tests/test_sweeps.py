@@ -542,3 +542,26 @@ def test_two_datasets_defined_alike_are_refused_not_stored_as_one_cell(tmp_path)
     with pytest.raises(SettingsError, match="'one/a.npy' and 'two/a.npy' are the same dataset"):
         load_spec({"experiment": "compare", "settings": {"y": "one/a.npy"}, "axes": {"x": ["one/a.npy", "two/a.npy"]}},
                   base=tmp_path)
+
+
+def test_a_file_dataset_passes_its_arguments_to_read(tmp_path):
+    rng = np.random.default_rng(0)
+    activity, model = rng.normal(size=(4, 3, 5)), rng.normal(size=(4, 3, 6))
+    np.savez(tmp_path / "both.npz", activity=activity, model=model)
+    spec = load_spec({"experiment": "compare", "settings": {"y": "plain"}, "axes": {"x": ["model"]},
+                      "datasets": {"model": {"path": "both.npz", "name": "model", "dt": 0.5},
+                                   "plain": {"path": "both.npz"}}}, base=tmp_path)
+    loaded = spec.datasets["model"].load()
+    np.testing.assert_array_equal(loaded.activity, model)  # not the file's default array, 'activity'
+    assert loaded.dt == 0.5
+    np.testing.assert_array_equal(spec.datasets["plain"].load().activity, activity)
+
+
+@pytest.mark.parametrize("entry", [{**TINY, "n_unit": 3}, {"path": "both.npz", "nme": "model"},
+                                   {"loader": "m1", "path": "both.npz", "zzz": 1}, {"generator": "ultrametric",
+                                                                                     "seed": 0, "n": 3}])
+def test_an_argument_the_generator_or_loader_does_not_take_is_refused_before_any_work(tmp_path, entry):
+    np.savez(tmp_path / "both.npz", activity=np.ones((4, 3, 5)))
+    with pytest.raises(SettingsError, match=r"bad arguments for \w+\(\): got an unexpected keyword") as error:
+        load_spec(bad(COMPARE, datasets={**DATASETS, "other": entry}), base=tmp_path)
+    assert error.value.argument == "datasets.other"

@@ -123,6 +123,7 @@ class DatasetSource:
         if kind == "generator":
             if target not in GENERATORS:
                 raise SettingsError(where, f"unknown generator {target!r}; expected one of {list(GENERATORS)}")
+            _check_arguments(where, target, options)
             return cls(name, kind, target, options, {"generator": target, "options": options})
         if target not in LOADERS:
             raise SettingsError(where, f"unknown loader {target!r}; expected one of {sorted(LOADERS)}")
@@ -137,6 +138,8 @@ class DatasetSource:
             identity["sha256"] = _file_sha256(full) if full.is_file() else _folder_sha256(full)
         elif target != "m1":
             raise SettingsError(where, f"the loader {target!r} needs 'path'")
+        _check_arguments(where, LOADERS[target], {"source" if target == "file" and k == "path" else k: v
+                                                   for k, v in options.items()})
         return cls(name, kind, target, options, identity)
 
     def load(self):
@@ -144,9 +147,22 @@ class DatasetSource:
         from .. import data
 
         function = getattr(data, self.target if self.kind == "generator" else LOADERS[self.target])
-        if self.target == "file":
-            return function(self.options["path"])
+        if self.target == "file":  # read(source, *, name, conditions, units, dt)
+            return function(self.options["path"], **{k: v for k, v in self.options.items() if k != "path"})
         return function(**self.options)
+
+
+def _check_arguments(where: str, function: str, options: dict) -> None:
+    """The arguments of a generator or loader of :mod:`repalign.data`, by its signature (their values are
+    checked when it runs)."""
+    import inspect
+
+    from .. import data
+
+    try:
+        inspect.signature(getattr(data, function)).bind(**options)
+    except TypeError as error:
+        raise SettingsError(where, f"bad arguments for {function}(): {error}") from None
 
 
 def _folder_sha256(folder: Path) -> str:
