@@ -565,3 +565,15 @@ def test_an_argument_the_generator_or_loader_does_not_take_is_refused_before_any
     with pytest.raises(SettingsError, match=r"bad arguments for \w+\(\): got an unexpected keyword") as error:
         load_spec(bad(COMPARE, datasets={**DATASETS, "other": entry}), base=tmp_path)
     assert error.value.argument == "datasets.other"
+
+
+def test_a_failed_cell_without_a_message_gets_one_and_a_bad_status_is_refused(tmp_path):
+    store = Store(tmp_path)
+    assert write(store, "k1", status="failed", error="")
+    assert write(store, "k2", status="failed", position=1)
+    assert store.cells()["error"].tolist() == ["failed without a message"] * 2
+    status = sweep_status(tmp_path)  # lists each failure by the first line of its error
+    assert [f["error"] for f in status.failures] == ["failed without a message"] * 2
+    with pytest.raises(ValueError, match="status"):
+        write(store, "k3", status="finished")
+    assert store.keys() == {"k1", "k2"}
