@@ -324,13 +324,18 @@ def _check(source: dict, default_name: str, base: Path) -> Spec:
             raise SettingsError(f"axes.{axis}", f"each value may appear once, got {expanded[axis]}")
     datasets = {n: DatasetSource.from_entry(n, e, base) for n, e in _table(source.get("datasets", {}),
                                                                             "datasets").items()}
+    defined = sorted(datasets)
     for where, values in [(f"axes.{a}", v) for a, v in expanded.items() if a in DATA_FIELDS] + \
                          [(f"settings.{f}", [v]) for f, v in settings.items() if f in DATA_FIELDS]:
         for value in values:
             if not isinstance(value, str):
                 raise SettingsError(where, f"expected dataset names or file paths, got {value!r}")
             if value not in datasets:
-                datasets[value] = DatasetSource.from_entry(value, {"path": value}, base)
+                try:
+                    datasets[value] = DatasetSource.from_entry(value, {"path": value}, base)
+                except SettingsError as error:
+                    raise SettingsError(error.argument, f"{value!r} (in {where}) is neither a dataset of [datasets] "
+                                                        f"{defined} nor a file: {error.problem}") from None
     exclude = source.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(rule, Mapping) for rule in exclude):
         raise SettingsError("exclude", f"expected a list of tables axis = value(s), got {exclude!r}")
