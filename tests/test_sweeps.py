@@ -527,6 +527,11 @@ def test_cli_a_missing_spec_exits_2(tmp_path, command, capsys):
     assert main(["sweep", command, str(tmp_path / "missing.toml")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing.toml" in err
+    if command != "run":  # a spec or a store folder: the message says both
+        assert err == f"error: target: no spec file or store folder {tmp_path / 'missing.toml'}"
+        assert main(["sweep", command, str(tmp_path / "missing.sweep")]) == 2
+        assert capsys.readouterr().err.strip() == f"error: target: no spec file or store folder {tmp_path / 'missing.sweep'}"
+        assert not (tmp_path / "missing.sweep").exists()
 
 
 def test_two_datasets_defined_alike_are_refused_not_stored_as_one_cell(tmp_path):

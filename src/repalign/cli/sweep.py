@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from .. import sweeps
+from .._checks import SettingsError
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="sweeps: an experiment over datasets × measures × seeds × settings, on this machine or a "
@@ -23,6 +24,8 @@ def _store(target: str, store: str | None) -> Path:
     path = Path(target)
     if path.is_dir():
         return path
+    if not path.exists():
+        raise SettingsError("target", f"no spec file or store folder {path}")
     return sweeps.load_spec(path).store
 
 
