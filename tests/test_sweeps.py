@@ -583,3 +583,16 @@ def test_a_failed_cell_without_a_message_gets_one_and_a_bad_status_is_refused(tm
     with pytest.raises(ValueError, match="status"):
         write(store, "k3", status="finished")
     assert store.keys() == {"k1", "k2"}
+
+
+@pytest.mark.parametrize("command", ["status", "export", "figure"])
+def test_cli_a_sweep_not_run_yet_or_a_folder_without_a_store_says_so(spec_file, command, capsys):
+    assert main(["sweep", command, str(spec_file)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: target: the sweep of {spec_file} has not run yet: no store {spec_file.with_suffix('.sweep')} "
+        f"(`repalign sweep run {spec_file}` starts it)")
+    assert main(["sweep", command, str(spec_file.parent)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: target: {spec_file.parent} holds no sweep store (store.sqlite missing)"
+    assert main(["sweep", command, str(spec_file), "--store", str(spec_file.parent / "elsewhere")]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --store: ")
+    assert not spec_file.with_suffix(".sweep").exists() and not (spec_file.parent / "elsewhere").exists()
