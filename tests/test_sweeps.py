@@ -596,3 +596,32 @@ def test_cli_a_sweep_not_run_yet_or_a_folder_without_a_store_says_so(spec_file, 
     assert main(["sweep", command, str(spec_file), "--store", str(spec_file.parent / "elsewhere")]) == 2
     assert capsys.readouterr().err.strip().startswith("error: --store: ")
     assert not spec_file.with_suffix(".sweep").exists() and not (spec_file.parent / "elsewhere").exists()
+
+
+OPTIMIZE_TINY = {"experiment": "optimize", "settings": {"steps": 5, "pcs": 2, "decode": []},
+                 "axes": {"data": ["ref"], "measures": ["cka"], "seed": [0, 1]}, "datasets": DATASETS}
+
+
+@pytest.mark.slow  # about 2 s: two tiny optimizations, twice
+def test_an_optimize_group_resumed_after_losing_a_cell_stores_the_same_tables(tmp_path):
+    report = run_sweep(OPTIMIZE_TINY, tmp_path / "a", progress=False)
+    assert (report.done, report.failed) == (2, 0)
+    store = Store(tmp_path / "a")
+    cells = store.cells()
+    assert cells["group"].nunique() == 1 and cells["seed"].tolist() == [0, 1]
+    names = store.table_names()
+    full = {n: store.table(n) for n in names}
+    for table in full.values():  # the table's own seed column is the axis: not repeated
+        assert list(table.columns).count("seed") == 1 and "axis_seed" not in table.columns
+        assert sorted(set(zip(table["cell"], table["seed"]))) == sorted(zip(cells["cell"], cells["seed"]))
+    assert store.arrays(cells["cell"][1])  # the final data of each cell
+    lost = cells["cell"][1]
+    with sqlite3.connect(store.path) as db:  # as if the driver died before committing the group's second cell
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM cells WHERE key = ?", (lost,))
+    store.close()
+    assert Store(tmp_path / "a").keys() == {cells["cell"][0]}
+    again = run_sweep(OPTIMIZE_TINY, tmp_path / "a", progress=False)
+    assert (again.done, again.skipped) == (1, 1)
+    for name in names:
+        pd.testing.assert_frame_equal(Store(tmp_path / "a").table(name), full[name])
