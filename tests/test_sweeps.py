@@ -625,3 +625,14 @@ def test_an_optimize_group_resumed_after_losing_a_cell_stores_the_same_tables(tm
     assert (again.done, again.skipped) == (1, 1)
     for name in names:
         pd.testing.assert_frame_equal(Store(tmp_path / "a").table(name), full[name])
+
+
+@pytest.mark.parametrize("where", ["settings", "axes"])
+def test_a_checkpoint_file_is_refused_in_a_sweep(tmp_path, where):
+    value = str(tmp_path / "one.ckpt")
+    spec = {"experiment": "optimize", "settings": {"steps": 5}, "axes": {"data": ["ref"], "seed": [0, 1]},
+            "datasets": DATASETS}
+    spec[where] = {**spec[where], "checkpoint": value if where == "settings" else [value]}
+    with pytest.raises(SettingsError, match="one checkpoint file would be shared") as error:
+        load_spec(spec)
+    assert error.value.argument == f"{where}.checkpoint"

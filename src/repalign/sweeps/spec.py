@@ -64,6 +64,9 @@ LOADERS = {"file": "read", "m1": "load_m1", "nwb": "load_nwb", "mante2013": "loa
 _TOP = ("experiment", "name", "store", "settings", "axes", "datasets", "exclude", "batch")
 _NOT_SWEPT = ("demo",)  # composes the others and writes its own folder
 _SETTINGS_SET_BY_SWEEP = ("progress",)  # workers never draw bars; the sweep shows one
+# settings a sweep refuses, and why
+_NOT_IN_SWEEPS = {"checkpoint": "the store resumes a sweep cell by cell; one checkpoint file would be shared by "
+                                "every cell (and the batched cells of a group cannot have one)"}
 _WILDCARDS = "*?["
 KEY_DIGITS = 16
 
@@ -312,6 +315,9 @@ def _check(source: dict, default_name: str, base: Path) -> Spec:
         swept = sorted(set(names) & set(_SETTINGS_SET_BY_SWEEP))
         if swept:
             raise SettingsError(where, f"{swept} is set by the sweep (workers show no progress bar)")
+        for refused, why in _NOT_IN_SWEEPS.items():
+            if refused in names:
+                raise SettingsError(f"{where}.{refused}", f"not in a sweep: {why}")
     both = sorted(set(settings) & set(axes))
     if both:
         raise SettingsError("axes", f"{both} is both a fixed setting and an axis")
