@@ -508,6 +508,14 @@ def test_cli_a_failing_cell_is_recorded_and_the_others_complete(spec_file, capsy
     cells = Store(spec_file.with_suffix(".sweep")).cells()
     assert cells["status"].tolist() == ["done", "done", "failed", "failed"]
     assert cells.loc[2, "error"].count("\n") > 1  # the full traceback is kept in the store
+    assert main(["sweep", "run", str(spec_file), "--no-progress"]) == 0  # failed cells are stored: nothing to run
+    assert "all 4 cells were stored before" in capsys.readouterr().out
+    assert main(["sweep", "run", str(spec_file), "--no-progress", "--rerun-failed"]) == 0
+    assert "0 done and 2 failed now, 2 stored before" in capsys.readouterr().out
+    again = Store(spec_file.with_suffix(".sweep")).cells()
+    assert again["cell"].tolist() == cells["cell"].tolist() and again["status"].tolist() == cells["status"].tolist()
+    assert again["finished"].iloc[2] > cells["finished"].iloc[2]  # the failed cells ran again
+    pd.testing.assert_frame_equal(again.iloc[:2], cells.iloc[:2])  # the done cells untouched
 
 
 @pytest.mark.parametrize("options, named", [
