@@ -644,3 +644,22 @@ def test_a_checkpoint_file_is_refused_in_a_sweep(tmp_path, where):
     with pytest.raises(SettingsError, match="one checkpoint file would be shared") as error:
         load_spec(spec)
     assert error.value.argument == f"{where}.checkpoint"
+
+
+def test_a_value_that_cannot_be_part_of_a_key_is_named(tmp_path):
+    (tmp_path / "nan.toml").write_text('experiment = "optimize"\n[settings]\nstop_at = nan\n[axes]\ndata = ["a"]\n'
+                                       '[datasets.a]\ngenerator = "two_pc"\n')
+    with pytest.raises(SettingsError, match="finite numbers") as error:
+        load_spec(tmp_path / "nan.toml")
+    assert error.value.argument == "settings.stop_at"
+    spec = {"experiment": "optimize", "axes": {"data": ["ref"], "lr": [0.1, float("inf")]}, "datasets": DATASETS}
+    with pytest.raises(SettingsError, match="inf") as error:
+        load_spec(spec)
+    assert error.value.argument == "axes.lr"
+    with pytest.raises(SettingsError) as error:
+        load_spec({**spec, "axes": {"data": ["ref"], "seed": [np.int64(1)]}})
+    assert error.value.argument == "axes.seed"
+    with pytest.raises(SettingsError) as error:
+        load_spec(bad(COMPARE, datasets={**DATASETS, "other": {**TINY, "noise": float("nan")}}))
+    assert error.value.argument == "datasets.other"
+    assert main(["sweep", "run", str(tmp_path / "nan.toml")]) == 2

@@ -114,6 +114,7 @@ class DatasetSource:
         if not isinstance(entry, Mapping):
             raise SettingsError(where, f"expected a table with 'generator', 'loader' or 'path', got {entry!r}")
         options = dict(entry)
+        _check_json(where, options)
         kinds = [k for k in ("generator", "loader") if k in options]
         if len(kinds) > 1:
             raise SettingsError(where, "give either 'generator' or 'loader', not both")
@@ -321,10 +322,14 @@ def _check(source: dict, default_name: str, base: Path) -> Spec:
     both = sorted(set(settings) & set(axes))
     if both:
         raise SettingsError("axes", f"{both} is both a fixed setting and an axis")
+    for field, value in settings.items():
+        _check_json(f"settings.{field}", value)
     expanded = {}
     for axis, values in axes.items():
         if not isinstance(values, list) or not values:
             raise SettingsError(f"axes.{axis}", f"expected a non-empty list of values, got {values!r}")
+        for value in values:
+            _check_json(f"axes.{axis}", value)
         expanded[axis] = _expand_measures(values) if axis == "measures" else values
         if len({_canonical_json(v) for v in expanded[axis]}) < len(expanded[axis]):
             raise SettingsError(f"axes.{axis}", f"each value may appear once, got {expanded[axis]}")
@@ -379,6 +384,15 @@ def _check_distinct(cells: Sequence[Cell]) -> None:
 def _all_values(axes: dict):
     names = list(axes)
     return (dict(zip(names, c)) for c in itertools.product(*(axes[n] for n in names)))
+
+
+def _check_json(where: str, value) -> None:
+    """A setting's value is part of its cells' keys: plain JSON values (strings, finite numbers, booleans, lists, tables)."""
+    try:
+        _canonical_json(value)
+    except (TypeError, ValueError):
+        raise SettingsError(where, f"expected strings, finite numbers, booleans, lists or tables (a cell's key is "
+                                   f"the JSON of its settings), got {value!r}") from None
 
 
 def _table(value, where: str) -> dict:
