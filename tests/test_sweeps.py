@@ -663,3 +663,13 @@ def test_a_value_that_cannot_be_part_of_a_key_is_named(tmp_path):
         load_spec(bad(COMPARE, datasets={**DATASETS, "other": {**TINY, "noise": float("nan")}}))
     assert error.value.argument == "datasets.other"
     assert main(["sweep", "run", str(tmp_path / "nan.toml")]) == 2
+
+
+def test_keys_do_not_depend_on_the_order_of_axes_settings_or_arguments():
+    reordered = {"datasets": {n: dict(reversed(list(e.items()))) for n, e in reversed(list(DATASETS.items()))},
+                 "axes": {"measures": ["angular-procrustes", "cka"], "x": ["other", "ref"]},
+                 "settings": {"y": "ref"}, "experiment": "compare"}
+    cells = load_spec(reordered).cells()
+    assert [c.values for c in cells][:2] == [{"measures": "angular-procrustes", "x": "other"},
+                                             {"measures": "angular-procrustes", "x": "ref"}]
+    assert sorted(c.key for c in cells) == sorted(compare_keys())
