@@ -35,6 +35,12 @@ the version of repalign: the same cell has the same key on every machine and in 
 changed setting, file or version gives a new one. Cells that differ only in the experiment's batch
 fields (:func:`repalign.experiments.batch_fields`, the seed for ``optimize``) share a **group**
 and run together in one batched call (``batch = false`` runs every cell alone).
+
+Everything is checked before any work: each cell's settings against the experiment's
+``Settings``, a generator's or loader's arguments against its signature (a file's ``name``,
+``conditions``, ``units`` and ``dt`` go to :func:`repalign.data.read`), values that a key cannot hold
+(NaN, infinities), and two cells that would have one key (two datasets defined alike).
+``progress`` is set by the sweep and ``checkpoint`` is refused: the store resumes a sweep, cell by cell.
 """
 
 from __future__ import annotations
