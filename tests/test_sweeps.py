@@ -673,3 +673,25 @@ def test_keys_do_not_depend_on_the_order_of_axes_settings_or_arguments():
     assert [c.values for c in cells][:2] == [{"measures": "angular-procrustes", "x": "other"},
                                              {"measures": "angular-procrustes", "x": "ref"}]
     assert sorted(c.key for c in cells) == sorted(compare_keys())
+
+
+def test_the_m1_loader_without_a_path_is_keyed_by_the_file_it_finds(tmp_path, monkeypatch):
+    from repalign.data import recordings
+
+    found = next((c for c in recordings._m1_candidates() if c.is_file()), None)
+    if found is None:
+        pytest.skip("the M1 recording is not in ../shared/data")
+    spec = {"experiment": "compare", "settings": {"y": "m1"}, "axes": {"x": ["m1"]},
+            "datasets": {"m1": {"loader": "m1"}}}
+    identity = {"loader": "m1", "options": {"path": found.name}, "sha256": sha256_of_file(found)}
+    key = load_spec(spec).cells()[0].key
+    assert key == expected_key("compare", {"y": "m1", "x": "m1"}, {"m1": identity})
+    (tmp_path / "copy").mkdir()
+    shutil.copy(found, tmp_path / "copy" / found.name)  # the same file named by its path: the same key
+    by_path = {**spec, "datasets": {"m1": {"loader": "m1", "path": f"copy/{found.name}"}}}
+    assert load_spec(by_path, base=tmp_path).cells()[0].key == key
+    assert load_spec(spec).datasets["m1"].options["path"] == str(found.resolve())
+    monkeypatch.setattr(recordings, "_m1_candidates", lambda: [tmp_path / "absent.npz"])
+    with pytest.raises(SettingsError, match="not found") as error:
+        load_spec(spec)
+    assert error.value.argument == "datasets.m1"

@@ -146,7 +146,18 @@ class DatasetSource:
             options["path"] = f"{full}:{inner}" if inner else str(full)
             identity["options"]["path"] = f"{Path(path).name}:{inner}" if inner else Path(path).name
             identity["sha256"] = _file_sha256(full) if full.is_file() else _folder_sha256(full)
-        elif target != "m1":
+        elif target == "m1":  # the default file, found now: the workers read it by path, the key holds its content
+            from ..data import recordings
+
+            found = next((c for c in recordings._m1_candidates() if c.is_file()), None)
+            if found is None:
+                searched = ", ".join(str(c) for c in recordings._m1_candidates())
+                raise SettingsError(where, f"the M1 recording {recordings.M1_FILE} was not found (searched "
+                                           f"{searched}); give its 'path'")
+            options["path"] = str(found.resolve())
+            identity["options"]["path"] = found.name
+            identity["sha256"] = _file_sha256(found)
+        else:
             raise SettingsError(where, f"the loader {target!r} needs 'path'")
         _check_arguments(where, LOADERS[target], {"source" if target == "file" and k == "path" else k: v
                                                    for k, v in options.items()})
