@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from .. import sweeps
+from .._checks import SettingsError
+from ..sweeps.store import DATABASE
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="sweeps: an experiment over datasets × measures × seeds × settings, on this machine or a "
@@ -17,13 +19,24 @@ STORE_HELP = "the store folder (default: the spec's `store`, <name>.sweep beside
 
 
 def _store(target: str, store: str | None) -> Path:
-    """The store of ``target`` (a spec file or a store folder), or ``store`` when given."""
+    """The store of ``target`` (a spec file or a store folder), or ``store`` when given; it must hold a sweep."""
     if store is not None:
-        return Path(store)
+        folder = Path(store)
+        if not (folder / DATABASE).is_file():
+            raise SettingsError("store", f"{folder} holds no sweep store ({DATABASE} missing)")
+        return folder
     path = Path(target)
     if path.is_dir():
+        if not (path / DATABASE).is_file():
+            raise SettingsError("target", f"{path} holds no sweep store ({DATABASE} missing)")
         return path
-    return sweeps.load_spec(path).store
+    if not path.exists():
+        raise SettingsError("target", f"no spec file or store folder {path}")
+    folder = sweeps.load_spec(path).store
+    if not (folder / DATABASE).is_file():
+        raise SettingsError("target", f"the sweep of {path} has not run yet: no store {folder} "
+                                      f"(`repalign sweep run {path}` starts it)")
+    return folder
 
 
 @sweep_app.command("run")

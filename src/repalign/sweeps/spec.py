@@ -35,12 +35,17 @@ the version of repalign: the same cell has the same key on every machine and in 
 changed setting, file or version gives a new one. Cells that differ only in the experiment's batch
 fields (:func:`repalign.experiments.batch_fields`, the seed for ``optimize``) share a **group**
 and run together in one batched call (``batch = false`` runs every cell alone).
+
+Everything is checked before any work: each cell's settings against the experiment's
+``Settings``, a generator's or loader's arguments against its signature (a file's ``name``,
+``conditions``, ``units`` and ``dt`` go to :func:`repalign.data.read`), values that a key cannot hold
+(NaN, infinities), and two cells that would have one key (two datasets defined alike).
+``progress`` is set by the sweep and ``checkpoint`` is refused: the store resumes a sweep, cell by cell.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import hashlib
 import itertools
 import json
@@ -65,6 +70,9 @@ LOADERS = {"file": "read", "m1": "load_m1", "nwb": "load_nwb", "mante2013": "loa
 _TOP = ("experiment", "name", "store", "settings", "axes", "datasets", "exclude", "batch")
 _NOT_SWEPT = ("demo",)  # composes the others and writes its own folder
 _SETTINGS_SET_BY_SWEEP = ("progress",)  # workers never draw bars; the sweep shows one
+# settings a sweep refuses, and why
+_NOT_IN_SWEEPS = {"checkpoint": "the store resumes a sweep cell by cell; one checkpoint file would be shared by "
+                                "every cell (and the batched cells of a group cannot have one)"}
 _WILDCARDS = "*?["
 KEY_DIGITS = 16
 
@@ -116,6 +124,7 @@ class DatasetSource:
         if not isinstance(entry, Mapping):
             raise SettingsError(where, f"expected a table with 'generator', 'loader' or 'path', got {entry!r}")
         options = dict(entry)
+        _check_json(where, options)
         kinds = [k for k in ("generator", "loader") if k in options]
         if len(kinds) > 1:
             raise SettingsError(where, "give either 'generator' or 'loader', not both")
@@ -128,6 +137,7 @@ class DatasetSource:
         if kind == "generator":
             if target not in GENERATORS:
                 raise SettingsError(where, f"unknown generator {target!r}; expected one of {list(GENERATORS)}")
+            _check_arguments(where, target, options)
             return cls(name, kind, target, options, {"generator": target, "options": options})
         if target not in LOADERS:
             raise SettingsError(where, f"unknown loader {target!r}; expected one of {sorted(LOADERS)}")
@@ -140,8 +150,21 @@ class DatasetSource:
             options["path"] = f"{full}:{inner}" if inner else str(full)
             identity["options"]["path"] = f"{Path(path).name}:{inner}" if inner else Path(path).name
             identity["sha256"] = _file_sha256(full) if full.is_file() else _folder_sha256(full)
-        elif target != "m1":
+        elif target == "m1":  # the default file, found now: the workers read it by path, the key holds its content
+            from ..data import recordings
+
+            found = next((c for c in recordings._m1_candidates() if c.is_file()), None)
+            if found is None:
+                searched = ", ".join(str(c) for c in recordings._m1_candidates())
+                raise SettingsError(where, f"the M1 recording {recordings.M1_FILE} was not found (searched "
+                                           f"{searched}); give its 'path'")
+            options["path"] = str(found.resolve())
+            identity["options"]["path"] = found.name
+            identity["sha256"] = _file_sha256(found)
+        else:
             raise SettingsError(where, f"the loader {target!r} needs 'path'")
+        _check_arguments(where, LOADERS[target], {"source" if target == "file" and k == "path" else k: v
+                                                   for k, v in options.items()})
         return cls(name, kind, target, options, identity)
 
     def load(self):
@@ -149,9 +172,22 @@ class DatasetSource:
         from .. import data
 
         function = getattr(data, self.target if self.kind == "generator" else LOADERS[self.target])
-        if self.target == "file":
-            return function(self.options["path"])
+        if self.target == "file":  # read(source, *, name, conditions, units, dt)
+            return function(self.options["path"], **{k: v for k, v in self.options.items() if k != "path"})
         return function(**self.options)
+
+
+def _check_arguments(where: str, function: str, options: dict) -> None:
+    """The arguments of a generator or loader of :mod:`repalign.data`, by its signature (their values are
+    checked when it runs)."""
+    import inspect
+
+    from .. import data
+
+    try:
+        inspect.signature(getattr(data, function)).bind(**options)
+    except TypeError as error:
+        raise SettingsError(where, f"bad arguments for {function}(): {error}") from None
 
 
 def _folder_sha256(folder: Path) -> str:
@@ -301,25 +337,37 @@ def _check(source: dict, default_name: str, base: Path) -> Spec:
         swept = sorted(set(names) & set(_SETTINGS_SET_BY_SWEEP))
         if swept:
             raise SettingsError(where, f"{swept} is set by the sweep (workers show no progress bar)")
+        for refused, why in _NOT_IN_SWEEPS.items():
+            if refused in names:
+                raise SettingsError(f"{where}.{refused}", f"not in a sweep: {why}")
     both = sorted(set(settings) & set(axes))
     if both:
         raise SettingsError("axes", f"{both} is both a fixed setting and an axis")
+    for field, value in settings.items():
+        _check_json(f"settings.{field}", value)
     expanded = {}
     for axis, values in axes.items():
         if not isinstance(values, list) or not values:
             raise SettingsError(f"axes.{axis}", f"expected a non-empty list of values, got {values!r}")
+        for value in values:
+            _check_json(f"axes.{axis}", value)
         expanded[axis] = _expand_measures(values) if axis == "measures" else values
         if len({_canonical_json(v) for v in expanded[axis]}) < len(expanded[axis]):
             raise SettingsError(f"axes.{axis}", f"each value may appear once, got {expanded[axis]}")
     datasets = {n: DatasetSource.from_entry(n, e, base) for n, e in _table(source.get("datasets", {}),
                                                                             "datasets").items()}
+    defined = sorted(datasets)
     for where, values in [(f"axes.{a}", v) for a, v in expanded.items() if a in DATA_FIELDS] + \
                          [(f"settings.{f}", [v]) for f, v in settings.items() if f in DATA_FIELDS]:
         for value in values:
             if not isinstance(value, str):
                 raise SettingsError(where, f"expected dataset names or file paths, got {value!r}")
             if value not in datasets:
-                datasets[value] = DatasetSource.from_entry(value, {"path": value}, base)
+                try:
+                    datasets[value] = DatasetSource.from_entry(value, {"path": value}, base)
+                except SettingsError as error:
+                    raise SettingsError(error.argument, f"{value!r} (in {where}) is neither a dataset of [datasets] "
+                                                        f"{defined} nor a file: {error.problem}") from None
     exclude = source.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(rule, Mapping) for rule in exclude):
         raise SettingsError("exclude", f"expected a list of tables axis = value(s), got {exclude!r}")
@@ -333,6 +381,7 @@ def _check(source: dict, default_name: str, base: Path) -> Spec:
     cells = spec.cells()
     if not cells:
         raise SettingsError("exclude", "the exclusions leave no cell")
+    _check_distinct(cells)
     for rule in spec.exclude:
         if not any(_matches(rule, c) for c in _all_values(expanded)):
             warn(f"exclude: {rule} matches no cell")
@@ -340,9 +389,31 @@ def _check(source: dict, default_name: str, base: Path) -> Spec:
     return spec
 
 
+def _check_distinct(cells: Sequence[Cell]) -> None:
+    """Two cells with one key would be one cell stored once: two datasets defined alike (or two files
+    with the same content) are the same dataset."""
+    seen = {}
+    for cell in cells:
+        other = seen.setdefault(cell.key, cell)
+        if other is not cell:
+            axis = next(a for a in cell.values if cell.values[a] != other.values[a])
+            what = "the same dataset (the same definition, or a file of the same name and content)" if axis in DATA_FIELDS else "the same"
+            raise SettingsError(f"axes.{axis}", f"{other.values[axis]!r} and {cell.values[axis]!r} are {what}: the "
+                                                f"cells {other.values} and {cell.values} would be one cell")
+
+
 def _all_values(axes: dict):
     names = list(axes)
     return (dict(zip(names, c)) for c in itertools.product(*(axes[n] for n in names)))
+
+
+def _check_json(where: str, value) -> None:
+    """A setting's value is part of its cells' keys: plain JSON values (strings, finite numbers, booleans, lists, tables)."""
+    try:
+        _canonical_json(value)
+    except (TypeError, ValueError):
+        raise SettingsError(where, f"expected strings, finite numbers, booleans, lists or tables (a cell's key is "
+                                   f"the JSON of its settings), got {value!r}") from None
 
 
 def _table(value, where: str) -> dict:

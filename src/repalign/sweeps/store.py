@@ -203,6 +203,11 @@ class Store:
                                                        "settings": cell.settings}
         if outcome.key != cell["key"]:
             raise ValueError(f"outcome: its key {outcome.key!r} is not the cell's {cell['key']!r}")
+        if outcome.status not in ("done", "failed"):
+            raise ValueError(f"outcome: expected the status 'done' or 'failed', got {outcome.status!r}")
+        error = outcome.error
+        if outcome.status == "failed" and not (error or "").strip():  # a failed cell always says something
+            error = "failed without a message"
         connection = self._connect()
         if self._stored(connection, outcome.key, replace_failed):
             self._release(connection, outcome.key)
@@ -219,7 +224,7 @@ class Store:
             inserted = connection.execute(
                 "INSERT OR IGNORE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (outcome.key, sweep, experiment, cell["group"], position, json.dumps(cell["values"]),
-                 json.dumps(cell["settings"]), outcome.status, outcome.error, outcome.started, outcome.finished,
+                 json.dumps(cell["settings"]), outcome.status, error, outcome.started, outcome.finished,
                  outcome.seconds, outcome.worker, outcome.attempts, json.dumps(outcome.versions), json.dumps(arrays),
                  time.time())).rowcount == 1
             if inserted:
