@@ -21,6 +21,7 @@ import repalign
 from repalign._checks import SettingsError
 from repalign.cli import main
 from repalign.sweeps import Outcome, Store, load_spec, run_sweep, sweep_status
+from repalign.registry import catalogue
 from repalign.sweeps.store import SCHEMA_VERSION
 
 TINY = {"generator": "mante_like", "n_units": 12, "n_time": 4}
@@ -695,3 +696,12 @@ def test_the_m1_loader_without_a_path_is_keyed_by_the_file_it_finds(tmp_path, mo
     with pytest.raises(SettingsError, match="not found") as error:
         load_spec(spec)
     assert error.value.argument == "datasets.m1"
+
+
+def test_an_exclusion_may_use_the_axes_wildcards():
+    spec = load_spec({"experiment": "compare", "settings": {"y": "ref"},
+                      "axes": {"x": ["ref"], "measures": ["cka", "procrustes-*"]},
+                      "datasets": {"ref": {"generator": "two_pc", "seed": 0}},
+                      "exclude": [{"measures": "procrustes-*"}]})
+    assert [c.values["measures"] for c in spec.cells()] == ["cka"]
+    assert len(catalogue("procrustes-*")) > 1  # the pattern excluded several cells

@@ -24,7 +24,7 @@ A spec is a TOML file or the same structure as a Python dict::
 
     [[exclude]]                        # cells matching every key of one entry are left out
     data = "m1"
-    measures = ["cka"]
+    measures = ["cka", "procrustes-*"] # a list: any of these; wildcards as in the axes
 
 Each axis names a field of the experiment's ``Settings`` (``data``, ``measures``, ``seed``, ``lr``…);
 its values are that field's values, except that a ``measures`` value is one measure name per
@@ -277,7 +277,14 @@ def _setting(axis: str, value):
 
 
 def _matches(rule: dict, values: dict) -> bool:
-    return all(values[k] in v if isinstance(v, list) else values[k] == v for k, v in rule.items())
+    """Whether a cell's ``values`` match every key of an exclusion (a value, a list of values, or a wildcard)."""
+    return all(any(_equal(values[k], one) for one in (v if isinstance(v, list) else [v])) for k, v in rule.items())
+
+
+def _equal(value, wanted) -> bool:
+    if isinstance(wanted, str) and isinstance(value, str) and any(c in wanted for c in _WILDCARDS):
+        return fnmatch.fnmatchcase(value, wanted)
+    return value == wanted
 
 
 def load_spec(spec, *, base: str | os.PathLike | None = None) -> Spec:
