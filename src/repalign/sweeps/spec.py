@@ -46,6 +46,7 @@ Everything is checked before any work: each cell's settings against the experime
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
 import itertools
 import json
