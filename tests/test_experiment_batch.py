@@ -127,26 +127,20 @@ def test_groups_of_measures_keep_their_numbering(data):
         assert_same_record(record, experiments.run("optimize", settings))
 
 
-def test_decoding_uses_the_first_cells_folds(data):
+def test_each_cell_decodes_with_the_folds_of_its_own_seed(data):
     variables = ("context",)
-    cells = [cell(data, s, measures=("cka",), decode=variables, decode_every=4, steps=8) for s in (0, 1)]
+    cells = [cell(data, s, measures=("cka",), decode=variables, decode_every=4, steps=8) for s in (0, 1, 2)]
     batched = experiments.run_batch("optimize", cells)
-    assert_same_record(batched[0], experiments.run("optimize", cells[0]))
-    other = experiments.run("optimize", cells[1])
-    # cell 1: everything but decoding as alone ...
-    assert_same_record(batched[1], other, skip=("trajectory", "decoding", "reference"))
-    decode = [c for c in batched[1].tables["trajectory"] if c.startswith("decode_")]
-    assert decode == ["decode_context"]
-    assert_frame_equal(batched[1].tables["trajectory"].drop(columns=decode), other.tables["trajectory"].drop(
-        columns=decode))
-    # ... its decoding with the folds of seed 0: an independent tracker on its final data
-    tracker = Decoding(data, variables=variables, seed=cells[0].seed)
-    final = batched[1].tables["trajectory"].query("step == 8")
-    expected = tracker(data.activity, batched[1].arrays["final_Y"])["decode_context"]
-    np.testing.assert_allclose(final["decode_context"], np.asarray(expected), rtol=0, atol=1e-12)
-    assert_frame_equal(batched[1].tables["reference"], batched[0].tables["reference"])
-    assert list(batched[1].tables["decoding"].columns) == list(other.tables["decoding"].columns)
-    assert len(batched[1].tables["decoding"]) == len(other.tables["decoding"])
+    for settings, record in zip(cells, batched):
+        alone = experiments.run("optimize", settings)
+        assert_same_record(record, alone)  # decoding, its thresholds and the reference's accuracy included
+        # an independent tracker with this cell's folds on its final data
+        tracker = Decoding(data, variables=variables, seed=settings.seed)
+        final = record.tables["trajectory"].query("step == 8")
+        expected = tracker(data.activity, record.arrays["final_Y"])["decode_context"]
+        np.testing.assert_allclose(final["decode_context"], np.asarray(expected), rtol=0, atol=1e-12)
+    folds = [Decoding(data, variables=variables, seed=s.seed).fold_of["context"] for s in cells]
+    assert not np.array_equal(folds[0], folds[1])  # the seeds' folds differ: the test can tell them apart
 
 
 def test_stopping_runs_of_other_cells_leave_each_cell_as_alone(data):
@@ -157,14 +151,8 @@ def test_stopping_runs_of_other_cells_leave_each_cell_as_alone(data):
     batched = experiments.run_batch("optimize", cells)
     reached = [r.tables["runs"]["reached_step"].tolist() for r in batched]
     assert len({tuple(r) for r in reached}) > 1, reached  # the cells stop at different steps
-    assert_same_record(batched[0], experiments.run("optimize", cells[0]))
-    for settings, record in zip(cells[1:], batched[1:]):
-        alone = experiments.run("optimize", settings)
-        assert_same_record(record, alone, skip=("trajectory", "decoding", "reference"))
-        trajectory, lone = record.tables["trajectory"], alone.tables["trajectory"]
-        assert_frame_equal(trajectory.drop(columns="decode_context"), lone.drop(columns="decode_context"))
-        # decoded (not NaN) at the same steps as alone
-        np.testing.assert_array_equal(trajectory["decode_context"].isna(), lone["decode_context"].isna())
+    for settings, record in zip(cells, batched):
+        assert_same_record(record, experiments.run("optimize", settings))
 
 
 def test_matched_gaussian_is_per_cell(data):
@@ -230,3 +218,22 @@ def test_an_experiment_without_batching_runs_each_alone(data):
         assert_frame_equal(record.tables["table"].drop(columns="seconds"), alone.tables["table"].drop(columns="seconds"))
     with pytest.raises(SettingsError, match=r"\['y'\].*none may differ"):
         experiments.run_batch("compare", [settings, dict(settings, y=X)])
+
+
+def test_a_per_run_tracker_is_told_which_runs_it_sees(data):
+    import torch
+
+    from repalign import optimize
+
+    seen = []
+
+    class Runs:
+        per_run = True
+
+        def __call__(self, reference, Y, *, runs):
+            seen.append(runs.tolist())
+            return {"run_number": runs.to(torch.float64)}
+
+    result = optimize(data, "cka", n_runs=3, seed=0, max_steps=4, trackers=[Runs()], progress=False)
+    assert all(sorted(r) == r and set(r) <= {0, 1, 2} for r in seen) and seen[0] == [0, 1, 2]
+    np.testing.assert_array_equal(result.table["run_number"], result.table["run"])

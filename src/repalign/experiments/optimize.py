@@ -10,8 +10,8 @@ Gaussian) and at which each variable becomes decodable (Fig. 3a,b, with the cond
 baseline of each measure).
 
 :func:`run_batch` runs settings that differ only in ``seed`` (:data:`BATCH`) through the same loops
-(a sweep's cells over seeds): one Record each, as :func:`run` alone gives it, but for the decoding
-folds, which the cells batched together share (seeded by the first one's seed).
+(a sweep's cells over seeds): one Record each, as :func:`run` alone gives it (each cell's decoding
+with the folds of its own seed).
 """
 
 from __future__ import annotations
@@ -239,10 +239,9 @@ def run_batch(settings_list) -> list[Record]:
 
     Their runs go through one :func:`repalign.optimize` per group of measures (run seeds ``seed``,
     ``seed + 1``, … of each settings in turn), and each Record holds what :func:`run` of its settings
-    alone gives: its own runs numbered from 0, its seeds, its thresholds and final data. Two things
-    are shared: the cells batched together share the decoding folds, seeded by the first one's seed
-    (the ``decoding`` and ``reference`` tables of the others are those of the first one's folds), and
-    a checkpoint holds one loop (more than one settings with ``checkpoint`` is refused). The matched
+    alone gives: its own runs numbered from 0, its seeds, its thresholds, its decoding (with the folds
+    of its own seed) and final data. A checkpoint holds one loop (more than one settings with
+    ``checkpoint`` is refused). The matched
     Gaussian (``matched_gaussian``) depends on each seed: it is optimized cell by cell, as alone.
 
     Example:
@@ -273,9 +272,9 @@ def run_batch(settings_list) -> list[Record]:
 def _run_cells(cells: list, output: Output | None) -> list[Record]:
     """:func:`run` (one cell, its output folder) and :func:`run_batch` (cells differing in ``seed``, nothing written).
 
-    The dataset, the trackers, the reference's decoding and the condition-average baselines come from
-    the first cell; the optimizations are batched over the cells, and each cell's tables come from its
-    own runs.
+    The dataset, the PC tracker and the condition-average baselines come from the first cell, the
+    decoding folds and the reference's decoding from each cell's seed; the optimizations are batched
+    over the cells, and each cell's tables come from its own runs.
     """
     pd = import_pandas()
 
@@ -288,22 +287,25 @@ def _run_cells(cells: list, output: Output | None) -> list[Record]:
         capture = PCCapture(dataset, n_pcs=first.pcs)
         trackers.append(capture)
     variables = decodable_variables(dataset) if first.decode is None else first.decode
+    decoders = []
     if variables:
-        decoding = decoding_tracker(dataset, variables, first.seed, first.decode_every)
+        decoders = [decoding_tracker(dataset, variables, cell.seed, first.decode_every) for cell in cells]
+        decoding = decoders[0] if len(cells) == 1 else _CellDecoding(decoders, first.runs)
         trackers.append(decoding)
     parts = _optimize_groups(first, dataset, first.measures, trackers, first.checkpoint, cells)
-    shared = {}
-    if decoding is not None:
-        accuracy, chance = decoding.reference_accuracy(dataset), decoding.chance_accuracy()
+    shared = [{} for _ in cells]
+    if decoders:
         average = condition_average(dataset)
         baselines = {name: float(measure(name)(dataset, average)) for name in first.measures}
-        shared = {"accuracy": accuracy, "chance": chance, "baselines": baselines, "reference": pd.DataFrame(
-            [{"quantity": "accuracy", "key": k.removeprefix("decode_"), "value": v} for k, v in accuracy.items()]
-            + [{"quantity": "chance", "key": k.removeprefix("decode_"), "value": v} for k, v in chance.items()]
-            + [{"quantity": "condition_average", "key": k, "value": v} for k, v in baselines.items()])}
+        for i, decoder in enumerate(decoders):
+            accuracy, chance = decoder.reference_accuracy(dataset), decoder.chance_accuracy()
+            shared[i] = {"accuracy": accuracy, "chance": chance, "baselines": baselines, "reference": pd.DataFrame(
+                [{"quantity": "accuracy", "key": k.removeprefix("decode_"), "value": v} for k, v in accuracy.items()]
+                + [{"quantity": "chance", "key": k.removeprefix("decode_"), "value": v} for k, v in chance.items()]
+                + [{"quantity": "condition_average", "key": k, "value": v} for k, v in baselines.items()])}
 
     records = []
-    for settings, writer, (trajectory, runs, final) in zip(cells, outputs, parts):
+    for settings, writer, (trajectory, runs, final), shared in zip(cells, outputs, parts, shared):
         tables = {"trajectory": trajectory, "runs": runs}
         if draw:
             writer.figure(_plot_trajectory(trajectory, settings), trajectory, "trajectory")
@@ -323,16 +325,48 @@ def _run_cells(cells: list, output: Output | None) -> list[Record]:
             writer.save(captured, "pc_capture")
             if draw:
                 writer.figure(_plot_capture_curves(captured), trajectory, "capture_curves")
-        if decoding is not None:
+        if shared:
             decoded = decoding_thresholds(trajectory, shared["accuracy"], shared["chance"])
             tables["decoding"] = decoded.table
             writer.save(decoded, "decoding", baselines=shared["baselines"])
-            tables["reference"] = shared["reference"].copy()
+            tables["reference"] = shared["reference"]
         if settings.save_final:
             writer.array(final, "final_Y")
         records.append(Record(f"experiments.{NAME}", settings.to_dict(), tables,
                               {"final_Y": final} if settings.save_final else {}, files=writer.files))
     return records
+
+
+class _CellDecoding:
+    """The decoding tracker of cells batched together: each cell's runs decoded with its own folds (its seed).
+
+    The runs of a batch are numbered cell by cell within each measure (see :func:`_optimize_groups`):
+    run ``k`` belongs to cell ``(k mod (cells × runs)) // runs``. Each cell's runs go through its own
+    :class:`~repalign.trackers.Decoding`, so a cell's decoding is the one it has alone.
+    """
+
+    per_run = True
+    name = "decoding"
+
+    def __init__(self, decoders: list, runs: int):
+        self.decoders, self.runs = decoders, runs
+        self.columns = decoders[0].columns
+        self.record_every = decoders[0].record_every
+
+    def settings(self) -> dict:
+        return {**self.decoders[0].settings(), "seed": [d.seed for d in self.decoders]}
+
+    def __call__(self, reference, Y, *, runs) -> dict:
+        import torch  # noqa: PLC0415 -- loaded with repalign
+
+        cell = (runs.cpu() % (len(self.decoders) * self.runs)) // self.runs
+        out = {column: torch.full((len(runs),), torch.nan, dtype=torch.float64) for column in self.columns}
+        for i, decoder in enumerate(self.decoders):
+            mine = torch.nonzero(cell == i).reshape(-1)
+            if len(mine):
+                for column, values in decoder(reference, Y.index_select(0, mine.to(Y.device))).items():
+                    out[column][mine] = values.detach().to("cpu", torch.float64)
+        return out
 
 
 def _plot_trajectory(frame, settings: Settings):

@@ -44,7 +44,10 @@ class Tracker:
     or None for a callable without one (recorded by its name only). ``every``: the tracker's own
     attribute ``record_every`` (default 1): at a recording step that is not a multiple of it, its
     ``columns`` are NaN instead of computed (a costly tracker recorded more sparsely than the others);
-    it is always computed at step 0 and at a run's stopping and last steps.
+    it is always computed at step 0 and at a run's stopping and last steps. A tracker with an
+    attribute ``per_run = True`` is called ``tracker(reference, Y, runs=runs)``: ``runs`` (a tensor)
+    numbers the runs of ``Y``'s batch among all the runs, so that it may treat runs differently (a
+    sweep's cells batched together, each with its own decoding folds).
     """
 
     name: str
@@ -188,6 +191,8 @@ def track(trackers: list[Tracker], reference: torch.Tensor, Y: torch.Tensor,
             if step is not None and step % tracker.every != 0:
                 skipped = torch.full((len(runs),), torch.nan, dtype=torch.float64)
                 result = {column: skipped for column in tracker.columns}
+            elif getattr(tracker.function, "per_run", False):  # a tracker that tells its runs apart
+                result = tracker.function(reference, batch, runs=runs)
             else:
                 result = tracker.function(reference, batch)
             if not isinstance(result, Mapping):
