@@ -705,3 +705,23 @@ def test_an_exclusion_may_use_the_axes_wildcards():
                       "exclude": [{"measures": "procrustes-*"}]})
     assert [c.values["measures"] for c in spec.cells()] == ["cka"]
     assert len(catalogue("procrustes-*")) > 1  # the pattern excluded several cells
+
+
+def test_export_and_figure_of_a_spec_hold_its_cells_only(tmp_path):
+    # a store keeps the cells of an earlier spec: given the spec, export and figure read its cells alone
+    spec = {"experiment": "compare", "settings": {"y": "ref"}, "axes": {"x": ["ref"], "measures": ["cka"]},
+            "datasets": {"ref": {"generator": "two_pc", "seed": 0}, "other": {"generator": "two_pc", "seed": 1}}}
+    run_sweep(spec, tmp_path / "s", progress=False)
+    changed = {**spec, "settings": {"y": "other"}}
+    (tmp_path / "new.toml").write_text(
+        '''experiment = "compare"\nstore = "s"\n[settings]\ny = "other"\n[axes]\nx = ["ref"]\nmeasures = ["cka"]\n'''
+        '''[datasets.ref]\ngenerator = "two_pc"\nseed = 0\n[datasets.other]\ngenerator = "two_pc"\nseed = 1\n''')
+    run_sweep(changed, tmp_path / "s", progress=False)
+    store = Store(tmp_path / "s")
+    assert len(store.cells()) == 2 and len(store.table("table")) == 2
+    wanted = {c.key for c in load_spec(tmp_path / "new.toml").cells()}
+    assert len(store.table("table", wanted)) == 1
+    assert main(["sweep", "export", str(tmp_path / "new.toml"), "--out", str(tmp_path / "x")]) == 0
+    exported = pd.read_parquet(tmp_path / "x" / "table.parquet")
+    assert exported["cell"].tolist() == sorted(wanted)
+    assert len(pd.read_parquet(tmp_path / "x" / "cells.parquet")) == 1

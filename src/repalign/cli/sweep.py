@@ -39,6 +39,11 @@ def _store(target: str, store: str | None) -> Path:
     return folder
 
 
+def _keys(target: str) -> set[str] | None:
+    """The cells of the spec ``target`` (a store keeps earlier specs' cells too); None for a store folder: all."""
+    return None if Path(target).is_dir() else {cell.key for cell in sweeps.load_spec(target).cells()}
+
+
 @sweep_app.command("run")
 def run_command(
     spec: str = typer.Argument(..., help="the sweep's TOML spec"),
@@ -81,13 +86,13 @@ def status_command(
 
 @sweep_app.command("export")
 def export_command(
-    target: str = typer.Argument(..., help="the sweep's spec or its store folder"),
+    target: str = typer.Argument(..., help="the sweep's spec (its cells) or its store folder (every stored cell)"),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     out: str = typer.Option(None, "--out", help="folder of the Parquet files (default: STORE/export)"),
 ):
     """Write cells.parquet and one Parquet file per result table (for pandas, DuckDB or polars)."""
     folder = _store(target, store)
-    written = sweeps.Store(folder, create=False).export(folder / "export" if out is None else out)
+    written = sweeps.Store(folder, create=False).export(folder / "export" if out is None else out, _keys(target))
     for path in written:
         print(path)
 
@@ -105,6 +110,6 @@ def figure_command(
 
     matplotlib.use("Agg")
     folder = _store(target, store)
-    result = sweeps.summary(folder, experiment)
+    result = sweeps.summary(folder, experiment, _keys(target))
     for path in result.save(folder / "summary" if out is None else out):
         print(path)

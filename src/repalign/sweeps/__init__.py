@@ -43,8 +43,9 @@ __all__ = ["load_spec", "Spec", "Cell", "DatasetSource", "run_sweep", "SweepRepo
            "summary"]
 
 
-def summary(store, experiment: str | None = None):
-    """The summary figure's Result of a stored sweep (see :mod:`repalign.sweeps.figures`)."""
+def summary(store, experiment: str | None = None, keys=None):
+    """The summary figure's Result of a stored sweep (see :mod:`repalign.sweeps.figures`); ``keys``: only these
+    cells (``{c.key for c in load_spec(spec).cells()}``: a spec's, where the store holds earlier ones too)."""
     from .figures import summary_of_store
 
-    return summary_of_store(store, experiment)
+    return summary_of_store(store, experiment, keys)

@@ -396,13 +396,14 @@ def _plot_cells(result: SweepSummary, ax):
     return ax
 
 
-def summary_of_store(store, experiment: str | None = None) -> SweepSummary:
+def summary_of_store(store, experiment: str | None = None, keys=None) -> SweepSummary:
     """:func:`summary` of a stored sweep: its cells, their tables and their axes, read from ``store`` (a folder
-    or a :class:`~repalign.sweeps.Store`). ``experiment``: the one to draw when the store holds several."""
+    or a :class:`~repalign.sweeps.Store`). ``experiment``: the one to draw when the store holds several;
+    ``keys``: only these cells (a spec's)."""
     from .store import Store
 
     store = store if isinstance(store, Store) else Store(store, create=False)
-    cells = store.cells()
+    cells = store.cells(keys)
     if not len(cells):
         raise SettingsError("store", f"{store.folder} holds no cell yet")
     kinds = list(dict.fromkeys(cells["experiment"]))
@@ -414,6 +415,6 @@ def summary_of_store(store, experiment: str | None = None) -> SweepSummary:
         raise SettingsError("experiment", f"the store holds cells of {kinds}, not {experiment!r}")
     cells = cells[cells["experiment"] == experiment].reset_index(drop=True)
     axes = list(dict.fromkeys(a for text in cells["axes"] for a in json.loads(text)))
-    tables = {name: store.table(name) for name in store.table_names()}
+    tables = {name: store.table(name, keys) for name in store.table_names(keys)}
     tables = {name: t[t["cell"].isin(set(cells["cell"]))].reset_index(drop=True) for name, t in tables.items()}
     return summary(experiment, tables, cells, [a for a in axes if a in cells.columns])

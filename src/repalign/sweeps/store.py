@@ -277,8 +277,11 @@ class Store:
             return {k for (k,) in connection.execute("SELECT key FROM cells")}
         return {k for (k,) in connection.execute("SELECT key FROM cells WHERE status = ?", (status,))}
 
-    def cells(self):
-        """One row per stored cell: key, status, error, timings, worker, attempts, then its axis values."""
+    def cells(self, keys=None):
+        """One row per stored cell: key, status, error, timings, worker, attempts, then its axis values.
+
+        ``keys``: only these cells (a spec's: ``{c.key for c in spec.cells()}``; a store keeps the cells of
+        earlier specs and versions too)."""
         pd = import_pandas()
         rows = self._connect().execute(
             "SELECT key, sweep, experiment, grp, status, error, started, finished, seconds, worker, attempts, "
@@ -286,6 +289,8 @@ class Store:
         records = []
         for (key, sweep, experiment, group, status, error, started, finished, seconds, worker, attempts, axes,
              settings, versions, arrays) in rows:
+            if keys is not None and key not in keys:
+                continue
             records.append({"cell": key, "sweep": sweep, "experiment": experiment, "group": group, "status": status,
                             "error": error, "started": started, "finished": finished, "seconds": seconds,
                             "worker": worker, "attempts": attempts, "axes": axes, "settings": settings,
@@ -294,9 +299,10 @@ class Store:
                             ["cell", "sweep", "experiment", "group", "status", "error", "started", "finished",
                              "seconds", "worker", "attempts", "axes", "settings", "versions", "arrays"])
 
-    def table_names(self) -> list[str]:
-        """The names of the tables the stored cells hold."""
-        return [n for (n,) in self._connect().execute("SELECT DISTINCT name FROM tables ORDER BY name")]
+    def table_names(self, keys=None) -> list[str]:
+        """The names of the tables the stored cells (``keys``: these cells) hold."""
+        rows = self._connect().execute("SELECT DISTINCT key, name FROM tables ORDER BY name")
+        return list(dict.fromkeys(n for k, n in rows if keys is None or k in keys))
 
     def cell_tables(self, key: str) -> dict:
         """The tables of one stored cell, exactly as its experiment returned them."""
@@ -304,8 +310,9 @@ class Store:
         return {name: _unblob(columns, data, f"{self.path}: cell {key}, table {name!r}")
                 for name, columns, data in rows}
 
-    def table(self, name: str):
-        """Table ``name`` of every stored cell, one below the other, with ``cell`` and the axis values first."""
+    def table(self, name: str, keys=None):
+        """Table ``name`` of every stored cell (``keys``: of these cells), one below the other, with ``cell`` and the
+        axis values first."""
         pd = import_pandas()
         connection = self._connect()
         rows = connection.execute(
@@ -317,6 +324,8 @@ class Store:
                 raise SettingsError("table", f"no stored cell has a table {name!r}; the store holds {known}")
         frames = []
         for key, axes, columns, data in rows:
+            if keys is not None and key not in keys:
+                continue
             frame = _unblob(columns, data, f"{self.path}: cell {key}, table {name!r}")
             values = _flat(json.loads(axes))
             front = {"cell": key}
@@ -348,11 +357,12 @@ class Store:
         names = ("sweep", "pid", "host", "started", "heartbeat", "cells", "workers", "executor")
         return None if row is None else dict(zip(names, row))
 
-    def export(self, folder: str | os.PathLike) -> list[str]:
+    def export(self, folder: str | os.PathLike, keys=None) -> list[str]:
         """Write ``cells.parquet`` and one Parquet file per table into ``folder`` (pyarrow); the paths written.
 
         Each table is :meth:`table` (``cell`` and the axis values first); ``cells.parquet`` is
-        :meth:`cells`. Read them with pandas (``pd.read_parquet``), DuckDB or polars.
+        :meth:`cells`; ``keys``: only these cells. Read them with pandas (``pd.read_parquet``), DuckDB or
+        polars.
         """
         require("pyarrow", "sweep", "writing Parquet")
         folder = Path(folder)
@@ -360,7 +370,8 @@ class Store:
             raise SettingsError("out", f"{folder} is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, frame in [("cells", self.cells())] + [(n, self.table(n)) for n in self.table_names()]:
+        tables = [(n, self.table(n, keys)) for n in self.table_names(keys)]
+        for name, frame in [("cells", self.cells(keys))] + tables:
             path = folder / f"{name}.parquet"
             temporary = path.with_name(f".{path.name}.tmp")
             frame.to_parquet(temporary, engine="pyarrow", index=False)
