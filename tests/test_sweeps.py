@@ -9,6 +9,7 @@ data: the compare experiment, or specs that are only loaded, never run.
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import warnings
@@ -498,7 +499,7 @@ def test_cli_run_status_export_figure(spec_file, capsys):
 def test_cli_a_failing_cell_is_recorded_and_the_others_complete(spec_file, capsys):
     (spec_file.parent / "broken.npy").write_bytes(b"not an array")
     spec_file.write_text(COMPARE_TOML.replace('x = ["ref", "other"]', 'x = ["ref", "broken.npy"]'))
-    assert main(["sweep", "run", str(spec_file), "--no-progress"]) == 0
+    assert main(["sweep", "run", str(spec_file), "--no-progress"]) == 1  # some cells failed: exit 1, as compare
     out = capsys.readouterr().out
     assert "2 done and 2 failed" in out and "--rerun-failed" in out
     assert main(["sweep", "status", str(spec_file), "--json"]) == 0
@@ -509,9 +510,9 @@ def test_cli_a_failing_cell_is_recorded_and_the_others_complete(spec_file, capsy
     cells = Store(spec_file.with_suffix(".sweep")).cells()
     assert cells["status"].tolist() == ["done", "done", "failed", "failed"]
     assert cells.loc[2, "error"].count("\n") > 1  # the full traceback is kept in the store
-    assert main(["sweep", "run", str(spec_file), "--no-progress"]) == 0  # failed cells are stored: nothing to run
+    assert main(["sweep", "run", str(spec_file), "--no-progress"]) == 1  # stored as failed: nothing runs, still exit 1
     assert "all 4 cells were stored before" in capsys.readouterr().out
-    assert main(["sweep", "run", str(spec_file), "--no-progress", "--rerun-failed"]) == 0
+    assert main(["sweep", "run", str(spec_file), "--no-progress", "--rerun-failed"]) == 1
     assert "0 done and 2 failed now, 2 stored before" in capsys.readouterr().out
     again = Store(spec_file.with_suffix(".sweep")).cells()
     assert again["cell"].tolist() == cells["cell"].tolist() and again["status"].tolist() == cells["status"].tolist()
@@ -725,3 +726,25 @@ def test_export_and_figure_of_a_spec_hold_its_cells_only(tmp_path):
     exported = pd.read_parquet(tmp_path / "x" / "table.parquet")
     assert exported["cell"].tolist() == sorted(wanted)
     assert len(pd.read_parquet(tmp_path / "x" / "cells.parquet")) == 1
+
+
+def _pretend_driver(store: Store, pid: int) -> None:
+    store.start_driver(sweep="s", cells=1, workers=1, executor="in-process")
+    with sqlite3.connect(store.path) as connection:  # as if another process had started it just now
+        connection.execute("UPDATE driver SET pid = ?", (pid,))
+
+
+def test_one_store_has_one_driver_at_a_time(tmp_path):
+    import subprocess
+    import sys
+
+    store = Store(tmp_path / "s")
+    _pretend_driver(store, os.getppid())  # a live process on this host, with a fresh heartbeat
+    assert store.driver_alive()
+    with pytest.raises(SettingsError, match="another driver") as error:
+        store.start_driver(sweep="s", cells=1, workers=1, executor="in-process")
+    assert error.value.argument == "store"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    _pretend_driver(store, int(gone.stdout))  # a driver killed a moment ago: its heartbeat is fresh, its pid gone
+    assert not store.driver_alive()
+    store.start_driver(sweep="s", cells=1, workers=1, executor="in-process")  # may take over

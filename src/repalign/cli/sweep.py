@@ -56,7 +56,8 @@ def run_command(
     rerun_failed: bool = typer.Option(False, "--rerun-failed", help="run the cells stored as failed again"),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar (default: in a terminal)"),
 ):
-    """Run every cell of SPEC not stored yet (resumes a stopped sweep), one SQLite transaction per finished cell."""
+    """Run every cell of SPEC not stored yet (resumes a stopped sweep), one SQLite transaction per finished cell.
+    Exits with 1 when some of the spec's cells are stored as failed."""
     report = sweeps.run_sweep(spec, store, workers=workers, scheduler=scheduler, local_cluster=local_cluster,
                               rerun_failed=rerun_failed, progress=progress)
     print(report)
@@ -65,6 +66,7 @@ def run_command(
         print(f"failed {failure['cell']} {json.dumps(failure['values'])}: {failure['error']}")
     if status.failed:
         print(f"{status.failed} failed: `repalign sweep status {spec}` lists them; --rerun-failed runs them again")
+        raise typer.Exit(code=1)  # as `repalign compare` when a measure fails: scripts can tell
 
 
 @sweep_app.command("status")

@@ -252,10 +252,16 @@ class Store:
                                    [(key, sweep, now, worker) for key in keys])
 
     def start_driver(self, *, sweep: str, cells: int, workers: int, executor: str) -> None:
-        """Record this process as the sweep's driver; forget the cells a previous driver had in flight."""
+        """Record this process as the sweep's driver; forget the cells a previous driver had in flight.
+
+        Refused while another driver is alive (:meth:`driver_alive`): the store has one writer."""
         connection = self._connect()
         now = time.time()
         with _transaction(connection):
+            other = self.driver()
+            if other is not None and other["pid"] != os.getpid() and _alive(other):
+                raise SettingsError("store", f"another driver (pid {other['pid']} on {other['host']}) is running a "
+                                             f"sweep into {self.folder}; one store has one driver at a time")
             connection.execute("DELETE FROM running")
             connection.execute("INSERT OR REPLACE INTO driver VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
                                (sweep, os.getpid(), socket.gethostname(), now, now, cells, workers, executor))
@@ -357,6 +363,12 @@ class Store:
         names = ("sweep", "pid", "host", "started", "heartbeat", "cells", "workers", "executor")
         return None if row is None else dict(zip(names, row))
 
+    def driver_alive(self) -> bool:
+        """Whether the last driver is running: its heartbeat is recent (under 4 × :data:`HEARTBEAT` seconds)
+        and, on this host, its process exists (a driver killed with SIGKILL is seen gone at once here)."""
+        driver = self.driver()
+        return driver is not None and _alive(driver)
+
     def export(self, folder: str | os.PathLike, keys=None) -> list[str]:
         """Write ``cells.parquet`` and one Parquet file per table into ``folder`` (pyarrow); the paths written.
 
@@ -378,6 +390,19 @@ class Store:
             os.replace(temporary, path)
             written.append(str(path))
         return written
+
+
+def _alive(driver: dict) -> bool:
+    if not driver["heartbeat"] or time.time() - driver["heartbeat"] > 4 * HEARTBEAT:
+        return False
+    if driver["host"] == socket.gethostname():
+        try:
+            os.kill(driver["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's process: it exists
+            return True
+    return True
 
 
 def _flat(values: dict) -> dict:
