@@ -9,6 +9,7 @@ data: the compare experiment, or specs that are only loaded, never run.
 
 import hashlib
 import json
+import time
 import os
 import shutil
 import sqlite3
@@ -729,9 +730,10 @@ def test_export_and_figure_of_a_spec_hold_its_cells_only(tmp_path):
 
 
 def _pretend_driver(store: Store, pid: int) -> None:
-    store.start_driver(sweep="s", cells=1, workers=1, executor="in-process")
+    if store.driver() is None:
+        store.start_driver(sweep="s", cells=1, workers=1, executor="in-process")
     with sqlite3.connect(store.path) as connection:  # as if another process had started it just now
-        connection.execute("UPDATE driver SET pid = ?", (pid,))
+        connection.execute("UPDATE driver SET pid = ?, heartbeat = ?", (pid, time.time()))
 
 
 def test_one_store_has_one_driver_at_a_time(tmp_path):
