@@ -173,17 +173,31 @@ class Processes:
         return self._pool
 
     def submit(self, task):
+        return self._submit(run_group, task)
+
+    def _submit(self, function, task):
         pool = self._executor()
-        return _Wrapped(pool.submit(run_group, task), pool)
+        try:
+            return _Wrapped(pool.submit(function, task), pool)
+        except concurrent.futures.process.BrokenProcessPool:
+            # a worker died since the last wait (while another group finished): its futures will say
+            # WorkerDied; this group goes to a new pool
+            self._discard(pool)
+            pool = self._executor()
+            return _Wrapped(pool.submit(function, task), pool)
+
+    def _discard(self, pool) -> None:
+        if self._pool is pool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def wait(self, futures, timeout=None) -> list:
         inner = {f.inner: f for f in futures}
         done, _ = concurrent.futures.wait(list(inner), timeout=timeout,
                                           return_when=concurrent.futures.FIRST_COMPLETED)
-        broken = {inner[f].pool for f in done if isinstance(f.exception(), concurrent.futures.process.BrokenProcessPool)}
-        if self._pool is not None and self._pool in broken:  # the next submit starts a new pool
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for pool in {inner[f].pool for f in done
+                     if isinstance(f.exception(), concurrent.futures.process.BrokenProcessPool)}:
+            self._discard(pool)  # the next submit starts a new pool
         return [inner[f] for f in done]
 
     def close(self) -> None:
