@@ -30,7 +30,7 @@ import pytest
 from sweep_specs import spec_toml, sweep_test_spec
 
 import repalign
-from repalign.sweeps import Processes, Store, run_sweep
+from repalign.sweeps import MAX_ATTEMPTS, Processes, Store, run_group, run_sweep
 
 pd = pytest.importorskip("pandas")
 
@@ -354,3 +354,47 @@ def test_a_pool_broken_between_waits_takes_the_next_group_on_a_new_pool():
         assert (outcome.key, outcome.status) == (cell.key, "done")
     finally:
         executor.close()
+
+
+# --- a group that kills its worker does not fail the groups beside it ---
+
+def _wait_for(marks: Path, pattern: str) -> None:
+    deadline = time.perf_counter() + 60
+    while not any(marks.glob(pattern)) and time.perf_counter() < deadline:
+        time.sleep(0.01)
+
+
+def run_group_or_die(task):
+    """run_group, except that the group of the cells on the dataset ``ultra`` kills its worker process.
+
+    The two first groups meet (each leaves a file in ``$REPALIGN_TEST_MARKS`` and waits for the
+    other's), so the other group is running when ``ultra`` dies.
+    """
+    marks = Path(os.environ["REPALIGN_TEST_MARKS"])
+    poison = any(cell["settings"]["data"] == "ultra" for cell in task["cells"])
+    (marks / f"{'poison' if poison else 'group'}-{task['group']}-{task['attempt']}").touch()
+    _wait_for(marks, "group-*" if poison else "poison-*")
+    if poison:
+        os._exit(9)
+    time.sleep(0.5)  # still running when the other worker dies
+    return run_group(task)
+
+
+class _DyingProcesses(Processes):
+    def submit(self, task):
+        return self._submit(run_group_or_die, task)
+
+
+@pytest.mark.slow
+def test_only_the_group_that_kills_its_worker_fails(tmp_path, monkeypatch):
+    (tmp_path / "marks").mkdir()
+    monkeypatch.setenv("REPALIGN_TEST_MARKS", str(tmp_path / "marks"))
+    spec = sweep_test_spec(5, datasets=("mante", "ultra", "twopc"), measures=("cka",), seeds=(0, 1))
+    report = run_sweep(spec, tmp_path / "store", progress=False, executor=_DyingProcesses(2))
+    cells = Store(tmp_path / "store").cells()
+    failed = cells[cells.status == "failed"]
+    assert sorted(failed.data) == ["ultra", "ultra"] and (report.done, report.failed) == (4, 2)
+    assert (cells.loc[cells.status == "done", "attempts"] <= 2).all()  # one death beside ultra at most
+    assert (failed.attempts == MAX_ATTEMPTS).all()
+    assert failed.error.str.contains(f"gave up after {MAX_ATTEMPTS} attempts").all()
+    assert_one_row_per_cell(tmp_path / "store", spec)
