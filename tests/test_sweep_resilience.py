@@ -202,14 +202,14 @@ def _kill_and_resume(tmp_path, reference, options, seed):
 
     # 5 seeded kill times: each driver is killed a random time after it stores its first cell (a kill in the
     # start-up, with nothing written, tests little, and the start-up's length varies with the machine's load),
-    # uniform over the uninterrupted run's time for the cells left shared among the kills left
+    # uniform over the uninterrupted run's time for the cells left shared among the kills left and the last run
     rng = np.random.default_rng(seed)
     store, mid_sweep, outlived, kills = tmp_path / "killed", [], [], []
     for round_ in range(5):
         before = _stored(store)
         if before == total:
             break
-        delay = rng.uniform(0.0, 1.0) * (duration - startup) * (total - before) / total / (5 - round_)
+        delay = rng.uniform(0.0, 1.0) * (duration - startup) * (total - before) / total / (6 - round_)
         driver = subprocess.Popen(_sweep_command(spec_file, store, *options), env=_environment(),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children, stop = set(), None
