@@ -126,11 +126,13 @@ class InProcess:
     workers = 1
 
     def submit(self, task) -> concurrent.futures.Future:
+        """A future of ``task``'s outcomes; the group runs when :meth:`wait` reaches it."""
         future = concurrent.futures.Future()
         future.task = task
         return future
 
     def wait(self, futures, timeout=None) -> list:
+        """Run the first unfinished group of ``futures`` here (``timeout`` does not apply); the finished futures."""
         for future in futures:
             if not future.done():
                 future.set_result(run_group(future.task))
@@ -138,7 +140,7 @@ class InProcess:
         return [f for f in futures if f.done()]
 
     def close(self) -> None:
-        pass
+        """Nothing to stop."""
 
 
 def _watch_parent(parent: int) -> None:
@@ -173,6 +175,7 @@ class Processes:
         return self._pool
 
     def submit(self, task):
+        """Send ``task`` to the pool (a new pool when the last one broke); a future of its outcomes."""
         return self._submit(run_group, task)
 
     def _submit(self, function, task):
@@ -192,6 +195,7 @@ class Processes:
             self._pool = None
 
     def wait(self, futures, timeout=None) -> list:
+        """The futures of ``futures`` finished within ``timeout`` seconds (at least one, or none at the timeout)."""
         inner = {f.inner: f for f in futures}
         done, _ = concurrent.futures.wait(list(inner), timeout=timeout,
                                           return_when=concurrent.futures.FIRST_COMPLETED)
@@ -201,6 +205,7 @@ class Processes:
         return [inner[f] for f in done]
 
     def close(self) -> None:
+        """Stop the workers (after the groups they are running)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -246,10 +251,12 @@ class DaskExecutor:
         return max(1, sum(self.client.nthreads().values()))
 
     def submit(self, task):
+        """Submit ``task`` as a Dask task (a key of its own per attempt); a future of its outcomes."""
         key = f"repalign-sweep-{task['group']}-{task['attempt']}-{time.time_ns()}"
         return _DaskFuture(self.client.submit(run_group, task, key=key, pure=False), self._distributed)
 
     def wait(self, futures, timeout=None) -> list:
+        """The futures of ``futures`` finished within ``timeout`` seconds (at least one, or none at the timeout)."""
         inner = {f.inner.key: f for f in futures}
         try:
             done, _ = self._distributed.wait([f.inner for f in futures], timeout=timeout,
@@ -261,6 +268,7 @@ class DaskExecutor:
         return [inner[f.key] for f in done]
 
     def close(self) -> None:
+        """Close the client (and the LocalCluster started here)."""
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
