@@ -4,8 +4,8 @@
   stores identical tables and arrays in-process, on 2 local worker processes and on a Dask
   ``LocalCluster`` of 2 processes;
 - a driver killed with SIGKILL at 5 seeded random times and resumed ends with exactly one row per
-  cell and the tables of an uninterrupted run (in-process and with ``--workers 2``, whose workers
-  must not outlive the driver);
+  cell and the tables of an uninterrupted run (in-process, with ``--workers 2`` and with
+  ``--local-cluster 2``, whose workers must not outlive the driver);
 - a worker killed mid-cell is replaced and its cell completed (processes and Dask);
 - a cell that raises is stored as failed with its message, the others complete, and
   ``rerun_failed`` runs only the failed cells again;
@@ -187,29 +187,28 @@ def test_the_same_tables_in_process_on_workers_and_on_a_local_cluster(options, r
 # --- the driver killed with SIGKILL ---
 
 def _kill_and_resume(tmp_path, reference, options, seed):
-    """Run the sweep's command, SIGKILL it at 5 seeded times over the uninterrupted run's duration, resume."""
+    """Run the sweep's command, SIGKILL it at 5 seeded times spread over the uninterrupted run's, resume; the kills."""
     spec = sweep_test_spec(STEPS)
     spec_file = tmp_path / "sweep.toml"
     spec_file.write_text(spec_toml(spec))
     total = len(reference.cells())
 
     clean = tmp_path / "clean"
-    launched = time.time()
     subprocess.run(_sweep_command(spec_file, clean, *options), env=_environment(), check=True, capture_output=True)
-    duration = time.time() - launched
-    startup = Store(clean).cells()["finished"].min() - launched  # to the first cell stored
+    finished = Store(clean).cells()["finished"]
+    storing = finished.max() - finished.min()  # from its first cell stored to its last (no start-up, no closing)
     assert_same_store(Store(clean), reference)  # the command line stores what run_sweep does
 
     # 5 seeded kill times: each driver is killed a random time after it stores its first cell (a kill in the
     # start-up, with nothing written, tests little, and the start-up's length varies with the machine's load),
-    # uniform over the uninterrupted run's time for the cells left shared among the kills left and the last run
+    # uniform over the uninterrupted run's time storing the cells left, shared among the kills left and the last run
     rng = np.random.default_rng(seed)
     store, mid_sweep, outlived, kills = tmp_path / "killed", [], [], []
     for round_ in range(5):
         before = _stored(store)
         if before == total:
             break
-        delay = rng.uniform(0.0, 1.0) * (duration - startup) * (total - before) / total / (6 - round_)
+        delay = rng.uniform(0.0, 1.0) * storing * (total - before) / total / (6 - round_)
         driver = subprocess.Popen(_sweep_command(spec_file, store, *options), env=_environment(),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children, stop = set(), None
@@ -236,7 +235,7 @@ def _kill_and_resume(tmp_path, reference, options, seed):
         os.kill(pid, signal.SIGKILL)
     assert not outlived, f"processes outlived the killed driver by 5 s: {outlived}"
     assert len(mid_sweep) >= 2, (f"too few kills landed mid-sweep: (delay, cells stored before, after) {kills}; "
-                                 f"uninterrupted: {duration:.1f} s, first cell at {startup:.1f} s")
+                                 f"the uninterrupted run stored its cells in {storing:.1f} s")
 
     subprocess.run(_sweep_command(spec_file, store, *options), env=_environment(), check=True, capture_output=True)
     assert_one_row_per_cell(store, spec)
@@ -254,6 +253,13 @@ def test_a_driver_killed_at_random_times_and_resumed_loses_and_repeats_nothing(r
 def test_a_driver_with_workers_killed_at_random_times_leaves_no_worker_and_resumes(reference, tmp_path):
     print("kills (delay after the first stored cell, cells stored before, after):",
           _kill_and_resume(tmp_path, reference, ("--workers", "2"), seed=41))
+
+
+@pytest.mark.slow
+def test_a_driver_with_a_local_cluster_killed_at_random_times_leaves_no_worker_and_resumes(reference, tmp_path):
+    pytest.importorskip("distributed")
+    print("kills (delay after the first stored cell, cells stored before, after):",
+          _kill_and_resume(tmp_path, reference, ("--local-cluster", "2"), seed=7))
 
 
 # --- a worker killed mid-cell ---
