@@ -126,11 +126,13 @@ class InProcess:
     workers = 1
 
     def submit(self, task) -> concurrent.futures.Future:
+        """A future of ``task``'s outcomes; the group runs when :meth:`wait` reaches it."""
         future = concurrent.futures.Future()
         future.task = task
         return future
 
     def wait(self, futures, timeout=None) -> list:
+        """Run the first unfinished group of ``futures`` here (``timeout`` does not apply); the finished futures."""
         for future in futures:
             if not future.done():
                 future.set_result(run_group(future.task))
@@ -138,7 +140,7 @@ class InProcess:
         return [f for f in futures if f.done()]
 
     def close(self) -> None:
-        pass
+        """Nothing to stop."""
 
 
 def _watch_parent(parent: int) -> None:
@@ -173,20 +175,37 @@ class Processes:
         return self._pool
 
     def submit(self, task):
+        """Send ``task`` to the pool (a new pool when the last one broke); a future of its outcomes."""
+        return self._submit(run_group, task)
+
+    def _submit(self, function, task):
         pool = self._executor()
-        return _Wrapped(pool.submit(run_group, task), pool)
+        try:
+            return _Wrapped(pool.submit(function, task), pool)
+        except concurrent.futures.process.BrokenProcessPool:
+            # a worker died since the last wait (while another group finished): its futures will say
+            # WorkerDied; this group goes to a new pool
+            self._discard(pool)
+            pool = self._executor()
+            return _Wrapped(pool.submit(function, task), pool)
+
+    def _discard(self, pool) -> None:
+        if self._pool is pool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def wait(self, futures, timeout=None) -> list:
+        """The futures of ``futures`` finished within ``timeout`` seconds (at least one, or none at the timeout)."""
         inner = {f.inner: f for f in futures}
         done, _ = concurrent.futures.wait(list(inner), timeout=timeout,
                                           return_when=concurrent.futures.FIRST_COMPLETED)
-        broken = {inner[f].pool for f in done if isinstance(f.exception(), concurrent.futures.process.BrokenProcessPool)}
-        if self._pool is not None and self._pool in broken:  # the next submit starts a new pool
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for pool in {inner[f].pool for f in done
+                     if isinstance(f.exception(), concurrent.futures.process.BrokenProcessPool)}:
+            self._discard(pool)  # the next submit starts a new pool
         return [inner[f] for f in done]
 
     def close(self) -> None:
+        """Stop the workers (after the groups they are running)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -234,10 +253,12 @@ class DaskExecutor:
         return max(1, sum(self.client.nthreads().values()))
 
     def submit(self, task):
+        """Submit ``task`` as a Dask task (a key of its own per attempt); a future of its outcomes."""
         key = f"repalign-sweep-{task['group']}-{task['attempt']}-{time.time_ns()}"
         return _DaskFuture(self.client.submit(run_group, task, key=key, pure=False), self._distributed)
 
     def wait(self, futures, timeout=None) -> list:
+        """The futures of ``futures`` finished within ``timeout`` seconds (at least one, or none at the timeout)."""
         inner = {f.inner.key: f for f in futures}
         try:
             done, _ = self._distributed.wait([f.inner for f in futures], timeout=timeout,
@@ -249,6 +270,7 @@ class DaskExecutor:
         return [inner[f.key] for f in done]
 
     def close(self) -> None:
+        """Close the client (and the LocalCluster started here)."""
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -16,7 +16,7 @@ from .store import HEARTBEAT, Outcome, Store
 
 __all__ = ["run_sweep", "SweepReport", "sweep_status", "SweepStatus", "MAX_ATTEMPTS"]
 
-MAX_ATTEMPTS = 3  # a group whose worker died this many times is stored as failed
+MAX_ATTEMPTS = 3  # a group started this many times, its worker dying under it alone at the last, is stored as failed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +78,9 @@ def run_sweep(spec, store=None, *, workers: int | None = None, scheduler: str | 
     fields (the seed for ``optimize``) run as one group in one batched call; a group with any
     unfinished cell runs whole, and its cells stored before are kept as they were (``INSERT OR
     IGNORE``), so a resumed sweep stores the same numbers as one never stopped. A cell that raises is
-    stored as failed with its message; a group whose worker dies is submitted again, and stored as
-    failed after :data:`MAX_ATTEMPTS` deaths.
+    stored as failed with its message; a group whose worker dies is submitted again, running alone
+    (a worker's death takes down the groups beside it, which are not to blame), and stored as failed
+    once it has been started :data:`MAX_ATTEMPTS` times and its worker died under it alone.
     """
     spec = load_spec(spec)
     check_bool(rerun_failed, "rerun_failed")
@@ -123,9 +124,17 @@ def _drive(spec: Spec, store: Store, executor, groups, todo, finished, replace, 
     queue = list(todo)
     attempts = dict.fromkeys(todo, 1)
     in_flight = {}
+    # A worker's death kills every group on its pool (Python's process pool), so it cannot be laid on one
+    # group: the groups in flight become suspects, each run again alone, and only a death alone counts
+    # towards MAX_ATTEMPTS (else a group that kills its worker would fail the groups beside it too).
+    suspects, alone = set(), None
     datasets = {n: spec.datasets[n] for n in spec.dataset_names()}
     while queue or in_flight:
-        while queue and len(in_flight) < executor.workers:
+        while queue and len(in_flight) < executor.workers and alone is None:
+            if queue[0] in suspects:
+                if in_flight:
+                    break  # it runs once the others are done
+                alone = queue[0]
             group = queue.pop(0)
             members = [c for _, c in groups[group]]
             task = {"experiment": spec.experiment, "group": group, "attempt": attempts[group], "datasets": datasets,
@@ -134,12 +143,14 @@ def _drive(spec: Spec, store: Store, executor, groups, todo, finished, replace, 
             in_flight[executor.submit(task)] = group
         for future in executor.wait(list(in_flight), timeout=HEARTBEAT):
             group = in_flight.pop(future)
+            ran_alone, alone = group == alone, None if group == alone else alone
             members = [c for _, c in groups[group]]
             try:
                 outcomes = future.result()
             except WorkerDied as error:
-                if attempts[group] < MAX_ATTEMPTS:
+                if attempts[group] < MAX_ATTEMPTS or not ran_alone:
                     attempts[group] += 1
+                    suspects.add(group)
                     queue.insert(0, group)
                     continue
                 outcomes = [Outcome(c.key, "failed", error=f"{error}; gave up after {MAX_ATTEMPTS} attempts",
