@@ -82,3 +82,31 @@ def test_a_scheduler_file_names_the_cluster(tmp_path, cluster):
     report = run_sweep(spec, tmp_path / "store", scheduler=str(scheduler_file), progress=False)
     assert (report.done, report.failed) == (8, 0)
     assert report.workers == 2
+
+
+def test_a_missing_scheduler_file_is_named(tmp_path):
+    from repalign._checks import SettingsError
+
+    with pytest.raises(SettingsError, match="no scheduler file") as error:
+        run_sweep({"experiment": "compare", "settings": {"y": "ref"}, "axes": {"x": ["ref"], "measures": ["cka"]},
+                   "datasets": {"ref": {"generator": "two_pc", "seed": 0}}}, tmp_path / "s",
+                  scheduler=str(tmp_path / "nothere.json"), progress=False)
+    assert error.value.argument == "scheduler"
+
+
+def test_a_lost_scheduler_is_an_error_that_says_how_to_resume():
+    import concurrent.futures
+    import types
+
+    from repalign.sweeps.execute import DaskExecutor, _DaskFuture
+
+    def cancelled(*args, **kwargs):
+        raise concurrent.futures.CancelledError("scheduler-connection-lost")
+
+    executor = object.__new__(DaskExecutor)  # what the client's calls give once the scheduler is gone
+    executor._distributed, executor.address = types.SimpleNamespace(wait=cancelled), "tcp://gone:8786"
+    future = types.SimpleNamespace(inner=types.SimpleNamespace(key="k", result=cancelled))
+    with pytest.raises(RuntimeError, match="lost the Dask scheduler tcp://gone:8786.*resume"):
+        executor.wait([future], timeout=1)
+    with pytest.raises(RuntimeError, match="lost the Dask scheduler"):
+        _DaskFuture(future.inner, types.SimpleNamespace(KilledWorker=type("KilledWorker", (Exception,), {}))).result()

@@ -16,6 +16,7 @@ a future, ``wait(futures, timeout)`` returns the finished ones, ``close()``; a f
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import multiprocessing
@@ -26,9 +27,11 @@ import time
 import traceback
 from collections import OrderedDict
 
+from .._checks import SettingsError
 from .._optional import require
 from .._threads import limit_threads
 from .._version import versions
+from .._warnings import warn
 from .store import Outcome
 
 __all__ = ["run_group", "InProcess", "Processes", "DaskExecutor", "WorkerDied", "make_executor", "check_executor"]
@@ -242,11 +245,21 @@ class DaskExecutor:
             self._cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
                                                      dashboard_address=None)
             self.client = distributed.Client(self._cluster)
-        elif str(scheduler).endswith(".json") and os.path.isfile(os.path.expanduser(scheduler)):
-            self.client = distributed.Client(scheduler_file=os.path.expanduser(scheduler))  # `dask scheduler --scheduler-file`
+        elif str(scheduler).endswith(".json"):  # the file of `dask scheduler --scheduler-file`
+            path = os.path.expanduser(scheduler)
+            if not os.path.isfile(path):
+                raise SettingsError("scheduler", f"no scheduler file {path} (written by `dask scheduler "
+                                                 "--scheduler-file PATH`)")
+            self.client = distributed.Client(scheduler_file=path)
         else:
             self.client = distributed.Client(scheduler)
+        self.address = scheduler
         self.name = "dask LocalCluster" if local_workers is not None else f"dask {scheduler}"
+        crowded = sorted(w for w, n in self.client.nthreads().items() if n > 1)
+        if crowded:
+            warn(f"scheduler: {len(crowded)} Dask worker(s) run several threads ({crowded[0]}, ...); groups sharing a "
+                 "process share its torch and BLAS thread settings, so start workers with `--nthreads 1` (one "
+                 "thread per process, the numbers of one)")
 
     @property
     def workers(self) -> int:
@@ -263,10 +276,10 @@ class DaskExecutor:
         try:
             done, _ = self._distributed.wait([f.inner for f in futures], timeout=timeout,
                                              return_when="FIRST_COMPLETED")
-        except self._distributed.TimeoutError:
+        except TimeoutError:  # distributed's TimeoutError is the built-in one
             return []
-        except TimeoutError:
-            return []
+        except _CANCELLED as error:
+            raise _lost(self.address, error) from None
         return [inner[f.key] for f in done]
 
     def close(self) -> None:
@@ -288,6 +301,18 @@ class _DaskFuture:
             return self.inner.result()
         except self._distributed.KilledWorker as error:
             raise WorkerDied(f"the Dask workers running it died ({error})") from None
+        except _CANCELLED as error:
+            raise _lost(None, error) from None
+
+
+# how a Dask future ends when the scheduler is gone: cancelled (FuturesCancelledError is a CancelledError)
+_CANCELLED = (concurrent.futures.CancelledError, asyncio.CancelledError, OSError)
+
+
+def _lost(address, error) -> RuntimeError:
+    where = f" {address}" if address else ""
+    return RuntimeError(f"lost the Dask scheduler{where} ({type(error).__name__}: {error}); the finished cells are "
+                        "stored: run the same `repalign sweep run` again to resume")
 
 
 def check_executor(*, workers=None, scheduler=None, local_cluster=None) -> tuple[str, object]:
@@ -298,7 +323,8 @@ def check_executor(*, workers=None, scheduler=None, local_cluster=None) -> tuple
     given = [n for n, v in (("workers", workers), ("scheduler", scheduler), ("local_cluster", local_cluster))
              if v is not None]
     if len(given) > 1:
-        raise SettingsError(given[1], f"give one of workers, scheduler or local_cluster, not {given}")
+        raise SettingsError(given[1], "give only one of --workers, --scheduler and --local-cluster (in Python: "
+                                      f"workers, scheduler, local_cluster); got {given}")
     if scheduler is not None:
         if not isinstance(scheduler, str) or not scheduler:
             raise SettingsError("scheduler", f"expected a scheduler address such as tcp://host:8786, got {scheduler!r}")

@@ -198,7 +198,8 @@ class SweepStatus:
     Attributes:
         total: the spec's cells (or the last driver's count when no spec is given).
         done, failed, running, remaining: cells in each state (running: in flight while a driver is alive).
-        driver_alive: a driver has written its heartbeat in the last ``4 × HEARTBEAT`` seconds.
+        driver_alive: a driver has written its heartbeat in the last ``4 × HEARTBEAT`` seconds (and, on this
+            host, its process exists).
         seconds_per_cell: mean compute time of the done cells (None before the first).
         workers: workers of the running (or last) driver.
         eta_seconds: remaining cells × seconds per cell / workers, while a driver runs (else None).
@@ -248,8 +249,9 @@ def sweep_status(store, spec=None) -> SweepStatus:
     try:
         keys = {"done": store.keys("done"), "failed": store.keys("failed")}
         driver = store.driver()
-        alive = bool(driver and driver["heartbeat"] and time.time() - driver["heartbeat"] < 4 * HEARTBEAT)
+        alive = store.driver_alive()
         running = {k for k, _ in store.running()} if alive else set()
+        wanted = None
         if spec is not None:
             wanted = {c.key for c in load_spec(spec).cells()}
             keys = {s: k & wanted for s, k in keys.items()}
@@ -257,7 +259,7 @@ def sweep_status(store, spec=None) -> SweepStatus:
             total = len(wanted)
         else:
             total = driver["cells"] if driver and driver["cells"] else len(keys["done"]) + len(keys["failed"])
-        table = store.cells()
+        table = store.cells(wanted)
         seconds = table.loc[table["status"] == "done", "seconds"].dropna() if len(table) else []
         per_cell = float(seconds.mean()) if len(seconds) else None
         failures = [{"cell": r.cell, "values": json.loads(r.axes), "error": (r.error or "").splitlines()[0]}
