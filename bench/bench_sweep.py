@@ -155,6 +155,46 @@ def naive_loop(spec: dict) -> list:
             for name in axes["data"] for m in axes["measures"] for s in axes["seed"]]
 
 
+_GENERATED: dict = {}
+
+
+def _group(spec: dict, name: str, measure: str) -> list:
+    """One group of the loop in a pool's process (its datasets generated once per process)."""
+    from repalign import experiments
+    from repalign._threads import limit_threads
+
+    with limit_threads(1):
+        if name not in _GENERATED:
+            _GENERATED[name] = generate({name: spec["datasets"][name]})[name]
+        return experiments.run_batch("optimize", [_settings(spec, _GENERATED[name], measure, s)
+                                                  for s in spec["axes"]["seed"]])
+
+
+def _started(_):
+    import torch  # noqa: F401
+
+    import repalign  # noqa: F401 -- the imports a worker needs, before the timing
+
+    time.sleep(0.5)  # each process takes one
+    return os.getpid()
+
+
+def pool_loop(spec: dict, processes: int = 2) -> tuple[float, list]:
+    """The loop's groups, in its order, on a pool of ``processes`` spawned processes started (and imported)
+    beforehand: no spec, store or driver, and no start-up in the time. The machine's ceiling for the sweep with
+    ``workers=processes`` (the same greedy order); (wall from the first submit to the last result, Records)."""
+    import concurrent.futures
+    import multiprocessing
+
+    axes = spec["axes"]
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_started, range(processes)))
+        start = time.perf_counter()
+        futures = [pool.submit(_group, spec, name, m) for name in axes["data"] for m in axes["measures"]]
+        records = [r for f in futures for r in f.result()]
+        return time.perf_counter() - start, records
+
+
 # --- the sweep ---
 
 def sweep(spec: dict, folder: Path, **options):
@@ -335,6 +375,9 @@ def summarize(result: dict) -> dict:
                                   for e in runs["in-process"]],
                "batching_gain": best["naive loop"] / loop,
                "write_fraction_of_cell": result["store"]["write_mean_s"] / per_cell}
+    if "loop, 2 processes" in runs:
+        summary["pool_compute_s"] = min(e["compute_s"] for e in runs["loop, 2 processes"])
+        summary["ceiling_2_vs_loop"] = loop / summary["pool_compute_s"]
     if "workers=1" in best and "workers=2" in best:
         summary["speedup_2_vs_1"] = best["workers=1"] / best["workers=2"]
         summary["speedup_2_vs_inprocess"] = inproc / best["workers=2"]
@@ -370,8 +413,10 @@ def render(result: dict) -> str:
           "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     describe = {"loop": "plain loop (run_batch per group)", "naive loop": "naive loop (experiments.run per cell)",
                 "in-process": "sweep, in-process (default)", "workers=1": "sweep, workers=1",
-                "workers=2": "sweep, workers=2", "local_cluster=2": "sweep, local_cluster=2 (Dask)"}
-    for label in ("loop", "naive loop", "in-process", "workers=1", "workers=2", "local_cluster=2"):
+                "workers=2": "sweep, workers=2", "local_cluster=2": "sweep, local_cluster=2 (Dask)",
+                "loop, 2 processes": "plain loop, 2 processes (pool start-up included)"}
+    for label in ("loop", "naive loop", "in-process", "workers=1", "workers=2", "local_cluster=2",
+                  "loop, 2 processes"):
         if label not in best:
             continue
         t = best[label]
@@ -390,6 +435,9 @@ def render(result: dict) -> str:
             f"{', '.join(f'{v:.2f}x' for v in summary.get('speedup_2_vs_1_paired', []))}; vs in-process "
             f"{summary.get('speedup_2_vs_inprocess', float('nan')):.2f}x) | {'yes' if speedup >= 1.6 else '**no**'} |"),
            f"| (batching gain: naive loop / loop) | {summary['batching_gain']:.2f}x | |"]
+    if "ceiling_2_vs_loop" in summary:
+        md.append(f"| (the machine's ceiling: loop / the loop's groups on 2 processes started beforehand, "
+                  f"{fmt_t(summary['pool_compute_s'])}) | {summary['ceiling_2_vs_loop']:.2f}x | |")
     md += ["", "Where the time went (from each store's cell times; the fastest run of each; seconds):", "",
            ("| run | wall | start-up to first cell | compute (sum of cells) | per worker: groups, busy, idle gaps, "
             "last end | imbalance at the end | after last cell |"), "|---|---:|---:|---:|---|---:|---:|"]
@@ -509,7 +557,7 @@ def main(argv=None) -> int:
                          measures=spec["axes"]["measures"][:1], seeds=spec["axes"]["seed"])
         plain_loop(warm)
 
-        loop_records = None
+        loop_records = pool_records = None
         for rep in range(args.repeats):
             order = ("loop", "in-process") if rep % 2 == 0 else ("in-process", "loop")
             for label in order:
@@ -523,6 +571,8 @@ def main(argv=None) -> int:
             for n in order:
                 folder = work / f"workers={n}"
                 record(f"workers={n}", lambda n=n, f=folder: sweep(spec, f, workers=n), folder)
+            pool_s, pool_records = record("loop, 2 processes", lambda: pool_loop(spec, 2))
+            runs["loop, 2 processes"][-1]["compute_s"] = pool_s  # without the pool's start-up
         if not args.no_dask:
             record("local_cluster=2", lambda: sweep(spec, work / "local_cluster=2", local_cluster=2),
                    work / "local_cluster=2")
@@ -531,6 +581,8 @@ def main(argv=None) -> int:
         identical = {label: compare_stores(work / "in-process", work / label)
                      for label in runs if label.startswith(("workers", "local_cluster"))}
         identical["loop"] = compare_loop(work / "in-process", spec, loop_records)
+        if pool_records is not None:
+            identical["loop, 2 processes"] = compare_loop(work / "in-process", spec, pool_records)
         log(f"identical: {identical}")
 
         log(f"store: {args.writes} writes of one cell's outcome")
