@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick lint catalogue bench bench-optimize bench-threads bench-bootstrap clean
+.PHONY: demo test test-quick lint catalogue bench bench-optimize bench-threads bench-bootstrap bench-sweep clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-threads: $(STAMP)
 
 bench-bootstrap: $(STAMP)
 	$(PY) bench/bench_bootstrap.py
+
+# the sweep engine against a plain loop over the same cells (~10 min; bench/results/sweep.{json,md})
+bench-sweep: $(STAMP)
+	$(PY) bench/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
