@@ -37,6 +37,9 @@ FIGURES = {"optimize": "capture", "compare": "heatmap"}  # experiment -> its fig
 _CELL_COLUMNS = ("cell", "status", "seconds")
 _CAPTURE_COLUMNS = ("measure", "pc", "explained_variance", "value")
 _COMPARE_COLUMNS = ("measure", "value")
+# each figure's table: its name, the columns it needs, what makes it
+_TABLES = {"capture": ("pc_capture", _CAPTURE_COLUMNS, "an optimize capture"),
+           "heatmap": ("table", _COMPARE_COLUMNS, "a compare")}
 _PANEL_AXIS = "data"  # optimize: one panel per value of this axis
 _DATA_AXES = ("data", "x", "y", "pair")  # compare: the heatmap's rows when any is an axis
 _AVERAGED_AXES = ("measures", "seed", "seeds", "runs")  # compare: never rows (columns, or averaged over)
@@ -158,7 +161,7 @@ def summary(experiment: str, tables: Mapping, cells, axes: Sequence[str]) -> Swe
     counts = {str(k): int(v) for k, v in cells["status"].value_counts(sort=False).items()}
 
     figure = FIGURES.get(experiment, "cells")
-    name = {"capture": "pc_capture", "heatmap": "table"}.get(figure)
+    name, needed, producer = _TABLES.get(figure, (None, (), ""))
     table = tables.get(name) if name else None
     if table is not None and not isinstance(table, pd.DataFrame):
         raise SettingsError("tables", f"{name!r} is a {type(table).__name__}, expected a DataFrame")
@@ -166,6 +169,10 @@ def summary(experiment: str, tables: Mapping, cells, axes: Sequence[str]) -> Swe
     if figure != "cells" and (table is None or len(table) == 0):
         note = note or f"no {name!r} table in the finished cells"
         figure = "cells"
+    elif figure != "cells":
+        missing = [c for c in needed if c not in table.columns]
+        if missing:
+            raise SettingsError("tables", f"{name!r} lacks column(s) {missing}; expected {producer} table")
     if figure == "capture":
         return _capture_summary(experiment, table, cells, axes, counts)
     if figure == "heatmap":
@@ -196,9 +203,6 @@ def _labels(table, axes) -> dict:
 def _capture_summary(experiment, table, cells, axes, counts) -> SweepSummary:
     pd = import_pandas()
 
-    missing = [c for c in _CAPTURE_COLUMNS if c not in table.columns]
-    if missing:
-        raise SettingsError("tables", f"'pc_capture' lacks column(s) {missing}; expected an optimize capture table")
     frame = table.copy()
     panel = _PANEL_AXIS in axes and _PANEL_AXIS in frame.columns
     frame["data"] = frame[_PANEL_AXIS].astype(str) if panel else "all"
@@ -301,9 +305,6 @@ def _row_axes(axes) -> list[str]:
 def _compare_summary(experiment, table, cells, axes, counts) -> SweepSummary:
     pd = import_pandas()
 
-    missing = [c for c in _COMPARE_COLUMNS if c not in table.columns]
-    if missing:
-        raise SettingsError("tables", f"'table' lacks column(s) {missing}; expected a compare table")
     frame = table.copy()
     keys = [a for a in _row_axes(axes) if a in frame.columns]
     frame["row"] = (frame[keys].astype(str).agg(" / ".join, axis=1) if keys else "all")
