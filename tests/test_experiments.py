@@ -37,7 +37,7 @@ def small():
      "not among the measures"),
     ("optimize", {"data": "d.npz", "stop_at": {"cka": 0.9, "nbs": 0.8}, "measures": ["cka", "nbs"],
                   "checkpoint": "c.pt"}, "checkpoint", "a checkpoint holds one loop"),
-    ("perturb", {"data": "d.npz", "measures": ["ridge-cv"]}, "measures", "no closed form"),
+    ("perturb", {"data": "d.npz", "measures": ["not-a-measure"]}, "measures", "not-a-measure"),
     ("perturb", {"data": "d.npz", "mode": "shuffle"}, "mode", "expected one of ['orthogonal', 'resample']"),
     ("joint", {"data": "d.npz", "measures": ["cka"]}, "measures", "at least 2 measure"),
     ("joint", {"data": "d.npz", "measures": ["cka", "procrustes"]}, "measures",

@@ -236,7 +236,7 @@ def test_orthogonal_table_matches_closed_forms():
     ({"ks": [1, 1]}, "ks: each of the PC indices may appear once"),
     ({"ks": []}, "ks: expected at least one"),
     ({"ks": 3}, "ks: expected an iterable"),
-    ({"measures": ("cka", "cka-debiased")}, "measure: no closed form"),
+    ({"measures": ("cka", "no-such-measure")}, "no-such-measure"),
     ({"measures": ("cka", "cka-kernel=linear-hsic=gretton-score")}, "measures: the same measure is named twice"),
     ({"measures": ()}, "measures: expected at least one"),
     ({"mode": "rotate"}, "mode: expected one of"),
@@ -291,3 +291,20 @@ def test_plot_and_save(tmp_path):
     with pytest.raises(ValueError, match="x: expected"):
         result.plot(x="variance")
     plt.close("all")
+
+
+def test_measures_without_a_closed_form_are_simulated_only():
+    """Any measure is simulated; the closed-form column is NaN where the paper has none, and the
+    simulated value is the measure between X and the very perturbed copy replace_pc rebuilds."""
+    X = np.random.default_rng(3).normal(size=(60, 6)) * [4, 2, 1, 0.5, 0.25, 0.1]
+    result = perturb_pcs(X, measures=("cka", "ridge-cv", "soft-matching"), ks=[0, 2], seed=5)
+    table = result.table.set_index(["measure", "k"])
+    ridge = repalign.measure("ridge-cv")
+    for k in (0, 2):
+        Y = replace_pc(X, k, seed=np.random.default_rng([5, 0, k]))
+        assert table.loc[(ridge.name, k), "simulated"] == pytest.approx(float(ridge(X, Y)), abs=1e-12)
+        assert np.isnan(table.loc[(ridge.name, k), "closed_form"])
+        assert np.isfinite(table.loc[(repalign.measure("cka").name, k), "closed_form"])
+    assert result.max_error < 1e-10                      # over the rows that have a closed form
+    assert np.isnan(perturb_pcs(X, measures=("ridge-cv",), ks=[0]).max_error)
+    result.plot()                                        # a dotted line for the simulated-only measures

@@ -343,8 +343,9 @@ class PerturbationResult(Result):
 
     @property
     def max_error(self) -> float:
-        """Largest ``|simulated − closed form|`` over the table."""
-        return float((self.table.simulated - self.table.closed_form).abs().max())
+        """Largest ``|simulated − closed form|`` over the rows with a closed form (NaN when none has one)."""
+        errors = (self.table.simulated - self.table.closed_form).abs().dropna()
+        return float(errors.max()) if len(errors) else math.nan
 
     def plot(self, ax=None, x: str = "explained_variance"):
         """Fig. 6a: score against the perturbed PC, simulated points and closed-form lines.
@@ -377,8 +378,8 @@ def perturb_pcs(
 
     Args:
         X: ``(sample, unit)`` or ``(time, condition, unit)`` data or a Dataset (see :func:`replace_pc`).
-        measures: names or ``repalign.Measure`` objects with a closed form
-            (:data:`CLOSED_FORM_MEASURES`).
+        measures: names or ``repalign.Measure`` objects. Every measure is simulated; those with a
+            closed form (:data:`CLOSED_FORM_MEASURES`) also get it, the others ``NaN``.
         ks: PC indices (0 = largest variance), each in ``[0, rank)``; duplicates are refused.
         mode: ``"orthogonal"`` or ``"resample"`` (see :func:`replace_pc`).
         seed: non-negative integer.
@@ -388,7 +389,7 @@ def perturb_pcs(
         A :class:`PerturbationResult` (``.table``, ``.plot()``, ``.save(path)``, ``.max_error``).
 
     Raises:
-        ValueError: as :func:`replace_pc`, plus measures without a closed form, empty or
+        ValueError: as :func:`replace_pc`, plus unknown or repeated measures, empty or
             duplicated ``ks``, a bad ``n_repeats`` or ``seed``.
 
     Example:
@@ -407,7 +408,7 @@ def perturb_pcs(
     n_repeats = check_count(n_repeats, "n_repeats", 1)
     measures = check_items((measures,) if isinstance(measures, (str, Measure)) else measures, "measures",
                            "measure names or Measures")
-    names = [name for name, _, _ in (_closed_form_kind(m) for m in measures)]
+    names = [resolve(m, "measures").name for m in measures]
     if len(set(names)) != len(names):
         raise ValueError(f"measures: the same measure is named twice ({names})")
     pcs = _decompose(X)
@@ -420,8 +421,8 @@ def perturb_pcs(
         for k in ks:
             Y = _perturbed(pcs, k, mode, np.random.default_rng([seed, repeat, k]))
             for name, m in zip(names, bound):
-                rows.append((name, k, float(lam[k] / lam.sum()), float(m(Y)), closed_form(lam, k, name),
-                             mode, repeat))
+                predicted = closed_form(lam, k, name) if name in CLOSED_FORM_MEASURES else math.nan
+                rows.append((name, k, float(lam[k] / lam.sum()), float(m(Y)), predicted, mode, repeat))
     table = pd.DataFrame(rows, columns=["measure", "k", "explained_variance", "simulated", "closed_form", "mode",
                                         "repeat"])
     return PerturbationResult(table, tuple(names), tuple(ks), mode, seed, n_repeats)
@@ -443,7 +444,11 @@ def _plot(table, ax=None, x: str = "explained_variance"):
     for i, (name, rows) in enumerate(table.groupby("measure", sort=False)):
         colour = palette[i % len(palette)]
         line = rows.drop_duplicates("k").sort_values("k")
-        handles += ax.plot(line[x] + shift, line["closed_form"], "-", color=colour, label=_LABELS.get(name, name))
+        if line["closed_form"].notna().any():
+            handles += ax.plot(line[x] + shift, line["closed_form"], "-", color=colour, label=_LABELS.get(name, name))
+        else:  # no closed form: a dotted line through the simulated means
+            means = rows.groupby("k", sort=True)[["simulated", x]].mean()
+            handles += ax.plot(means[x] + shift, means["simulated"], ":", color=colour, label=_LABELS.get(name, name))
         ax.plot(rows[x] + shift, rows["simulated"], "o", ms=4, mfc="none", color=colour)
     handles += [Line2D([], [], color="0.3", ls="-", label="closed form"),
                 Line2D([], [], color="0.3", ls="none", marker="o", mfc="none", ms=4, label="simulated")]

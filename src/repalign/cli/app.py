@@ -270,13 +270,14 @@ def perturb_command(
     out: str = typer.Option("results/perturb", "--out", help=OUT_HELP),
     threads: int = typer.Option(None, "--threads", help=THREADS_HELP),
 ):
-    """Replace one PC at a time and compare the scores with the closed forms (the paper's Fig. 6a)."""
+    """Replace one PC at a time and compare the scores with the closed forms where they exist (the paper's Fig. 6a)."""
     _agg_backend()
     record = experiments.run("perturb", {"data": data, "measures": tuple(measure), "pcs": pcs, "mode": mode,
                                          "repeats": repeats, "seed": seed}, out=out, threads=threads)
     table = record.table
     errors = (table.simulated - table.closed_form).abs().groupby(table.measure, sort=False).max()
-    print_table([{"measure": m, "max |simulated - closed form|": f"{v:.2e}"} for m, v in errors.items()],
+    print_table([{"measure": m, "max |simulated - closed form|": f"{v:.2e}" if v == v else "no closed form"}
+                 for m, v in errors.items()],
                 ["measure", "max |simulated - closed form|"])
     print(f"wrote {', '.join(record.files)}")
 
