@@ -293,3 +293,20 @@ class _quiet:
 def test_errors_from_deeper_in_the_library_keep_their_own_name():
     assert option_of("steps") == "--steps" and option_of("n_pcs") == "n_pcs" and option_of("matched_gaussian") == \
         "--matched-gaussian"
+
+
+def test_optimize_goes_on_when_a_measure_has_no_condition_average_baseline():
+    """CCA refuses the condition average (rank ≤ time points − 1 < units): the baseline is NaN with a
+    warning naming the measure, and the optimization, its PC thresholds and decoding are kept."""
+    import math
+
+    from repalign.data import mante_like
+    from repalign.experiments import optimize
+
+    X = mante_like(n_units=12, n_time=3, seed=0)
+    with pytest.warns(UserWarning, match="cca: no condition-average baseline"):
+        record = optimize.run(optimize.Settings(X, measures=("cca",), steps=5, pcs=2, decode_every=1,
+                                                progress=False, save_final=False))
+    reference = record.tables["reference"].set_index(["quantity", "key"]).value
+    assert math.isnan(reference[("condition_average", "cca")])
+    assert len(record.tables["pc_capture"]) == 2 and len(record.tables["decoding"]) > 0

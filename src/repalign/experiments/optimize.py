@@ -23,6 +23,7 @@ import numpy as np
 
 from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seed
 from .._optional import import_pandas, import_pyplot
+from .._warnings import warn
 from ..analyses import capture_thresholds, decoding_thresholds
 from ..baselines import condition_average
 from ..data import gaussian_like
@@ -222,6 +223,20 @@ def _as_alone(part, reached, max_steps: int, record_every: int, trackers) -> Non
         part.loc[regular & (step % every != 0), columns] = np.nan
 
 
+def _baseline(name: str, dataset, average) -> float:
+    """The condition-average baseline of one measure; NaN with a warning where the measure is undefined on it.
+
+    The condition average has rank at most the number of time points minus one, which measures that
+    need linearly independent units (CCA and its variants) refuse: the optimization and its
+    thresholds do not need the baseline, so the run goes on without it.
+    """
+    try:
+        return float(measure(name)(dataset, average))
+    except ValueError as error:
+        warn(f"{name}: no condition-average baseline ({error})")
+        return math.nan
+
+
 def run(settings: Settings, out=None) -> Record:
     """Optimize, track, read the thresholds; write the figures and tables to ``out``.
 
@@ -296,7 +311,7 @@ def _run_cells(cells: list, output: Output | None) -> list[Record]:
     shared = [{} for _ in cells]
     if decoders:
         average = condition_average(dataset)
-        baselines = {name: float(measure(name)(dataset, average)) for name in first.measures}
+        baselines = {name: _baseline(name, dataset, average) for name in first.measures}
         for i, decoder in enumerate(decoders):
             accuracy, chance = decoder.reference_accuracy(dataset), decoder.chance_accuracy()
             shared[i] = {"accuracy": accuracy, "chance": chance, "baselines": baselines, "reference": pd.DataFrame(
