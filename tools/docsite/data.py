@@ -1,0 +1,223 @@
+"""The data behind the documentation site: the meaning-profile sweeps and their small tables.
+
+``make docs-data`` runs :func:`run` (three sweeps of ``repalign.sweeps`` into ``build/docs-data``,
+resumable: a stopped run picks up where it was) and then :func:`export`, which reduces the stores to
+the small CSV files versioned in ``docs/data/profiles/`` with the repalign version that produced
+them. ``make docs`` only reads those files.
+
+The sweeps (one cell per dataset × differentiable measure):
+
+- ``optimize``: Gaussian noise optimized towards the dataset, tracking the R² of its top 10 PCs
+  (beside the matched Gaussian) and the decoding of its task variables: the score at which each
+  PC is captured and each variable becomes decodable (seed paper, Figs. 3 and 5);
+- ``perturb``: the score between the dataset and copies with one PC replaced (Fig. 6a),
+  simulated, with the closed form where the paper derives one;
+- ``joint``: the measure optimized jointly with CKA and with angular Procrustes on a grid of
+  targets (Fig. 6b,c): which pairs of values one dataset can reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILES = ROOT / "docs" / "data" / "profiles"
+STORE = ROOT / "build" / "docs-data"
+PARTNERS = ("cka", "angular-procrustes")
+DATASETS = {
+    # the synthetic prefrontal population of the context task, 150 units (the seed's 727 at a fifth of the cost)
+    "mante_like": {"generator": "mante_like", "n_units": 150, "seed": 0},
+    # the bundled M1 recording (Hatsopoulos et al. 2007), read from ../shared/data
+    "m1": {"loader": "m1"},
+}
+# the optimization of the profiles (the seed paper's Adam, lr 0.1, on float32)
+OPTIMIZE = {"steps": 500, "pcs": 10, "matched_gaussian": True, "record_every": 5, "decode_every": 4,
+            "save_final": False}
+PERTURB = {"pcs": 10, "mode": "orthogonal", "repeats": 1}
+JOINT = {"grid": 3, "steps": 150, "record_every": 10}
+QUICK = {"optimize": {"steps": 30, "pcs": 3, "record_every": 5, "decode_every": 2, "matched_gaussian": True,
+                      "save_final": False},
+         "perturb": {"pcs": 3, "mode": "orthogonal", "repeats": 1},
+         "joint": {"grid": 2, "steps": 10, "record_every": 5}}
+
+
+def differentiable_measures() -> list[str]:
+    """Every differentiable measure of the catalogue, in its order."""
+    from repalign.registry import catalogue, measure
+
+    return [name for name in catalogue() if measure(name).differentiable]
+
+
+def joint_measures(names) -> list[str]:
+    """The measures a joint map can hold: differentiable scores whose range contains [0, 1]."""
+    from repalign.registry import measure
+
+    out = []
+    for name in names:
+        m = measure(name)
+        if m.kind == "score" and m.range[0] <= 0.0 <= 1.0 <= m.range[1] and m.differentiable:
+            out.append(name)
+    return out
+
+
+def specs(measures=None, datasets=None, quick: bool = False) -> dict[str, dict]:
+    """The three sweep specs (dicts for :func:`repalign.sweeps.run_sweep`), keyed ``optimize``, ``perturb``, ``joint``."""
+    from repalign.registry import measure
+
+    measures = differentiable_measures() if measures is None else list(measures)
+    datasets = DATASETS if datasets is None else datasets
+    data = list(datasets)
+    partners = [measure(p).name for p in PARTNERS]
+    pairs = [[m, p] for m in joint_measures(measures) for p in partners if measure(m).name != p]
+    settings = QUICK if quick else {"optimize": OPTIMIZE, "perturb": PERTURB, "joint": JOINT}
+    out = {}
+    for name, axes in (("optimize", {"data": data, "measures": measures, "seed": [0]}),
+                       ("perturb", {"data": data, "measures": measures}),
+                       ("joint", {"data": data, "measures": pairs})):
+        out[name] = {"experiment": name, "settings": dict(settings[name]), "axes": axes,
+                     "datasets": {k: dict(v) for k, v in datasets.items()}}
+    return out
+
+
+def run(store: Path = STORE, workers: int | None = None, quick: bool = False, measures=None, datasets=None,
+        progress: bool | None = None) -> dict:
+    """Run the three sweeps (resumable) into ``store/<experiment>``; their reports."""
+    from repalign.sweeps import run_sweep
+
+    reports = {}
+    for name, spec in specs(measures, datasets, quick).items():
+        print(f"sweep {name}: {store / name}", flush=True)
+        reports[name] = run_sweep(spec, store=store / name, workers=workers, progress=progress)
+    return reports
+
+
+def _keys(spec: dict) -> set:
+    from repalign.sweeps import load_spec
+
+    return {cell.key for cell in load_spec(spec).cells()}
+
+
+def _pair(value) -> list[str]:
+    """A ``measures`` axis value as names (the store writes a list as ``a+b``)."""
+    return list(value) if not isinstance(value, str) else value.split("+")
+
+
+def _tidy(table, drop=("cell", "seed", "measures", "mode", "run", "repeat")):
+    """``dataset`` first (the ``data`` axis), the experiment's canonical ``measure`` next, no bookkeeping."""
+    table = table.drop(columns=[c for c in drop if c in table.columns])
+    table.insert(0, "dataset", table.pop("data"))
+    if "measure" in table.columns:
+        table.insert(1, "measure", table.pop("measure"))
+    return table
+
+
+def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=None, quick: bool = False) -> list[Path]:
+    """Reduce the three stores to the CSV files of ``out``; the paths written.
+
+    ``capture.csv`` (score at which each PC is captured, data and matched Gaussian),
+    ``decoding.csv`` (score at which each task variable becomes decodable), ``perturbation.csv``,
+    ``joint.csv`` (reached points of the joint maps), ``cells.csv`` (every cell's status, with the
+    error of those that failed) and ``meta.json`` (repalign version and settings).
+    """
+    import pandas as pd
+
+    import repalign
+    from repalign.registry import measure
+    from repalign.sweeps import Store
+
+    out.mkdir(parents=True, exist_ok=True)
+    all_specs = specs(measures, datasets, quick)
+    written, cells = [], []
+    for name, spec in all_specs.items():
+        keys = _keys(spec)
+        db = Store(store / name)
+        status = db.cells(keys)
+        if len(status) < len(keys):
+            raise RuntimeError(f"{name}: {len(keys) - len(status)} of {len(keys)} cells are not stored yet; "
+                               f"run `make docs-data` (it resumes)")
+        frame = status[["data", "measures", "status", "error", "seconds"]].copy() if "seconds" in status else \
+            status[["data", "measures", "status", "error"]].copy()
+        frame.insert(0, "experiment", name)
+        frame["measures"] = ["+".join(measure(m).name for m in _pair(v)) for v in frame["measures"]]
+        frame["error"] = [None if not isinstance(e, str) else e.strip().splitlines()[-1] for e in frame["error"]]
+        cells.append(frame)
+        tables = {}
+        if name == "optimize":
+            capture = db.table("pc_capture", keys)
+            tables["capture"] = _tidy(capture)
+            if "decoding" in db.table_names(keys):
+                decoding = db.table("decoding", keys)
+                tables["decoding"] = _tidy(decoding)
+            else:
+                tables["decoding"] = pd.DataFrame(columns=["dataset", "measure"])
+        elif name == "perturb":
+            tables["perturbation"] = _tidy(db.table("table", keys))
+        else:
+            final = db.table("final", keys)
+            final["measure"] = [measure(_pair(v)[0]).name for v in final["measures"]]
+            final["partner"] = [measure(_pair(v)[1]).name for v in final["measures"]]
+            final = final.rename(columns={"data": "dataset"})
+            rows = []
+            for (dataset, m, partner), part in final.groupby(["dataset", "measure", "partner"], sort=False):
+                first, second = (_label(part, m), _label(part, partner))
+                rows.append(pd.DataFrame({
+                    "dataset": dataset, "measure": m, "partner": partner,
+                    "target_measure": part[f"target_{first}"].to_numpy(),
+                    "target_partner": part[f"target_{second}"].to_numpy(),
+                    "measure_value": part[first].to_numpy(), "partner_value": part[second].to_numpy()}))
+            tables["joint"] = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        for table_name, table in tables.items():
+            table.insert(0, "repalign_version", repalign.__version__)
+            path = out / f"{table_name}.csv"
+            table.to_csv(path, index=False, float_format="%.6g")
+            written.append(path)
+    path = out / "cells.csv"
+    frame = pd.concat(cells, ignore_index=True)
+    frame.insert(0, "repalign_version", repalign.__version__)
+    frame.to_csv(path, index=False, float_format="%.4g")
+    written.append(path)
+    meta = {"repalign_version": repalign.__version__, "datasets": all_specs["optimize"]["datasets"],
+            "settings": {name: spec["settings"] for name, spec in all_specs.items()}, "partners": list(PARTNERS),
+            "quick": quick}
+    path = out / "meta.json"
+    path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    written.append(path)
+    return written
+
+
+def _label(part, name: str) -> str:
+    """The column of a joint table that holds ``name``'s value (the sweep's label: alias or canonical name)."""
+    from repalign.registry import measure
+
+    canonical = measure(name).name
+    for column in part.columns:
+        if column.startswith("target_"):
+            label = column.removeprefix("target_")
+            try:
+                if measure(label).name == canonical:
+                    return label
+            except ValueError:
+                continue
+    raise KeyError(f"no column of the joint table holds {name!r}")
+
+
+def main(argv=None) -> int:
+    """``python tools/docsite/data.py [--workers N] [--export-only]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: in-process)")
+    parser.add_argument("--store", type=Path, default=STORE)
+    parser.add_argument("--out", type=Path, default=PROFILES)
+    parser.add_argument("--export-only", action="store_true", help="only reduce stores already complete")
+    args = parser.parse_args(argv)
+    if not args.export_only:
+        run(args.store, workers=args.workers)
+    for path in export(args.store, args.out):
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
