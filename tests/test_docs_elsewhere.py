@@ -199,11 +199,16 @@ def test_pot_soft_matching(xy):
     entropic = _find(rows, name, "KL")
     _agree(entropic, rel=1e-8)  # both iterate to a marginal error ≤ 1e-10
     transport_only = _find(rows, name, "sinkhorn2")
-    # independent: ε·mean(C)·KL(P‖abᵀ) of POT's plan is the difference, with C from np.corrcoef
+    # independent: POT's plan on C = 1 − ρ (ρ from np.corrcoef), reg = 0.01·mean(C); the difference is reg·KL(P‖abᵀ)
+    import ot
+
     rho = np.corrcoef(x.T, y.T)[:30, 30:]
-    transport, kl, reg = elsewhere.pot_sinkhorn(x, y)
-    assert reg == pytest.approx(0.01 * (1 - rho).mean(), rel=1e-12)
+    cost, a, b = 1 - rho, np.full(30, 1 / 30), np.full(20, 1 / 20)
+    reg = 0.01 * cost.mean()
+    plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_log", numItermax=200_000, stopThr=1e-13)
+    kl = np.sum(plan * np.log(plan / np.outer(a, b)))
     assert kl > 0
+    assert transport_only["value"] == pytest.approx(1 - np.sum(plan * cost), abs=1e-10)
     assert transport_only["difference"] == pytest.approx(reg * kl, abs=1e-8)
     # exact OT value: for p ≠ q no permutation, check against scipy's LP on the transport polytope
     from scipy.optimize import linprog

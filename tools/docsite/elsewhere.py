@@ -190,20 +190,20 @@ RSA_CASES = (
     ("correlation", "correlation", "cosine", "cosine", SAME),
     ("correlation", "correlation", "kendall", "kendall", SAME + " (τ-b; rsatoolbox 'kendall' is 'tau-b')"),
     ("correlation", "correlation", "kendall", "tau-a",
-     "τ-a has no tie correction in the denominator, repalign computes τ-b; they coincide when neither RDM has "
-     "tied entries (none here)"),
+     ("τ-a has no tie correction in the denominator, repalign computes τ-b; they coincide when neither RDM has "
+     "tied entries (none here)")),
     ("squared_euclidean", "euclidean", "pearson", "corr",
-     "same definition: rsatoolbox's 'euclidean' RDM is the squared Euclidean distance divided by the number of "
-     "units, a constant factor per RDM that Pearson r ignores"),
+     ("same definition: rsatoolbox's 'euclidean' RDM is the squared Euclidean distance divided by the number of "
+     "units, a constant factor per RDM that Pearson r ignores")),
     ("squared_euclidean", "euclidean", "cosine", "cosine",
-     "same definition: rsatoolbox's 'euclidean' RDM is the squared distance / number of units; cosine ignores "
-     "a constant factor"),
+     ("same definition: rsatoolbox's 'euclidean' RDM is the squared distance / number of units; cosine ignores "
+     "a constant factor")),
     ("euclidean", "euclidean", "pearson", "corr",
-     "rsatoolbox's 'euclidean' RDM is squared (and divided by the number of units); repalign's euclidean RDM is "
-     "the distance itself; Pearson r is not invariant to squaring"),
+     ("rsatoolbox's 'euclidean' RDM is squared (and divided by the number of units); repalign's euclidean RDM is "
+     "the distance itself; Pearson r is not invariant to squaring")),
     ("euclidean", "euclidean", "spearman", "spearman",
-     "same value: rsatoolbox's RDM is the squared distance / number of units, a monotone transform of "
-     "repalign's that rank comparisons ignore"),
+     ("same value: rsatoolbox's RDM is the squared distance / number of units, a monotone transform of "
+     "repalign's that rank comparisons ignore")),
 )
 
 
