@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick lint catalogue bench bench-optimize bench-threads bench-bootstrap bench-sweep clean
+.PHONY: demo test test-quick lint catalogue docs docs-data docs-serve bench bench-optimize bench-threads bench-bootstrap bench-sweep clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,19 @@ lint: $(STAMP)
 # regenerate docs/catalogue.md from the registry (a test checks that it is up to date)
 catalogue: $(STAMP)
 	$(VENV)/bin/repalign measures --markdown > docs/catalogue.md
+
+# the documentation site from the versioned results in docs/data (about a minute; build/site)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# re-run the sweeps behind the measure cards (hours on 2 cores; resumable) and the cross-library values
+docs-data: $(STAMP)
+	$(PY) tools/docsite/data.py --workers 2
+	$(PY) tools/docsite/elsewhere.py
+
+# the site on http://127.0.0.1:8000 while editing
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 bench: $(STAMP)
 	$(PY) bench/bench_measures.py

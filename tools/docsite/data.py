@@ -12,8 +12,9 @@ The sweeps (one cell per dataset × differentiable measure):
   PC is captured and each variable becomes decodable (seed paper, Figs. 3 and 5);
 - ``perturb``: the score between the dataset and copies with one PC replaced (Fig. 6a),
   simulated, with the closed form where the paper derives one;
-- ``joint``: the measure optimized jointly with CKA and with angular Procrustes on a grid of
-  targets (Fig. 6b,c): which pairs of values one dataset can reach.
+- ``joint``: the measure optimized jointly with CKA and angular Procrustes towards the corners of
+  the unit cube of targets (Fig. 6b,c): whether one dataset can score high on it and low on
+  CKA or angular Procrustes, and conversely (CKA against angular Procrustes: the four corners).
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ PROFILES = ROOT / "docs" / "data" / "profiles"
 STORE = ROOT / "build" / "docs-data"
 PARTNERS = ("cka", "angular-procrustes")
 DATASETS = {
-    # the synthetic prefrontal population of the context task, 150 units (the seed's 727 at a fifth of the cost)
-    "mante_like": {"generator": "mante_like", "n_units": 150, "seed": 0},
+    # the synthetic prefrontal population of the context task, 100 units (the generator default, 727, costs 7× more)
+    "mante_like": {"generator": "mante_like", "n_units": 100, "seed": 0},
     # the bundled M1 recording (Hatsopoulos et al. 2007), read from ../shared/data
     "m1": {"loader": "m1"},
 }
 # the optimization of the profiles (the seed paper's Adam, lr 0.1, on float32)
-OPTIMIZE = {"steps": 500, "pcs": 10, "matched_gaussian": True, "record_every": 5, "decode_every": 4,
+OPTIMIZE = {"steps": 500, "pcs": 10, "matched_gaussian": True, "record_every": 5, "decode_every": 10,
             "save_final": False}
 PERTURB = {"pcs": 10, "mode": "orthogonal", "repeats": 1}
-JOINT = {"grid": 3, "steps": 150, "record_every": 10}
+JOINT = {"grid": 2, "steps": 150, "lr": 0.1, "record_every": 10}
 QUICK = {"optimize": {"steps": 30, "pcs": 3, "record_every": 5, "decode_every": 2, "matched_gaussian": True,
                       "save_final": False},
          "perturb": {"pcs": 3, "mode": "orthogonal", "repeats": 1},
@@ -71,7 +72,9 @@ def specs(measures=None, datasets=None, quick: bool = False) -> dict[str, dict]:
     datasets = DATASETS if datasets is None else datasets
     data = list(datasets)
     partners = [measure(p).name for p in PARTNERS]
-    pairs = [[m, p] for m in joint_measures(measures) for p in partners if measure(m).name != p]
+    pairs = [[m, *PARTNERS] for m in joint_measures(measures) if measure(m).name not in partners]
+    if set(partners) & {measure(m).name for m in measures}:
+        pairs.append(list(PARTNERS))
     settings = QUICK if quick else {"optimize": OPTIMIZE, "perturb": PERTURB, "joint": JOINT}
     out = {}
     for name, axes in (("optimize", {"data": data, "measures": measures, "seed": [0]}),
@@ -119,7 +122,8 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
 
     ``capture.csv`` (score at which each PC is captured, data and matched Gaussian),
     ``decoding.csv`` (score at which each task variable becomes decodable), ``perturbation.csv``,
-    ``joint.csv`` (reached points of the joint maps), ``cells.csv`` (every cell's status, with the
+    ``joint.csv`` (targets and reached values of the joint optimizations, one row per measure),
+    ``runs.csv`` (each optimization's value at the start and the end), ``cells.csv`` (every cell's status, with the
     error of those that failed) and ``meta.json`` (repalign version and settings).
     """
     import pandas as pd
@@ -148,6 +152,11 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
         if name == "optimize":
             capture = db.table("pc_capture", keys)
             tables["capture"] = _tidy(capture)
+            trajectory = db.table("trajectory", keys)
+            first = trajectory.loc[trajectory.step == 0, ["data", "measure", "value"]]
+            runs = _tidy(db.table("runs", keys)).merge(first.rename(columns={"data": "dataset", "value": "start_value"}),
+                                                      on=["dataset", "measure"])
+            tables["runs"] = runs[["dataset", "measure", "kind", "start_value", "final_value", "steps"]]
             if "decoding" in db.table_names(keys):
                 decoding = db.table("decoding", keys)
                 tables["decoding"] = _tidy(decoding)
@@ -157,18 +166,16 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
             tables["perturbation"] = _tidy(db.table("table", keys))
         else:
             final = db.table("final", keys)
-            final["measure"] = [measure(_pair(v)[0]).name for v in final["measures"]]
-            final["partner"] = [measure(_pair(v)[1]).name for v in final["measures"]]
-            final = final.rename(columns={"data": "dataset"})
             rows = []
-            for (dataset, m, partner), part in final.groupby(["dataset", "measure", "partner"], sort=False):
-                first, second = (_label(part, m), _label(part, partner))
-                rows.append(pd.DataFrame({
-                    "dataset": dataset, "measure": m, "partner": partner,
-                    "target_measure": part[f"target_{first}"].to_numpy(),
-                    "target_partner": part[f"target_{second}"].to_numpy(),
-                    "measure_value": part[first].to_numpy(), "partner_value": part[second].to_numpy()}))
-            tables["joint"] = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+            for _, row in final.iterrows():
+                names = _pair(row["measures"])
+                together = "+".join(measure(m).name for m in names)
+                for m in names:
+                    label = _label(final, m, row)
+                    rows.append({"dataset": row["data"], "measures": together, "target": int(row["target"]),
+                                 "measure": measure(m).name, "target_value": row[f"target_{label}"],
+                                 "value": row[label]})
+            tables["joint"] = pd.DataFrame(rows)
         for table_name, table in tables.items():
             table.insert(0, "repalign_version", repalign.__version__)
             path = out / f"{table_name}.csv"
@@ -188,19 +195,16 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
     return written
 
 
-def _label(part, name: str) -> str:
-    """The column of a joint table that holds ``name``'s value (the sweep's label: alias or canonical name)."""
+def _label(table, name: str, row) -> str:
+    """The column of the joint table that holds ``name``'s value in ``row`` (the sweep's label: alias or canonical)."""
     from repalign.registry import measure
 
     canonical = measure(name).name
-    for column in part.columns:
-        if column.startswith("target_"):
+    for column in table.columns:
+        if column.startswith("target_") and row[column] == row[column]:  # not NaN: this cell's measure
             label = column.removeprefix("target_")
-            try:
-                if measure(label).name == canonical:
-                    return label
-            except ValueError:
-                continue
+            if label in table.columns and measure(label).name == canonical:
+                return label
     raise KeyError(f"no column of the joint table holds {name!r}")
 
 
