@@ -61,7 +61,9 @@ def _browser_missing() -> str | None:
                                         ("chromedriver", shutil.which("chromedriver")),
                                         ("the Python package selenium", importlib.util.find_spec("selenium")))
                if not found]
-    return f"no {', no '.join(missing)} (apt-get install chromium chromium-driver; pip install selenium)" if missing else None
+    if not missing:
+        return None
+    return f"no {', no '.join(missing)} (apt-get install chromium chromium-driver; pip install selenium)"
 
 
 def _browser_required() -> bool:
@@ -77,7 +79,7 @@ if _browser_missing() and not _browser_required():
 # --------------------------------------------------------------------------------------------------
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):
         pass
 
 
@@ -132,7 +134,8 @@ TOLERATED_CONSOLE = (re.compile(r"^https://api\.github\.com/repos/\S+ - Failed t
 def severe_console_messages(driver) -> list[str]:
     """The SEVERE console messages since the last read (reading empties the log), less TOLERATED_CONSOLE."""
     return [entry["message"] for entry in driver.get_log("browser")
-            if entry["level"] == "SEVERE" and not any(pattern.search(entry["message"]) for pattern in TOLERATED_CONSOLE)]
+            if entry["level"] == "SEVERE"
+            and not any(pattern.search(entry["message"]) for pattern in TOLERATED_CONSOLE)]
 
 
 def broken_images(driver, timeout: float = 20.0) -> list[str]:
@@ -181,8 +184,22 @@ def unreachable(urls: list[str]) -> list[str]:
 
 def h1_texts(driver) -> list[str]:
     """The text of each h1, without Material's permalink sign."""
-    return [text.replace("¶", "").strip()
-            for text in driver.execute_script("return Array.from(document.querySelectorAll('h1')).map(h => h.textContent);")]
+    texts = driver.execute_script("return Array.from(document.querySelectorAll('h1')).map(h => h.textContent);")
+    return [text.replace("¶", "").strip() for text in texts]
+
+
+def all_search_result_links(driver) -> list[str]:
+    """The href of every link in Material's search results; they render in batches as the list scrolls."""
+    shown = -1
+    while True:
+        hrefs = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.md-search-result__item a')).map(a => a.href);")
+        if len(hrefs) == shown:
+            return hrefs
+        shown = len(hrefs)
+        driver.execute_script("const wrap = document.querySelector('.md-search__scrollwrap');"
+                              "if (wrap) wrap.scrollTop = wrap.scrollHeight;")
+        time.sleep(0.5)
 
 
 def _offline_hint(messages: list[str]) -> str:
@@ -220,7 +237,7 @@ def docs_site(tmp_path_factory) -> Path:
     command = [str(mkdocs) if mkdocs.exists() else shutil.which("mkdocs") or "mkdocs",
                "build", "--strict", "-f", str(config), "-d", str(tmp_path_factory.mktemp("docs") / "site")]
     environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    build = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
+    build = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, env=environment)
     if build.returncode != 0:
         tail = "\n".join((build.stdout + build.stderr).splitlines()[-40:])
         pytest.fail(f"`{' '.join(command)}` failed with status {build.returncode}:\n{tail}", pytrace=False)
@@ -255,18 +272,27 @@ def test_page_renders_without_errors(browser, site_url, docs_site, page):
     headings = h1_texts(browser)
     severe = severe_console_messages(browser)
 
-    assert headings, f"{page} has no <h1>"
-    assert not severe, f"{page}: SEVERE console messages:\n" + "\n".join(severe) + _offline_hint(severe)
-    assert not broken, f"{page}: images that did not load: {broken}"
+    problems = []
+    if not headings:
+        problems.append("no <h1>")
+    if severe:
+        problems.append("SEVERE console messages:\n  " + "\n  ".join(severe) + _offline_hint(severe))
+    if broken:
+        problems.append(f"images that did not load: {broken}")
     if page.startswith("measures/") and page != "measures/":
         canonical = next(name for name in CARDS if page == f"measures/{_card_slug(name)}/")
         expected = CARDS[canonical] or canonical
-        assert headings[0] == expected, f"{page}: the card's h1 is {headings[0]!r}, expected {expected!r}"
-        assert image_count(browser) >= 1, f"{page}: a measure card without a figure"
+        if headings and headings[0] != expected:
+            problems.append(f"the card's h1 is {headings[0]!r}, expected {expected!r}")
+        if image_count(browser) < 1:
+            problems.append("a measure card without a figure")
         links = csv_links(browser)
-        assert links, f"{page}: a measure card without a link to its CSV data"
-        problems = unreachable(links)
-        assert not problems, f"{page}: CSV links the server does not return:\n" + "\n".join(problems)
+        if not links:
+            problems.append("a measure card without a link to its CSV data")
+        unanswered = unreachable(links)
+        if unanswered:
+            problems.append("CSV links the server does not return:\n  " + "\n  ".join(unanswered))
+    assert not problems, f"{page}:\n" + "\n".join(problems)
 
 
 @pytest.mark.slow
@@ -292,8 +318,7 @@ def test_search_finds_a_measure_card(browser, site_url, docs_site):
         pytest.fail("no search results for 'procrustes' within 20 s; SEVERE console messages: "
                     + ("\n".join(severe) or "none"))
     save_screenshot(browser, "search-procrustes")
-    hrefs = [link.get_attribute("href") or "" for link in
-             browser.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")]
+    hrefs = all_search_result_links(browser)
     assert any(SEARCH_TARGET in href for href in hrefs), (
         f"no search result for 'procrustes' links to {SEARCH_TARGET}; results: {hrefs}")
 
@@ -321,7 +346,8 @@ def test_the_checks_report_broken_pages(browser, tmp_path):
         "</body></html>", encoding="utf-8")
     (tmp_path / "console.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'></head><body><h1>Console</h1>"
-        "<script>console.error('boom from the self-test'); console.log('harmless');</script></body></html>", encoding="utf-8")
+        "<script>console.error('boom from the self-test'); console.log('harmless');</script></body></html>",
+        encoding="utf-8")
     with serve(tmp_path) as url:
         open_page(browser, url + "broken.html")
         assert h1_texts(browser) == ["Broken"]
