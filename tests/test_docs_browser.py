@@ -156,6 +156,20 @@ def broken_images(driver, timeout: float = 20.0) -> list[str]:
         ".filter(img => !img.complete || img.naturalWidth === 0).map(img => img.currentSrc || img.src);")
 
 
+def unrendered_math(driver, timeout: float = 10.0) -> list[str]:
+    """The TeX of each ``.arithmatex`` element that KaTeX has not rendered within ``timeout``.
+
+    mkdocs.yml writes math with pymdownx.arithmatex (generic) and javascripts/katex-render.js renders it;
+    a rendered element holds a ``.katex`` element.
+    """
+    script = ("return Array.from(document.querySelectorAll('.arithmatex'))"
+              ".filter(node => !node.querySelector('.katex')).map(node => node.textContent.trim());")
+    deadline = time.monotonic() + timeout
+    while (left := driver.execute_script(script)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 def image_count(driver) -> int:
     return driver.execute_script("return document.images.length;")
 
@@ -268,6 +282,7 @@ def test_page_renders_without_errors(browser, site_url, docs_site, page):
     assert target.is_file(), f"the site has no {page} ({target} is missing)"
     open_page(browser, urllib.parse.urljoin(site_url, page))
     broken = broken_images(browser)
+    math = unrendered_math(browser)
     save_screenshot(browser, page)
     headings = h1_texts(browser)
     severe = severe_console_messages(browser)
@@ -279,6 +294,8 @@ def test_page_renders_without_errors(browser, site_url, docs_site, page):
         problems.append("SEVERE console messages:\n  " + "\n  ".join(severe) + _offline_hint(severe))
     if broken:
         problems.append(f"images that did not load: {broken}")
+    if math:
+        problems.append(f"math KaTeX did not render: {math[:5]}" + (f" and {len(math) - 5} more" if len(math) > 5 else ""))
     if page.startswith("measures/") and page != "measures/":
         canonical = next(name for name in CARDS if page == f"measures/{_card_slug(name)}/")
         expected = CARDS[canonical] or canonical
@@ -342,6 +359,7 @@ def test_the_checks_report_broken_pages(browser, tmp_path):
     (tmp_path / "broken.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'></head><body><h1>Broken ¶</h1>"
         "<img src='pixel.png'><img src='missing.png'>"
+        "<span class='arithmatex'>\\(x^2\\)</span>"
         "<a href='data.csv'>data</a> <a href='gone.csv'>gone</a> <a href='page.html'>page</a>"
         "</body></html>", encoding="utf-8")
     (tmp_path / "console.html").write_text(
@@ -354,6 +372,7 @@ def test_the_checks_report_broken_pages(browser, tmp_path):
         broken = broken_images(browser)
         assert image_count(browser) == 2
         assert broken == [url + "missing.png"], broken
+        assert unrendered_math(browser, timeout=0.5) == ["\\(x^2\\)"]
         links = csv_links(browser)
         assert links == [url + "data.csv", url + "gone.csv"], links
         assert unreachable(links) == [f"{url}gone.csv: status 404"]
