@@ -247,9 +247,14 @@ def docs_site(tmp_path_factory) -> Path:
         assert (site / "index.html").is_file(), f"REPALIGN_DOCS_SITE={prebuilt} holds no index.html"
         return site
     config = Path(os.environ.get("REPALIGN_DOCS_CONFIG") or ROOT / "mkdocs.yml")
-    mkdocs = Path(sys.executable).with_name("mkdocs")
-    command = [str(mkdocs) if mkdocs.exists() else shutil.which("mkdocs") or "mkdocs",
-               "build", "--strict", "-f", str(config), "-d", str(tmp_path_factory.mktemp("docs") / "site")]
+    beside_python = Path(sys.executable).with_name("mkdocs")
+    mkdocs = str(beside_python) if beside_python.exists() else shutil.which("mkdocs")
+    if not mkdocs:
+        reason = "no mkdocs to build the site (pip install -e '.[docs]', or set REPALIGN_DOCS_SITE)"
+        if _browser_required():
+            pytest.fail(f"REPALIGN_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    command = [mkdocs, "build", "--strict", "-f", str(config), "-d", str(tmp_path_factory.mktemp("docs") / "site")]
     environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     build = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, env=environment)
     if build.returncode != 0:
