@@ -35,7 +35,11 @@ DATASETS = {
     "m1": {"loader": "m1"},
 }
 # the optimization of the profiles (the seed paper's Adam, lr 0.1, on float32)
-OPTIMIZE = {"steps": 500, "pcs": 10, "matched_gaussian": True, "record_every": 5, "decode_every": 10,
+# the binary task variables of mante_like: the six-level coherences ("motion", "colour") cost 3.5 s per
+# decoding (a multinomial fit per time bin and fold) against 0.06 s for the four binary ones, which
+# would make the sweep several hours long; `repalign optimize` decodes them all by default
+DECODE = ["context", "choice", "motion_sign", "colour_sign"]
+OPTIMIZE = {"steps": 500, "pcs": 10, "matched_gaussian": True, "record_every": 5, "decode_every": 5,
             "save_final": False}
 PERTURB = {"pcs": 10, "mode": "orthogonal", "repeats": 1}
 JOINT = {"grid": 2, "steps": 150, "lr": 0.1, "record_every": 10}
@@ -65,7 +69,8 @@ def joint_measures(names) -> list[str]:
 
 
 def specs(measures=None, datasets=None, quick: bool = False) -> dict[str, dict]:
-    """The three sweep specs (dicts for :func:`repalign.sweeps.run_sweep`), keyed ``optimize``, ``perturb``, ``joint``."""
+    """The sweep specs (dicts for :func:`repalign.sweeps.run_sweep`): ``optimize-<dataset>`` (one per dataset,
+    decoding the dataset's variables among :data:`DECODE`), ``perturb`` and ``joint``."""
     from repalign.registry import measure
 
     measures = differentiable_measures() if measures is None else list(measures)
@@ -77,12 +82,24 @@ def specs(measures=None, datasets=None, quick: bool = False) -> dict[str, dict]:
         pairs.append(list(PARTNERS))
     settings = QUICK if quick else {"optimize": OPTIMIZE, "perturb": PERTURB, "joint": JOINT}
     out = {}
-    for name, axes in (("optimize", {"data": data, "measures": measures, "seed": [0]}),
-                       ("perturb", {"data": data, "measures": measures}),
+    for dataset, definition in datasets.items():  # one optimize sweep per dataset: its own task variables
+        decode = [v for v in DECODE if v in _variables(definition)]
+        out[f"optimize-{dataset}"] = {"experiment": "optimize", "settings": {**settings["optimize"], "decode": decode},
+                                      "axes": {"data": [dataset], "measures": measures, "seed": [0]},
+                                      "datasets": {dataset: dict(definition)}}
+    for name, axes in (("perturb", {"data": data, "measures": measures}),
                        ("joint", {"data": data, "measures": pairs})):
         out[name] = {"experiment": name, "settings": dict(settings[name]), "axes": axes,
                      "datasets": {k: dict(v) for k, v in datasets.items()}}
     return out
+
+
+def _variables(definition: dict) -> list[str]:
+    """The task variables (condition columns) of a dataset definition, as a sweep would load it."""
+    from repalign.sweeps.spec import DatasetSource
+
+    dataset = DatasetSource.from_entry("dataset", dict(definition), ROOT).load()
+    return [] if dataset.conditions is None else [str(c) for c in dataset.conditions.columns]
 
 
 def run(store: Path = STORE, workers: int | None = None, quick: bool = False, measures=None, datasets=None,
@@ -134,7 +151,7 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
 
     out.mkdir(parents=True, exist_ok=True)
     all_specs = specs(measures, datasets, quick)
-    written, cells = [], []
+    written, cells, collected = [], [], {}
     for name, spec in all_specs.items():
         keys = _keys(spec)
         db = Store(store / name)
@@ -144,12 +161,12 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
                                f"run `make docs-data` (it resumes)")
         frame = status[["data", "measures", "status", "error", "seconds"]].copy() if "seconds" in status else \
             status[["data", "measures", "status", "error"]].copy()
-        frame.insert(0, "experiment", name)
+        frame.insert(0, "experiment", spec["experiment"])
         frame["measures"] = ["+".join(measure(m).name for m in _pair(v)) for v in frame["measures"]]
         frame["error"] = [None if not isinstance(e, str) else e.strip().splitlines()[-1] for e in frame["error"]]
         cells.append(frame)
         tables = {}
-        if name == "optimize":
+        if spec["experiment"] == "optimize":
             capture = db.table("pc_capture", keys)
             tables["capture"] = _tidy(capture)
             trajectory = db.table("trajectory", keys)
@@ -177,16 +194,20 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
                                  "value": row[label]})
             tables["joint"] = pd.DataFrame(rows)
         for table_name, table in tables.items():
-            table.insert(0, "repalign_version", repalign.__version__)
-            path = out / f"{table_name}.csv"
-            table.to_csv(path, index=False, float_format="%.6g")
-            written.append(path)
+            collected.setdefault(table_name, []).append(table)
+    for table_name, parts in collected.items():
+        parts = [p for p in parts if not p.empty] or parts[:1]
+        table = pd.concat(parts, ignore_index=True)
+        table.insert(0, "repalign_version", repalign.__version__)
+        path = out / f"{table_name}.csv"
+        table.to_csv(path, index=False, float_format="%.6g")
+        written.append(path)
     path = out / "cells.csv"
     frame = pd.concat(cells, ignore_index=True)
     frame.insert(0, "repalign_version", repalign.__version__)
     frame.to_csv(path, index=False, float_format="%.4g")
     written.append(path)
-    meta = {"repalign_version": repalign.__version__, "datasets": all_specs["optimize"]["datasets"],
+    meta = {"repalign_version": repalign.__version__, "datasets": all_specs["perturb"]["datasets"],
             "settings": {name: spec["settings"] for name, spec in all_specs.items()}, "partners": list(PARTNERS),
             "quick": quick}
     path = out / "meta.json"
