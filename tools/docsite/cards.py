@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # the versioned data (REPALIGN_DOCS_DATA: another folder of the same layout, e.g. a test's)
 DATA = Path(os.environ.get("REPALIGN_DOCS_DATA", ROOT / "docs" / "data"))
 PROFILES = DATA / "profiles"
+CACHE = ROOT / "build" / "docs-cache"  # figures drawn before, by the hash of what they show
 HIGH = 0.9  # "high similarity" on the common scale
 DATASET_TITLES = {"mante_like": "mante_like (synthetic prefrontal population, context task)",
                   "m1": "M1 recording (Hatsopoulos et al. 2007)"}
@@ -244,7 +245,7 @@ def _csv(frame) -> bytes:
 
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=90)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -326,7 +327,7 @@ def profile_figure(data: dict, name: str, dataset: str) -> bytes:
     ax.set_ylabel("other score")
     ax.set_title("reached points of the joint optimization", fontsize="small")
     fig.suptitle(f"{short} on {dataset}", fontsize="medium")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.17, top=0.84, wspace=0.42)
     return _png(fig)
 
 
@@ -372,6 +373,32 @@ def implications(data: dict, name: str, dataset: str) -> list[list[str]]:
                     _number(min(high_mine)) if high_mine else "— (not reached)",
                     _number(min(high_theirs)) if high_theirs else "— (not reached)", str(len(pairs))])
     return out
+
+
+def _cached(draw, data: dict, name: str, dataset: str) -> bytes:
+    """``draw(data, name, dataset)``, kept in ``build/docs-cache`` under the hash of its inputs and of this file.
+
+    The key covers every table row the figure reads (this measure's, and the joint runs it is part
+    of) and the source of this module, so a changed number or a changed drawing draws it again.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"{draw.__name__}|{name}|{dataset}".encode())
+    for table in ("capture", "decoding", "perturbation", "runs"):
+        digest.update(_csv(_rows(data[table], dataset=dataset, measure=name)))
+    if not data["joint"].empty:
+        joint = data["joint"]
+        digest.update(_csv(joint.loc[(joint.dataset == dataset) & joint.measures.str.contains(name, regex=False)]))
+    path = CACHE / f"{digest.hexdigest()[:32]}.png"
+    if path.is_file():
+        return path.read_bytes()
+    content = draw(data, name, dataset)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(content)
+    temporary.replace(path)
+    return content
 
 
 # -- pages ---------------------------------------------------------------------------------------------------------
@@ -454,7 +481,7 @@ def _profile_section(data: dict, name: str, s: str, files: dict) -> list[str]:
         if capture.empty and _rows(data["perturbation"], dataset=dataset, measure=name).empty:
             continue
         figure = f"figures/{s}-{dataset}.png"
-        files[figure] = profile_figure(data, name, dataset)
+        files[figure] = _cached(profile_figure, data, name, dataset)
         lines += [f"![{label(name)} on {dataset}]({figure})", ""]
         links = []
         for table in ("capture", "decoding", "perturbation"):
