@@ -112,3 +112,24 @@ def test_the_parser_check_can_fail():
                 "repalign optimize data.npz --steps many"):
         with pytest.raises(AssertionError):
             parse(bad)
+
+
+def test_the_griffe_extension_turns_rest_into_markdown():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("griffe_rst", DOCS.parent / "tools" / "docsite" / "griffe_rst.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = ("See :func:`~repalign.registry.measure`, :class:`Dataset <repalign.data.Dataset>` and :math:`R^2`.\n"
+            "\n"
+            "    .. math::\n"
+            "\n"
+            "        \\theta = \\tfrac12 (R^2 + 1)\n"
+            "\n"
+            "    >>> 1 + 1\n"
+            "    2\n"
+            "\n"
+            "```text\n:func:`kept`\n```")
+    assert module.convert(text).split("\n") == [
+        "See `measure`, `Dataset` and \\(R^2\\).", "", "", "    $$", "    \\theta = \\tfrac12 (R^2 + 1)", "    $$", "",
+        "    ```pycon", "    >>> 1 + 1", "    2", "    ```", "", "```text", ":func:`kept`", "```"]
