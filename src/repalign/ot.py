@@ -202,8 +202,9 @@ def sinkhorn(
     (quadratic convergence; a (p + q)-sized linear system per step).
 
     Raises:
-        ValueError: ε ≤ 0 or a non-finite cost. RuntimeError: the marginals did not reach
-        ``tol`` (L1 error) within ``max_iter`` iterations at the final ε and 30 Newton steps after them.
+        ValueError: ε ≤ 0 or a non-finite cost.
+        RuntimeError: the marginals did not reach ``tol`` (L1 error) within ``max_iter`` iterations at
+            the final ε and 30 Newton steps after them.
 
     Example:
         >>> import torch

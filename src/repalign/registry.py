@@ -568,8 +568,9 @@ def catalogue(pattern: str | None = None) -> list[str]:
     The catalogue holds each family's default parameters for every output, and the variants
     that the measure spec names; :func:`measure` accepts any valid parameters beyond them.
 
-    >>> catalogue("procrustes-*")[:2]
-    ['procrustes-angular_score', 'procrustes-distance=angular']
+    Examples:
+        >>> catalogue("procrustes-*")[:2]
+        ['procrustes-angular_score', 'procrustes-distance=angular']
     """
     names = _catalogue()
     if pattern is None:

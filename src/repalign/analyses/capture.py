@@ -155,7 +155,7 @@ def capture_thresholds(result, explained_variance, *, rule: str = "half", min_ga
         ValueError: naming ``result``, ``explained_variance``, ``rule``, ``min_gain`` (outside
             ``[0, 1)``, or given with ``rule="half"``) or ``by``.
 
-    Example:
+    Examples:
         >>> import numpy as np, repalign
         >>> from repalign.trackers import PCCapture
         >>> X = np.random.default_rng(0).normal(size=(60, 5)) * [4.0, 2.0, 1.0, 0.5, 0.25]

@@ -137,7 +137,7 @@ def run_batch(name: str, settings_list, *, threads: int | None = None) -> list[R
     :func:`repalign.experiments.optimize.run_batch`: what is shared between the cells of a batch);
     any other runs each alone, ``run(settings, None)``. ``threads`` as in :func:`run`.
 
-    Example:
+    Examples:
         >>> from repalign.data import mante_like
         >>> X = mante_like(n_units=10, n_time=3, seed=0)
         >>> cells = [{"data": X, "measures": ["cka"], "steps": 5, "seed": s, "pcs": 2, "decode": (),

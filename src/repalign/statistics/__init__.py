@@ -234,8 +234,9 @@ def bootstrap(measure, X, Y, *, n_resamples: int = 1000, confidence_level: float
         ``values``, ``standard_error``, ``interval``, ``table``.
 
     Raises:
-        SettingsError: a bad argument (named); ValueError: bad data (the validator's message, naming X or Y),
-        or a cross-validated measure whose folds would split a resampled condition.
+        SettingsError: a bad argument (named).
+        ValueError: bad data (the validator's message, naming X or Y), or a cross-validated measure whose
+            folds would split a resampled condition.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)

@@ -219,7 +219,7 @@ class Cell:
 class Spec:
     """A checked sweep spec (see :mod:`repalign.sweeps.spec` for the format); :meth:`cells` lists its cells.
 
-    Example:
+    Examples:
         >>> spec = load_spec({"experiment": "compare",
         ...                   "settings": {"y": "ref"},
         ...                   "axes": {"x": ["ref"], "measures": ["cka", "procrustes-angular_score"],

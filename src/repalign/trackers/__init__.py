@@ -31,7 +31,7 @@ with a tracker set up differently is refused, listing the differences.
 Modules: :mod:`~repalign.trackers.pc_capture` and :mod:`~repalign.trackers.decoding` (with its
 batched logistic solver, :mod:`~repalign.trackers.logistic`).
 
-Example:
+Examples:
     >>> import numpy as np, torch
     >>> from repalign.trackers import PCCapture
     >>> X = np.random.default_rng(0).normal(size=(60, 5)) * [4.0, 3.0, 2.0, 1.0, 0.5]
