@@ -40,6 +40,7 @@ def _csv(name: str):
 
 @pytest.fixture(scope="module")
 def pages():
+    """Every generated file (figures from build/docs-cache when `make docs` drew them already)."""
     return cards.pages()
 
 
@@ -102,6 +103,7 @@ def test_angular_procrustes_captures_the_lower_variance_pcs_at_lower_scores_than
     assert (b <= 0.9).sum() >= (a <= 0.9).sum()
 
 
+@pytest.mark.slow
 def test_the_comparison_ranks_every_measure_with_a_profile(pages):
     table = cards.comparison_table(cards.load())
     assert set(table.canonical) == set(DIFFERENTIABLE)
@@ -116,6 +118,7 @@ def test_the_comparison_ranks_every_measure_with_a_profile(pages):
 # ---- the cards ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_catalogue_entry_has_a_card_titled_by_alias_and_name(pages):
     for name in catalogue():
         text = pages[f"measures/{cards.slug(name)}.md"].decode()
@@ -126,6 +129,7 @@ def test_every_catalogue_entry_has_a_card_titled_by_alias_and_name(pages):
     assert all(f"({cards.slug(n)}.md)" in index for n in catalogue())
 
 
+@pytest.mark.slow
 def test_every_differentiable_card_shows_its_profile_on_both_datasets(pages):
     cells = _csv("cells")
     for name in catalogue():
@@ -147,6 +151,7 @@ def test_every_differentiable_card_shows_its_profile_on_both_datasets(pages):
                 assert stored.error.iloc[0] in text     # the stored reason, on the card
 
 
+@pytest.mark.slow
 def test_cards_show_the_other_libraries_values(pages):
     text = pages[f"measures/{cards.slug('ridge-lambda=100-r2-cv=5folds')}.md"].decode()
     assert "scikit-learn" in text and "training mean" in text
@@ -157,6 +162,19 @@ def test_common_scale():
     assert cards.similarity([math.pi / 4], "procrustes-distance=angular")[0] == pytest.approx(0.5)
     assert cards.similarity([2.0], "procrustes-distance=euclidean", start=8.0)[0] == pytest.approx(0.75)
     assert np.isnan(cards.similarity([2.0], "procrustes-distance=euclidean")[0])
+
+
+def test_the_score_form_of_an_angular_distance_is_its_rescaling():
+    """The cards read a distance's joint map through its score form: 1 − d/(π/2), checked on data."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6))
+    Y = X @ rng.normal(size=(6, 4)) + rng.normal(size=(40, 4))
+    forms = {n: cards.score_form(n) for n in catalogue() if measure(n).kind == "distance"}
+    assert forms["procrustes-distance=angular"] == PROCRUSTES
+    assert forms["procrustes-distance=euclidean"] is None and forms["permutation-distance=euclidean"] is None
+    for distance, score in forms.items():
+        if score is not None:
+            assert measure(score)(X, Y) == pytest.approx(1 - measure(distance)(X, Y) / (math.pi / 2), abs=1e-12)
 
 
 def test_rst_math_and_examples_become_markdown():

@@ -352,13 +352,31 @@ def _joint_points(data: dict, name: str, dataset: str) -> dict:
     return out
 
 
+def score_form(name: str) -> str | None:
+    """The catalogue's score form of an angular distance (``…-distance=angular`` → ``…-angular_score``), if any.
+
+    The angular score is ``1 − d/(π/2)``, a decreasing function of the distance, so its joint map is
+    the distance's, read through that function.
+    """
+    from repalign.registry import catalogue
+
+    if not name.endswith("-distance=angular"):
+        return None
+    candidate = name.removesuffix("-distance=angular") + "-angular_score"
+    return candidate if candidate in catalogue() else None
+
+
 def _no_joint_reason(name: str) -> str:
     from repalign.registry import measure
 
     m = measure(name)
     if m.kind == "distance":
-        return ("not run: joint targets are scores in [0, 1];\n" + (
-            "this distance is unbounded" if not math.isfinite(m.range[1]) else "see the score form of this distance"))
+        form = score_form(name)
+        if form is not None:
+            return f"not run on the distance: see its score form\n{label(form)} = 1 − d/(π/2)"
+        return ("not run: joint targets are scores in [0, 1];\n"
+                + ("this distance is unbounded" if not math.isfinite(m.range[1]) else
+                   "this distance has no score form in the catalogue"))
     return "no joint optimization stored"
 
 
@@ -528,7 +546,14 @@ def _profile_section(data: dict, name: str, s: str, files: dict) -> list[str]:
                  _number(r.closed_form, 4) if r.closed_form == r.closed_form else "—"]
                 for r in perturbation.itertuples()])
         rows = implications(data, name, dataset)
-        if rows:
+        form = score_form(name)
+        if not rows and form is not None and implications(data, form, dataset):
+            lines += [f"**Joint optimization**, through the score form [`{label(form)}`]({slug(form)}.md) = "
+                      f"1 − d/(π/2), a decreasing function of this distance (d ≤ {_number((1 - HIGH) * math.pi / 2)} "
+                      f"⇔ score ≥ {HIGH}):", ""]
+            lines += _table(["other score", f"other when {label(form)} ≥ {HIGH}",
+                             f"{label(form)} when other ≥ {HIGH}", "reached points"], implications(data, form, dataset))
+        elif rows:
             lines += [f"**Joint optimization** (targets at the corners of the unit cube): the lowest value the other "
                       f"score reached while this one was ≥ {HIGH}, and conversely", ""]
             lines += _table(["other score", f"other when {label(name)} ≥ {HIGH}",
