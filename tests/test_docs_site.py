@@ -105,14 +105,35 @@ def test_angular_procrustes_captures_the_lower_variance_pcs_at_lower_scores_than
 
 @pytest.mark.slow
 def test_the_comparison_ranks_every_measure_with_a_profile(pages):
-    table = cards.comparison_table(cards.load())
-    assert set(table.canonical) == set(DIFFERENTIABLE)
-    assert table["rank"].tolist() == list(range(1, len(table) + 1))
-    assert table["mean variance at high"].is_monotonic_decreasing
-    rank = dict(zip(table.canonical, table["rank"]))
-    assert rank[PROCRUSTES] < rank[CKA]            # angular Procrustes demands more before it reports 0.9
+    table = cards.comparison_table(cards.load()).set_index("canonical")
+    assert set(table.index) == set(DIFFERENTIABLE)
+    capture = _csv("capture")
+    for dataset in DATASETS:                        # recomputed from the CSV (scores equal to 1 on identical data)
+        for name in (CKA, PROCRUSTES):
+            rows = capture.loc[(capture.dataset == dataset) & (capture.measure == name)
+                               & (capture.reference == "data")]
+            early = rows.captured & (rows.value <= 0.9)
+            assert table.loc[name, f"{dataset}: variance at 0.9"] == pytest.approx(rows.explained_variance[early].sum())
+            assert table.loc[name, f"{dataset}: PCs at 0.9"] == early.sum()
+    ranked = table.dropna(subset=["rank"])
+    assert ranked["rank"].min() == 1 and len(ranked) >= 0.8 * len(table)
+    assert table.loc[PROCRUSTES, "rank"] < table.loc[CKA, "rank"]   # angular Procrustes demands more before 0.9
     page = pages["comparison.md"].decode()
     assert "| rank |" in page and pages["figures/comparison.png"].startswith(b"\x89PNG")
+
+
+def test_a_measure_that_never_reports_high_similarity_is_not_ranked():
+    """demand() gives NaN (not every captured PC) when the run's best value stays below 0.9."""
+    capture = pd.DataFrame({"dataset": "d", "measure": CKA, "reference": "data", "pc": [1, 2],
+                            "explained_variance": [0.6, 0.3], "captured": [True, True], "value": [0.5, 0.8]})
+    runs = pd.DataFrame({"dataset": ["d"], "measure": [CKA], "start_value": [0.0], "best_value": [0.85],
+                         "identity_value": [1.0]})
+    data = {"capture": capture, "runs": runs}
+    assert math.isnan(cards.demand(data, CKA, "d")["variance"])
+    data["runs"] = runs.assign(best_value=0.95)
+    assert cards.demand(data, CKA, "d")["variance"] == pytest.approx(0.9)
+    data["runs"] = runs.assign(best_value=0.95, identity_value=0.85)   # 0.8 / 0.85 > 0.9: PC 2 comes after
+    assert cards.demand(data, CKA, "d")["variance"] == pytest.approx(0.6)
 
 
 # ---- the cards ---------------------------------------------------------------------------------------------------
@@ -159,6 +180,11 @@ def test_cards_show_the_other_libraries_values(pages):
 
 def test_common_scale():
     assert cards.similarity([0.3], CKA)[0] == 0.3
+    assert cards.similarity([0.3], CKA, identity=0.6)[0] == pytest.approx(0.5)
+    # every angular distance as the catalogue's angular score, whatever its range ([0, π] for Song and Lange)
+    lange = "cka-kernel=linear-hsic=lange-distance=angular"
+    assert measure(lange).range[1] == pytest.approx(math.pi)
+    assert cards.similarity([math.pi / 4], lange)[0] == pytest.approx(0.5)
     assert cards.similarity([math.pi / 4], "procrustes-distance=angular")[0] == pytest.approx(0.5)
     assert cards.similarity([2.0], "procrustes-distance=euclidean", start=8.0)[0] == pytest.approx(0.75)
     assert np.isnan(cards.similarity([2.0], "procrustes-distance=euclidean")[0])

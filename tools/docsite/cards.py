@@ -82,8 +82,12 @@ def load(folder: Path = DATA) -> dict:
     return tables
 
 
-def similarity(values, name: str, start=None):
-    """``values`` of measure ``name`` on the common scale (1: identical); see the module's docstring."""
+def similarity(values, name: str, start=None, identity=None):
+    """``values`` of measure ``name`` on the common scale (1: identical); see the module's docstring.
+
+    ``start``: the value for the initial noise (unbounded distances); ``identity``: the measure between
+    the dataset and itself (scores; None or a value ≤ 0 leaves the score as it is).
+    """
     import numpy as np
 
     from repalign.registry import measure
@@ -91,7 +95,10 @@ def similarity(values, name: str, start=None):
     m = measure(name)
     values = np.asarray(values, dtype=float)
     if m.kind == "score":
-        return values
+        scale = identity if identity is not None and identity > 0 else 1.0
+        return values / scale
+    if name.endswith("distance=angular"):
+        return 1.0 - values / (math.pi / 2)  # the catalogue's angular score, 1 − d/(π/2)
     if math.isfinite(m.range[1]):
         return 1.0 - values / m.range[1]
     if start is None or not start > 0:
@@ -109,9 +116,22 @@ def _rows(table, **where):
     return table.loc[mask]
 
 
-def _start(data: dict, dataset: str, name: str):
+def _run(data: dict, dataset: str, name: str) -> dict:
+    """The data run's start, best and final values and the measure between the dataset and itself."""
     runs = _rows(data["runs"], dataset=dataset, measure=name)
-    return float(runs.start_value.iloc[0]) if len(runs) else None
+    return runs.iloc[0].to_dict() if len(runs) else {}
+
+
+def _start(data: dict, dataset: str, name: str):
+    return _run(data, dataset, name).get("start_value")
+
+
+def _scaled(data: dict, dataset: str, name: str, values, reference: str = "data"):
+    """``values`` on the common scale, with this dataset's start (unbounded distances, data runs only) and identity."""
+    run = _run(data, dataset, name)
+    start = run.get("start_value") if reference == "data" else None
+    identity = run.get("identity_value")
+    return similarity(values, name, start, identity if identity == identity else None)
 
 
 def demand(data: dict, name: str, dataset: str, reference: str = "data") -> dict:
@@ -120,26 +140,35 @@ def demand(data: dict, name: str, dataset: str, reference: str = "data") -> dict
     ``pcs``: how many of the tracked top PCs are captured (R² past the threshold) by the time the
     common-scale value first reaches :data:`HIGH`; ``variance``: the fraction of the data's variance
     those PCs explain; ``tracked``: the PCs tracked; ``pc2``: the common-scale value at which PC 2
-    is captured (NaN if never); ``captured``: PCs captured by the end of the run.
+    is captured (NaN if never); ``captured``: PCs captured by the end of the run; ``reached``: whether
+    the run reached :data:`HIGH` at all (if not, ``pcs`` and ``variance`` are NaN: the measure never
+    reported high similarity). The matched Gaussian's runs are not stored, so its ``reached`` is not
+    known (None) and unbounded distances have no common scale for it (NaN).
     """
     import numpy as np
 
     rows = _rows(data["capture"], dataset=dataset, measure=name, reference=reference)
     if rows.empty:
         return {}
-    start = _start(data, dataset, name)
-    value = similarity(rows["value"].to_numpy(dtype=float), name, start)
+    value = _scaled(data, dataset, name, rows["value"].to_numpy(dtype=float), reference)
     captured = rows["captured"].astype(str).str.lower().eq("true").to_numpy()
     early = captured & (value <= HIGH + 1e-12)
-    pc2 = rows.loc[rows.pc == 2]
-    pc2_value = similarity(pc2["value"].to_numpy(dtype=float), name, start) if len(pc2) else [np.nan]
-    return {"pcs": int(early.sum()), "variance": float(rows.explained_variance.to_numpy()[early].sum()),
-            "tracked": len(rows), "captured": int(captured.sum()),
-            "pc2": float(pc2_value[0]) if len(pc2) and bool(captured[rows.pc.to_numpy() == 2][0]) else float("nan")}
+    reached = None
+    if reference == "data":
+        best = _run(data, dataset, name).get("best_value")
+        reached = best is not None and bool(_scaled(data, dataset, name, [best])[0] >= HIGH - 1e-12)
+    known = reached is not False and np.isfinite(value[captured]).all()
+    pc2 = captured & (rows.pc.to_numpy() == 2)
+    return {"pcs": int(early.sum()) if known else math.nan,
+            "variance": float(rows.explained_variance.to_numpy()[early].sum()) if known else math.nan,
+            "tracked": len(rows), "captured": int(captured.sum()), "reached": reached,
+            "pc2": float(value[pc2][0]) if pc2.any() else math.nan}
 
 
 def comparison_table(data: dict):
-    """One row per differentiable measure with a profile: the demand on each dataset and its rank."""
+    """One row per differentiable measure with a profile: the demand on each dataset, its rank on each
+    (ties share the best rank; a measure that never reached :data:`HIGH` or failed is not ranked there)
+    and the overall rank, by the mean of the per-dataset ranks over the datasets every ranked measure has."""
     import pandas as pd
 
     from repalign.registry import measure
@@ -160,10 +189,15 @@ def comparison_table(data: dict):
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    keys = [c for c in table.columns if c.endswith(f"variance at {HIGH}")]
-    table["mean variance at high"] = table[keys].mean(axis=1)
-    table = table.sort_values("mean variance at high", ascending=False, kind="stable").reset_index(drop=True)
-    table.insert(0, "rank", range(1, len(table) + 1))
+    ranks = []
+    for dataset in datasets:
+        column = f"{dataset}: rank"
+        table[column] = table[f"{dataset}: variance at {HIGH}"].rank(method="min", ascending=False)
+        ranks.append(column)
+    complete = table[ranks].notna().all(axis=1)
+    table["mean rank"] = table[ranks].mean(axis=1).where(complete)
+    table["rank"] = table["mean rank"].rank(method="min")
+    table = table.sort_values(["rank", *ranks], kind="stable", na_position="last").reset_index(drop=True)
     return table
 
 
@@ -401,8 +435,14 @@ def _cached(draw, data: dict, name: str, dataset: str) -> bytes:
     """
     import hashlib
 
+    import matplotlib
+
+    import repalign
+
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(f"{draw.__name__}|{name}|{dataset}".encode())
+    # what the figure shows beyond the tables: labels, the joint partners, the text of a missing panel, versions
+    digest.update("|".join([draw.__name__, name, dataset, label(name), *map(label, PARTNERS), _no_joint_reason(name),
+                            repalign.__version__, matplotlib.__version__]).encode())
     for table in ("capture", "decoding", "perturbation", "runs"):
         digest.update(_csv(_rows(data[table], dataset=dataset, measure=name)))
     if not data["joint"].empty:
@@ -413,7 +453,7 @@ def _cached(draw, data: dict, name: str, dataset: str) -> bytes:
         return path.read_bytes()
     content = draw(data, name, dataset)
     CACHE.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")  # builds may run side by side
     temporary.write_bytes(content)
     temporary.replace(path)
     return content
@@ -598,9 +638,12 @@ def comparison_page(data: dict) -> tuple[str, dict[str, bytes]]:
              "once the first PC is captured demands little; one that stays low until the low-variance PCs are "
              "captured demands much.", "",
              f"**Common scale.** Each measure's value is read as a similarity in which 1 means identical: a score "
-             f"as it is; a bounded distance `d` as `1 − d/d_max` (the seed paper's rescaling of the angular "
-             f"Procrustes distance); an unbounded distance as `1 − d/d₀`, with `d₀` its value for the initial "
-             f"noise. *High similarity* is {HIGH} on that scale.", ""]
+             f"divided by its value between the dataset and itself (1 for most scores; below 1 for the entropic "
+             f"Sinkhorn matching and the ridge and cross-validated R², which never reach 1); an angular distance "
+             f"`d` as `1 − d/(π/2)` (the seed paper's rescaling of the angular Procrustes distance, the "
+             f"catalogue's angular score); another bounded distance as `1 − d/d_max`; an unbounded distance as "
+             f"`1 − d/d₀`, with `d₀` its value for the initial noise. *High similarity* is {HIGH} on that scale; "
+             f"a measure whose optimization never reached it is not ranked on that dataset.", ""]
     if table.empty:
         return "\n".join(lines + ["No profile data: run `make docs-data`.", ""]), files
     datasets = [c.split(":")[0] for c in table.columns if c.endswith(f": PCs at {HIGH}")
@@ -610,25 +653,32 @@ def comparison_page(data: dict) -> tuple[str, dict[str, bytes]]:
         got = seed_ordering(data, dataset)
         lines.append(f"- **{dataset}**: angular Procrustes captures {len(got['lower'])} of the {len(got['both'])} "
                      f"PCs after the first that both capture at a lower score than CKA; by the score {HIGH} it has "
-                     f"captured {got['procrustes_pcs']} PCs, CKA {got['cka_pcs']}.")
-    lines += ["", "As in the seed paper (Fig. 5b): CKA reports high similarity while the low-variance PCs are "
-              "still missing; angular Procrustes demands them at lower scores.", ""]
+                     f"captured {_number(got['procrustes_pcs'])} PCs, CKA {_number(got['cka_pcs'])}.")
+    holds = [seed_ordering(data, d) for d in datasets]
+    if all(h["both"] and len(h["lower"]) >= 0.8 * len(h["both"]) for h in holds):
+        lines += ["", "As in the seed paper (Fig. 5b): CKA reports high similarity while the low-variance PCs are "
+                  "still missing; angular Procrustes demands them at lower scores.", ""]
+    else:
+        lines += ["", "**The seed paper's ordering (Fig. 5b) does not hold on every dataset here.**", ""]
     files["figures/comparison.png"] = comparison_figure(data, table, datasets)
     files["data/comparison.csv"] = _csv(table)
     lines += ["## Every differentiable measure", "",
               "![The score at which each PC is captured, every measure](figures/comparison.png)", "",
-              "Ranked by the fraction of the variance captured by the time the measure first reports "
-              f"{HIGH} (mean over the datasets; more variance = more structure demanded). The table as CSV: "
+              "On each dataset, the measures are ranked by the fraction of the variance in the PCs captured by "
+              f"the time the measure first reports {HIGH} (more variance = more structure demanded; ties share "
+              "a rank); the overall rank orders the mean of the two ranks. Measures that failed on a dataset or "
+              f"never reached {HIGH} there are listed last, unranked. The table as CSV: "
               "[comparison.csv](data/comparison.csv).", ""]
     header = ["rank", "measure", "kind"]
     for dataset in datasets:
-        header += [f"{dataset}: PCs at {HIGH}", f"{dataset}: variance at {HIGH}", f"{dataset}: PC 2 at",
+        header += [f"{dataset}: rank", f"{dataset}: PCs at {HIGH}", f"{dataset}: variance at {HIGH}", f"{dataset}: PC 2 at",
                    f"{dataset}: Gaussian PCs at {HIGH}"]
     rows = []
     for r in table.to_dict("records"):
-        row = [str(r["rank"]), f"[{r['measure']}](measures/{slug(r['canonical'])}.md)", r["kind"]]
+        row = [_number(r["rank"], 3), f"[{r['measure']}](measures/{slug(r['canonical'])}.md)", r["kind"]]
         for dataset in datasets:
-            row += [_number(r[f"{dataset}: PCs at {HIGH}"], 2), _number(r[f"{dataset}: variance at {HIGH}"]),
+            row += [_number(r[f"{dataset}: rank"], 3), _number(r[f"{dataset}: PCs at {HIGH}"], 2),
+                    _number(r[f"{dataset}: variance at {HIGH}"]),
                     _number(r[f"{dataset}: PC 2 captured at"]), _number(r[f"{dataset}: matched Gaussian PCs at {HIGH}"], 2)]
         rows.append(row)
     lines += _table(header, rows)
@@ -654,7 +704,7 @@ def comparison_figure(data: dict, table, datasets: list[str]) -> bytes:
             hit = rows["captured"].astype(str).str.lower().eq("true")
             if not hit.any():
                 continue
-            value = similarity(rows.value[hit].to_numpy(dtype=float), name, _start(data, dataset, name))
+            value = _scaled(data, dataset, name, rows.value[hit].to_numpy(dtype=float))
             highlight = {PARTNERS[0]: ("C3", 2.2), PARTNERS[1]: ("C0", 2.2)}.get(name)
             colour, width = highlight or ("0.75", 0.8)
             ax.plot(rows.explained_variance[hit], value, "-", color=colour, lw=width,

@@ -1,13 +1,13 @@
 """The data behind the documentation site: the meaning-profile sweeps and their small tables.
 
-``make docs-data`` runs :func:`run` (three sweeps of ``repalign.sweeps`` into ``build/docs-data``,
+``make docs-data`` runs :func:`run` (four sweeps of ``repalign.sweeps`` into ``build/docs-data``,
 resumable: a stopped run picks up where it was) and then :func:`export`, which reduces the stores to
 the small CSV files versioned in ``docs/data/profiles/`` with the repalign version that produced
 them. ``make docs`` only reads those files.
 
 The sweeps (one cell per dataset × differentiable measure):
 
-- ``optimize``: Gaussian noise optimized towards the dataset, tracking the R² of its top 10 PCs
+- ``optimize-<dataset>`` (one per dataset, each decoding its own task variables): Gaussian noise optimized towards the dataset, tracking the R² of its top 10 PCs
   (beside the matched Gaussian) and the decoding of its task variables: the score at which each
   PC is captured and each variable becomes decodable (seed paper, Figs. 3 and 5);
 - ``perturb``: the score between the dataset and copies with one PC replaced (Fig. 6a),
@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+import numpy as np
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,9 +104,22 @@ def _variables(definition: dict) -> list[str]:
     return [] if dataset.conditions is None else [str(c) for c in dataset.conditions.columns]
 
 
+def _identity(definition: dict, name: str) -> float:
+    """The measure between the dataset and itself (1 or 0 for most; below 1 for the entropic and the
+    cross-validated or ridge scores); NaN where the measure is undefined on the dataset."""
+    from repalign.registry import measure
+    from repalign.sweeps.spec import DatasetSource
+
+    dataset = DatasetSource.from_entry("dataset", dict(definition), ROOT).load()
+    try:
+        return float(measure(name)(dataset, dataset))
+    except ValueError:
+        return float("nan")
+
+
 def run(store: Path = STORE, workers: int | None = None, quick: bool = False, measures=None, datasets=None,
         progress: bool | None = None) -> dict:
-    """Run the three sweeps (resumable) into ``store/<experiment>``; their reports."""
+    """Run the four sweeps (resumable) into ``store/<name>``; their reports."""
     from repalign.sweeps import run_sweep
 
     reports = {}
@@ -140,7 +155,8 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
     ``capture.csv`` (score at which each PC is captured, data and matched Gaussian),
     ``decoding.csv`` (score at which each task variable becomes decodable), ``perturbation.csv``,
     ``joint.csv`` (targets and reached values of the joint optimizations, one row per measure),
-    ``runs.csv`` (each optimization's value at the start and the end), ``cells.csv`` (every cell's status, with the
+    ``runs.csv`` (each optimization's value at the start, its best and its last value, and the measure
+    between the dataset and itself), ``cells.csv`` (every cell's status, with the
     error of those that failed) and ``meta.json`` (repalign version and settings).
     """
     import pandas as pd
@@ -173,7 +189,12 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
             first = trajectory.loc[trajectory.step == 0, ["data", "measure", "value"]]
             runs = _tidy(db.table("runs", keys)).merge(first.rename(columns={"data": "dataset", "value": "start_value"}),
                                                       on=["dataset", "measure"])
-            tables["runs"] = runs[["dataset", "measure", "kind", "start_value", "final_value", "steps"]]
+            best = trajectory.groupby(["data", "measure"], sort=False)["value"].agg(["max", "min"]).reset_index()
+            runs = runs.merge(best.rename(columns={"data": "dataset"}), on=["dataset", "measure"])
+            runs["best_value"] = np.where(runs.kind == "score", runs["max"], runs["min"])
+            runs["identity_value"] = [_identity(spec["datasets"][d], m) for d, m in zip(runs.dataset, runs.measure)]
+            tables["runs"] = runs[["dataset", "measure", "kind", "start_value", "best_value", "final_value",
+                                   "identity_value", "steps"]]
             if "decoding" in db.table_names(keys):
                 decoding = db.table("decoding", keys)
                 tables["decoding"] = _tidy(decoding)

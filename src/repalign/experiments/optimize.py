@@ -233,6 +233,8 @@ def _baseline(name: str, dataset, average) -> float:
     try:
         return float(measure(name)(dataset, average))
     except ValueError as error:
+        if isinstance(error, SettingsError) or "linearly dependent" not in str(error):
+            raise  # only the refusal of rank-deficient units is the baseline's own problem
         warn(f"{name}: no condition-average baseline ({error})")
         return math.nan
 
