@@ -69,12 +69,14 @@ def test_profile_data_record_the_version_that_made_them():
 
 
 def test_failed_cells_are_the_measures_undefined_on_the_data():
-    """Only measures that refuse linearly dependent units may fail (M1's 141 units span 33 dimensions)."""
+    """Only the measures that refuse linearly dependent units may fail: CCA and PWCCA on M1 (141 units
+    spanning 33 dimensions), and CCA's joint runs, whose low targets drive the data's units into dependence."""
     cells = _csv("cells")
     failed = cells.loc[cells.status != "done"]
+    assert len(failed) <= 8
     for row in failed.itertuples():
         assert "linearly dependent" in row.error, row
-        assert all(m.startswith(("cca", "pwcca", "svcca", "shape_metric")) for m in row.measures.split("+")), row
+        assert any(m.startswith(("cca-", "pwcca-")) for m in row.measures.split("+")), row
 
 
 def test_perturbation_simulations_agree_with_the_closed_forms():

@@ -531,10 +531,12 @@ def _profile_section(data: dict, name: str, s: str, files: dict) -> list[str]:
     cells = data["cells"]
     for dataset in dict.fromkeys(data["runs"].dataset if not data["runs"].empty else []):
         lines += [f"### {DATASET_TITLES.get(dataset, dataset)}", ""]
-        failed = cells.loc[(cells.get("data") == dataset) & (cells.measures == name) & (cells.status != "done")] \
-            if not cells.empty else cells
-        for row in failed.itertuples():
-            lines += [f"!!! warning \"{row.experiment}: {row.status}\"", f"    {row.error}", ""]
+        if not cells.empty:  # the cells of this measure that failed here, joint runs included, with their reason
+            mine = cells.measures.str.split("+").apply(lambda names: name in names)
+            failed = cells.loc[(cells.data == dataset) & mine & (cells.status != "done")]
+            for row in failed.itertuples():
+                lines += [f"!!! warning \"{row.experiment} ({row.measures.replace('+', ' + ')}): {row.status}\"",
+                          f"    {row.error}", ""]
         capture = _rows(data["capture"], dataset=dataset, measure=name)
         if capture.empty and _rows(data["perturbation"], dataset=dataset, measure=name).empty:
             continue
