@@ -73,7 +73,10 @@ def test_failed_cells_are_the_measures_undefined_on_the_data():
     spanning 33 dimensions), and CCA's joint runs, whose low targets drive the data's units into dependence."""
     cells = _csv("cells")
     failed = cells.loc[cells.status != "done"]
-    assert len(failed) <= 8
+    for experiment in ("optimize", "perturb"):
+        for dataset in DATASETS:
+            part = cells.loc[(cells.experiment == experiment) & (cells.data == dataset)]
+            assert (part.status == "done").sum() >= len(DIFFERENTIABLE) - 4, (experiment, dataset)
     for row in failed.itertuples():
         assert "linearly dependent" in row.error, row
         assert any(m.startswith(("cca-", "pwcca-")) for m in row.measures.split("+")), row

@@ -47,6 +47,8 @@ OPTIMIZE = {"steps": 500, "pcs": 10, "matched_gaussian": True, "record_every": 5
 # measures optimized in float64 on a dataset: in float32 the shape metric's partial whitening of M1
 # (141 units spanning 33 dimensions) gives a non-finite gradient at step 148, which the optimizer refuses
 FLOAT64 = {"m1": ["shape_metric-alpha=0.5-distance=angular"]}
+# joint optimizations run in float64: SVCCA's gradient becomes non-finite in float32 (step 33 on mante_like)
+JOINT_FLOAT64 = ["svcca-var=0.99-score"]
 PERTURB = {"pcs": 10, "mode": "orthogonal", "repeats": 1}
 JOINT = {"grid": 2, "steps": 150, "lr": 0.1, "record_every": 10}
 QUICK = {"optimize": {"steps": 30, "pcs": 3, "record_every": 5, "decode_every": 2, "matched_gaussian": True,
@@ -100,10 +102,18 @@ def specs(measures=None, datasets=None, quick: bool = False) -> dict[str, dict]:
             out[f"optimize-{dataset}-float64"] = {"experiment": "optimize", "settings": {**base, "dtype": "float64"},
                                                   "axes": {"data": [dataset], "measures": wide, "seed": [0]},
                                                   "datasets": {dataset: dict(definition)}}
+    wide = [p for p in pairs if measure(p[0]).name in {measure(m).name for m in JOINT_FLOAT64}]
     for name, axes in (("perturb", {"data": data, "measures": measures}),
-                       ("joint", {"data": data, "measures": pairs})):
-        out[name] = {"experiment": name, "settings": dict(settings[name]), "axes": axes,
+                       ("joint", {"data": data, "measures": pairs}),
+                       ("joint-float64", {"data": data, "measures": wide})):
+        if not axes["measures"]:
+            continue
+        experiment = name.removesuffix("-float64")
+        out[name] = {"experiment": experiment, "settings": dict(settings[experiment]), "axes": axes,
                      "datasets": {k: dict(v) for k, v in datasets.items()}}
+    if wide:
+        out["joint"]["exclude"] = [{"measures": [p]} for p in wide]
+        out["joint-float64"]["settings"]["dtype"] = "float64"
     return out
 
 
@@ -193,7 +203,7 @@ def export(store: Path = STORE, out: Path = PROFILES, measures=None, datasets=No
         frame["error"] = [None if not isinstance(e, str) else e.strip().splitlines()[-1] for e in frame["error"]]
         cells.append(frame)
         tables = {}
-        if spec["experiment"] == "optimize":
+        if spec["experiment"] == "optimize":  # optimize-<dataset>[-float64]
             capture = db.table("pc_capture", keys)
             tables["capture"] = _tidy(capture)
             trajectory = db.table("trajectory", keys)
