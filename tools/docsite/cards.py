@@ -546,6 +546,9 @@ def _profile_section(data: dict, name: str, s: str, files: dict) -> list[str]:
             for row in failed.itertuples():
                 lines += [f"!!! warning \"{row.experiment} ({row.measures.replace('+', ' + ')}): {row.status}\"",
                           f"    {row.error}", ""]
+        for skipped in data["meta"].get("skipped", []):
+            if skipped["data"] == dataset and skipped["measure"] == name:
+                lines += [f"!!! note \"{skipped['experiment']}: not run\"", f"    {skipped['reason']}", ""]
         capture = _rows(data["capture"], dataset=dataset, measure=name)
         if capture.empty and _rows(data["perturbation"], dataset=dataset, measure=name).empty:
             continue
