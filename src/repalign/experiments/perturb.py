@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .._checks import SettingsError, check_choice, check_count, check_seed
-from ..perturbation import CLOSED_FORM_MEASURES, MODES, pc_spectrum, perturb_pcs
-from ..registry import measure
+from ..perturbation import MODES, pc_spectrum, perturb_pcs
 from ..results import Record
 from ._base import ExperimentSettings, Output, check_data, check_measures
 
