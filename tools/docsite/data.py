@@ -1,6 +1,6 @@
 """The data behind the documentation site: the meaning-profile sweeps and their small tables.
 
-``make docs-data`` runs :func:`run` (four sweeps of ``repalign.sweeps`` into ``build/docs-data``,
+``make docs-data`` runs :func:`run` (the sweeps of :func:`specs` with ``repalign.sweeps``, into ``build/docs-data``,
 resumable: a stopped run picks up where it was) and then :func:`export`, which reduces the stores to
 the small CSV files versioned in ``docs/data/profiles/`` with the repalign version that produced
 them. ``make docs`` only reads those files.
@@ -147,7 +147,7 @@ def _identity(definition: dict, name: str) -> float:
 
 def run(store: Path = STORE, workers: int | None = None, quick: bool = False, measures=None, datasets=None,
         progress: bool | None = None) -> dict:
-    """Run the four sweeps (resumable) into ``store/<name>``; their reports."""
+    """Run the sweeps of :func:`specs` (resumable) into ``store/<name>``; their reports."""
     from repalign.sweeps import run_sweep
 
     reports = {}
