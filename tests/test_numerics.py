@@ -66,3 +66,26 @@ def test_reduce_units_keeps_the_gram_and_is_a_noop_when_narrow():
     torch.testing.assert_close(reduced @ reduced.mT, wide @ wide.mT, rtol=1e-12, atol=1e-12)
     narrow = torch.randn(10, 4, generator=g, dtype=torch.float64)
     assert _common.reduce_units(narrow) is narrow
+
+
+def test_cca_tells_a_unit_of_small_variance_from_a_dependent_one_in_float32():
+    """The rank check compares each unit's residual after the units before it with the unit's own norm:
+    a unit 1e-3 times smaller than the others is independent (accepted, the float64 value), a unit equal to
+    a combination of others is dependent (refused), in float32 as in float64. The check compared the
+    residual with the largest unit's norm before, and refused the M1 recording in float32."""
+    import torch
+
+    import repalign
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6))
+    X[:, 5] *= 1e-3
+    Y = X @ rng.normal(size=(6, 4)) + rng.normal(size=(300, 4))
+    cca = repalign.measure("cca")
+    want = cca(X, Y)
+    got = float(cca(torch.tensor(X, dtype=torch.float32), torch.tensor(Y, dtype=torch.float32)))
+    assert got == pytest.approx(want, abs=1e-4)
+    dependent = np.column_stack([X[:, :5], X[:, 0] - 2 * X[:, 1]])
+    for dtype in (torch.float32, torch.float64):
+        with pytest.raises(ValueError, match="linearly dependent"):
+            cca(torch.tensor(dependent, dtype=dtype), torch.tensor(Y, dtype=dtype))

@@ -248,10 +248,14 @@ def orthonormal_basis(xc: torch.Tensor, name: str, family: str) -> tuple[torch.T
         )
     q, r = torch.linalg.qr(xc, mode="reduced")
     diag = r.detach().diagonal(dim1=-2, dim2=-1).abs()
-    tol = diag.amax(dim=-1, keepdim=True) * (max(n, p) * torch.finfo(xc.dtype).eps) * 1e3
-    rank_deficient = (diag <= tol).any(dim=-1)
-    if bool(rank_deficient.any()):
-        rank = int((diag > tol).sum(dim=-1).min())
+    # |R_ii| is the norm of unit i's part outside the span of the units before it: compared with the
+    # unit's own norm, so that a unit of small variance is not taken for a dependent one
+    norms = xc.detach().norm(dim=-2)
+    relative = diag / norms.clamp_min(torch.finfo(xc.dtype).tiny)
+    tol = max(n, p) * torch.finfo(xc.dtype).eps * 100
+    independent = (relative > tol) & (norms > 0)
+    if not bool(independent.all()):
+        rank = int(independent.sum(dim=-1).min())
         raise ValueError(
             f"{family}: the centred units of {name} are linearly dependent (numerical rank {rank} < {p} units; "
             f"constant or duplicated units?); remove them or use svcca"
