@@ -68,18 +68,11 @@ def test_profile_data_record_the_version_that_made_them():
         assert set(_csv(name).repalign_version) == {repalign.__version__}, name
 
 
-def test_failed_cells_are_the_measures_undefined_on_the_data():
-    """Only the measures that refuse linearly dependent units may fail: CCA and PWCCA on M1 (141 units
-    spanning 33 dimensions), and CCA's joint runs, whose low targets drive the data's units into dependence."""
+def test_every_profile_cell_finished():
+    """Every optimize, perturb and joint cell of the versioned data finished (a failure would show its reason on
+    the card; none is left: CCA's float32 rank check refused M1 until it compared each unit with its own norm)."""
     cells = _csv("cells")
-    failed = cells.loc[cells.status != "done"]
-    for experiment in ("optimize", "perturb"):
-        for dataset in DATASETS:
-            part = cells.loc[(cells.experiment == experiment) & (cells.data == dataset)]
-            assert (part.status == "done").sum() >= len(DIFFERENTIABLE) - 4, (experiment, dataset)
-    for row in failed.itertuples():
-        assert "linearly dependent" in row.error, row
-        assert any(m.startswith(("cca-", "pwcca-")) for m in row.measures.split("+")), row
+    assert (cells.status == "done").all(), cells.loc[cells.status != "done", ["experiment", "data", "measures", "error"]]
 
 
 def test_perturbation_simulations_agree_with_the_closed_forms():

@@ -45,10 +45,11 @@ DECODE = ["context", "choice", "motion_sign", "colour_sign"]
 OPTIMIZE = {"steps": 500, "pcs": 10, "matched_gaussian": True, "record_every": 5, "decode_every": 5,
             "save_final": False}
 # measures optimized in float64 on a dataset: in float32 the shape metric's partial whitening of M1
-# (141 units spanning 33 dimensions) gives a non-finite gradient at step 148, which the optimizer refuses
+# (141 units, condition number about 1400) gives a non-finite gradient at step 148, which the optimizer refuses
 FLOAT64 = {"m1": ["shape_metric-alpha=0.5-distance=angular"]}
-# joint optimizations run in float64: SVCCA's gradient becomes non-finite in float32 (step 33 on mante_like)
-JOINT_FLOAT64 = ["svcca-var=0.99-score"]
+# joint optimizations run in float64: in float32 the gradients of SVCCA (step 33 on mante_like) and CCA (step 0
+# on M1) become non-finite
+JOINT_FLOAT64 = ["svcca-var=0.99-score", "cca-score"]
 # joint optimizations left out, with the reason the cards give
 JOINT_SKIPPED = {("m1", "soft_matching-solver=(sinkhorn-epsilon=0.01)-score"):
                  "not finished after 20 minutes (the mante_like run took 275 s; the Sinkhorn iterations at "
