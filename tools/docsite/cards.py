@@ -33,7 +33,16 @@ CACHE = ROOT / "build" / "docs-cache"  # figures drawn before, by the hash of wh
 HIGH = 0.9  # "high similarity" on the common scale
 DATASET_TITLES = {"mante_like": "mante_like (synthetic prefrontal population, context task)",
                   "m1": "M1 recording (Hatsopoulos et al. 2007)"}
-PARTNERS = ("cka-kernel=linear-hsic=gretton-score", "procrustes-angular_score")
+def _partners() -> tuple[str, str]:
+    """The joint sweep's partner measures (``data.PARTNERS``), as canonical names."""
+    from data import PARTNERS as swept  # tools/docsite is on the path (hooks.py, the tests)
+
+    from repalign.registry import measure
+
+    return tuple(measure(p).name for p in swept)
+
+
+PARTNERS = _partners()
 
 
 def slug(name: str) -> str:
@@ -120,10 +129,6 @@ def _run(data: dict, dataset: str, name: str) -> dict:
     """The data run's start, best and final values and the measure between the dataset and itself."""
     runs = _rows(data["runs"], dataset=dataset, measure=name)
     return runs.iloc[0].to_dict() if len(runs) else {}
-
-
-def _start(data: dict, dataset: str, name: str):
-    return _run(data, dataset, name).get("start_value")
 
 
 def _scaled(data: dict, dataset: str, name: str, values, reference: str = "data"):

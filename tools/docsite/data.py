@@ -21,11 +21,12 @@ The sweeps (one cell per dataset × differentiable measure):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "docs" / "data" / "profiles"
@@ -125,11 +126,21 @@ def specs(measures=None, datasets=None, quick: bool = False) -> dict[str, dict]:
     return out
 
 
-def _variables(definition: dict) -> list[str]:
-    """The task variables (condition columns) of a dataset definition, as a sweep would load it."""
+@functools.cache
+def _load(definition: str):
+    """The dataset of a definition (JSON text, so that it can be cached), as a sweep would load it."""
     from repalign.sweeps.spec import DatasetSource
 
-    dataset = DatasetSource.from_entry("dataset", dict(definition), ROOT).load()
+    return DatasetSource.from_entry("dataset", json.loads(definition), ROOT).load()
+
+
+def _dataset(definition: dict):
+    return _load(json.dumps(definition, sort_keys=True))
+
+
+def _variables(definition: dict) -> list[str]:
+    """The task variables (condition columns) of a dataset definition."""
+    dataset = _dataset(definition)
     return [] if dataset.conditions is None else [str(c) for c in dataset.conditions.columns]
 
 
@@ -137,9 +148,8 @@ def _identity(definition: dict, name: str) -> float:
     """The measure between the dataset and itself (1 or 0 for most; below 1 for the entropic and the
     cross-validated or ridge scores); NaN where the measure is undefined on the dataset."""
     from repalign.registry import measure
-    from repalign.sweeps.spec import DatasetSource
 
-    dataset = DatasetSource.from_entry("dataset", dict(definition), ROOT).load()
+    dataset = _dataset(definition)
     try:
         return float(measure(name)(dataset, dataset))
     except ValueError:
