@@ -234,10 +234,6 @@ def snapped_nonnegative(squared: torch.Tensor, scale: torch.Tensor) -> torch.Ten
     return torch.where(squared <= tol * scale, torch.zeros_like(squared), squared)
 
 
-class LinearlyDependentError(ValueError):
-    """Centred units that are linearly dependent, which CCA-type measures refuse (a ValueError)."""
-
-
 def orthonormal_basis(xc: torch.Tensor, name: str, family: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Q, R of the reduced QR of centred data, refusing rank-deficient input.
 
@@ -260,7 +256,7 @@ def orthonormal_basis(xc: torch.Tensor, name: str, family: str) -> tuple[torch.T
     independent = (relative > tol) & (norms > 0)
     if not bool(independent.all()):
         rank = int(independent.sum(dim=-1).min())
-        raise LinearlyDependentError(
+        raise ValueError(
             f"{family}: the centred units of {name} are linearly dependent (numerical rank {rank} < {p} units; "
             f"constant or duplicated units?); remove them or use svcca"
         )

@@ -22,7 +22,6 @@ import math
 import numpy as np
 
 from .._checks import SettingsError, check_bool, check_choice, check_count, check_path, check_real, check_seed
-from .._linalg import LinearlyDependentError
 from .._optional import import_pandas, import_pyplot
 from .._warnings import warn
 from ..analyses import capture_thresholds, decoding_thresholds
@@ -233,7 +232,9 @@ def _baseline(name: str, dataset, average) -> float:
     """
     try:
         return float(measure(name)(dataset, average))
-    except LinearlyDependentError as error:  # only this refusal is the baseline's own problem
+    except ValueError as error:
+        if isinstance(error, SettingsError) or "linearly dependent" not in str(error):
+            raise  # only the refusal of rank-deficient units is the baseline's own problem
         warn(f"{name}: no condition-average baseline ({error})")
         return math.nan
 
